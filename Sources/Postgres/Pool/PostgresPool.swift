@@ -1,0 +1,249 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// A bounded pool of libpq connections with its own threads for the blocking calls.
+///
+/// Callers wait (up to a timeout) when every connection is in use. A connection is lent to one
+/// caller at a time, and every libpq call on it runs on the pool's threads, never on a SwiftNIO
+/// event loop or Swift's cooperative executor. Connections open lazily, and one that broke (server
+/// restart, terminated backend) is replaced when it is next lent out.
+public final class PostgresPool: Sendable {
+    public struct Configuration: Sendable {
+        /// A libpq connection string or URL, passed to libpq unchanged.
+        public var connectionString: String
+        /// Connects to this database instead of the one the connection string names.
+        public var databaseName: String?
+        public var maxConnections: Int
+        /// How long a caller waits for a free connection before `PostgresPoolError.acquireTimeout`.
+        public var acquireTimeout: Duration
+
+        public init(
+            connectionString: String,
+            databaseName: String? = nil,
+            maxConnections: Int = 8,
+            acquireTimeout: Duration = .seconds(10)
+        ) {
+            self.connectionString = connectionString
+            self.databaseName = databaseName
+            self.maxConnections = max(1, maxConnections)
+            self.acquireTimeout = acquireTimeout
+        }
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    let threads: NIOThreadPool
+    private let lending: Mutex<LendingState>
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.threads = NIOThreadPool(numberOfThreads: configuration.maxConnections)
+        self.threads.start()
+        self.lending = Mutex(LendingState())
+    }
+
+    /// Lends a connection to `body` and takes it back afterwards, whatever happens.
+    @discardableResult
+    public func withConnection<Result>(
+        timeout: Duration? = nil,
+        _ body: (PostgresSession) async throws -> Result
+    ) async throws -> Result {
+        let connection = try await acquire(timeout: timeout ?? configuration.acquireTimeout)
+        let session = PostgresSession(connection: connection, threads: threads)
+        do {
+            try await session.prepare()
+            let result = try await body(session)
+            release(connection)
+            return result
+        } catch {
+            release(connection)
+            throw error
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
+    public func transaction<Result>(
+        isolation: IsolationLevel = .readCommitted,
+        readOnly: Bool = false,
+        _ body: (PostgresSession) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection { session in
+            try await session.transaction(isolation: isolation, readOnly: readOnly, body)
+        }
+    }
+
+    /// Closes every connection and stops the pool's threads; waiting callers fail with `.closed`.
+    /// Connections lent out at this moment are closed when they come back.
+    public func close() async {
+        let (idle, waiters) = lending.withLock { state in
+            state.isClosed = true
+            state.created -= state.idle.count
+            defer {
+                state.idle.removeAll()
+                state.waiters.removeAll()
+            }
+            return (state.idle, state.waiters)
+        }
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: PostgresPoolError.closed)
+        }
+        _ = try? await threads.runIfActive {
+            for connection in idle { connection.disconnect() }
+        }
+        try? await threads.shutdownGracefully()
+    }
+
+    // MARK: Lending
+
+    struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<LibPQConnection, any Error>
+        var timer: Task<Void, Never>?
+    }
+
+    struct LendingState {
+        var idle: [LibPQConnection] = []
+        /// Connections that exist, idle or lent out; never more than `maxConnections`.
+        var created = 0
+        var lent = 0
+        var waiters: [Waiter] = []
+        /// Waiters whose task was cancelled before they could queue.
+        var cancelledBeforeQueueing: Set<UInt64> = []
+        var nextWaiterID: UInt64 = 0
+        var isClosed = false
+    }
+
+    private enum Lend {
+        case now(LibPQConnection)
+        case failed(any Error)
+        case queued
+    }
+
+    func acquire(timeout: Duration) async throws -> LibPQConnection {
+        let waiterID = lending.withLock { state in
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LibPQConnection, any Error>) in
+                let lend: Lend = lending.withLock { state in
+                    if state.isClosed { return .failed(PostgresPoolError.closed) }
+                    if state.cancelledBeforeQueueing.remove(waiterID) != nil { return .failed(CancellationError()) }
+                    if let connection = state.idle.popLast() {
+                        state.lent += 1
+                        return .now(connection)
+                    }
+                    if state.created < configuration.maxConnections {
+                        state.created += 1
+                        state.lent += 1
+                        return .now(LibPQConnection(
+                            connectionString: configuration.connectionString,
+                            databaseName: configuration.databaseName,
+                            logger: logger
+                        ))
+                    }
+                    state.waiters.append(Waiter(id: waiterID, continuation: continuation, timer: nil))
+                    return .queued
+                }
+                switch lend {
+                case .now(let connection):
+                    continuation.resume(returning: connection)
+                case .failed(let error):
+                    continuation.resume(throwing: error)
+                case .queued:
+                    startTimer(for: waiterID, timeout: timeout)
+                }
+            }
+        } onCancel: {
+            failWaiter(waiterID, with: CancellationError(), evenIfNotQueued: true)
+        }
+    }
+
+    private func startTimer(for waiterID: UInt64, timeout: Duration) {
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            self?.failWaiter(waiterID, with: PostgresPoolError.acquireTimeout(timeout), evenIfNotQueued: false)
+        }
+        let stillWaiting = lending.withLock { state in
+            guard let index = state.waiters.firstIndex(where: { $0.id == waiterID }) else { return false }
+            state.waiters[index].timer = timer
+            return true
+        }
+        if !stillWaiting { timer.cancel() }
+    }
+
+    private func failWaiter(_ waiterID: UInt64, with error: any Error, evenIfNotQueued: Bool) {
+        let waiter: Waiter? = lending.withLock { state in
+            if let index = state.waiters.firstIndex(where: { $0.id == waiterID }) {
+                return state.waiters.remove(at: index)
+            }
+            if evenIfNotQueued { state.cancelledBeforeQueueing.insert(waiterID) }
+            return nil
+        }
+        guard let waiter else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(throwing: error)
+    }
+
+    func release(_ connection: LibPQConnection) {
+        connection.invalidateIfNotIdle()
+        let (waiter, closeNow): (Waiter?, Bool) = lending.withLock { state in
+            if state.isClosed {
+                state.lent -= 1
+                state.created -= 1
+                return (nil, true)
+            }
+            if !state.waiters.isEmpty {
+                return (state.waiters.removeFirst(), false)
+            }
+            state.lent -= 1
+            state.idle.append(connection)
+            return (nil, false)
+        }
+        if closeNow {
+            // Only during shutdown: the pool's threads may be gone, and PQfinish does not wait on the server.
+            connection.disconnect()
+        } else if let waiter {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: connection)
+        }
+    }
+
+    /// Connections lent out and idle at this moment, for metrics and tests.
+    public var usage: (lent: Int, idle: Int) {
+        lending.withLock { ($0.lent, $0.idle.count) }
+    }
+}
+
+public enum PostgresPoolError: Error, Sendable, Equatable, CustomStringConvertible {
+    case acquireTimeout(Duration)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .acquireTimeout(let timeout): "no database connection became free within \(timeout)"
+        case .closed: "the connection pool is closed"
+        }
+    }
+}
+
+extension PostgresPool: Queryable {
+    public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
+        try await withConnection { try await $0.query(sql, parameters) }
+    }
+}
+
+extension PostgresPool: Service {
+    /// Keeps the pool open while the service group runs and closes it on graceful shutdown,
+    /// which comes after the HTTP server has finished its in-flight requests.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}

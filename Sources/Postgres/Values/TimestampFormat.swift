@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Timestamps in the form PostgreSQL prints them with `DateStyle = ISO` (every connection sets it),
+/// and in the form it parses on input. Microsecond precision, like PostgreSQL's own.
+enum TimestampFormat {
+    /// `2026-11-29 15:44:48.123456+00`, always UTC.
+    static func string(from date: Date) -> String {
+        let interval = date.timeIntervalSince1970
+        var seconds = Int64(interval.rounded(.down))
+        var micros = Int64(((interval - Double(seconds)) * 1_000_000).rounded())
+        if micros == 1_000_000 {
+            seconds += 1
+            micros = 0
+        }
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(micros)
+        )
+    }
+
+    /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]`; without an offset the value is taken as UTC.
+    static func date(from text: String) -> Date? {
+        switch text {
+        case "infinity": return .distantFuture
+        case "-infinity": return .distantPast
+        default: break
+        }
+        var scanner = DigitScanner(Array(text.utf8))
+        guard let year = scanner.number(digits: 4), scanner.skip("-"),
+            let month = scanner.number(digits: 2), scanner.skip("-"),
+            let day = scanner.number(digits: 2), scanner.skip(" ") || scanner.skip("T"),
+            let hour = scanner.number(digits: 2), scanner.skip(":"),
+            let minute = scanner.number(digits: 2), scanner.skip(":"),
+            let second = scanner.number(digits: 2)
+        else { return nil }
+        var fraction = 0.0
+        if scanner.skip(".") {
+            guard let (value, count) = scanner.digitRun(), count <= 9 else { return nil }
+            fraction = Double(value) / pow(10, Double(count))
+        }
+        var offsetSeconds = 0
+        if let sign = scanner.sign() {
+            guard let offsetHours = scanner.number(digits: 2) else { return nil }
+            var offset = offsetHours * 3600
+            if scanner.skip(":") {
+                guard let offsetMinutes = scanner.number(digits: 2) else { return nil }
+                offset += offsetMinutes * 60
+                if scanner.skip(":") {
+                    guard let offsetSecs = scanner.number(digits: 2) else { return nil }
+                    offset += offsetSecs
+                }
+            }
+            offsetSeconds = sign * offset
+        } else if scanner.skip("Z") {
+            offsetSeconds = 0
+        }
+        guard scanner.isAtEnd else { return nil }
+
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let utcSeconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
+        return Date(timeIntervalSince1970: Double(utcSeconds) + fraction)
+    }
+}
+
+private struct DigitScanner {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isAtEnd: Bool { position == bytes.count }
+
+    mutating func skip(_ character: Unicode.Scalar) -> Bool {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: character) else { return false }
+        position += 1
+        return true
+    }
+
+    mutating func sign() -> Int? {
+        if skip("+") { return 1 }
+        if skip("-") { return -1 }
+        return nil
+    }
+
+    mutating func number(digits: Int) -> Int? {
+        guard position + digits <= bytes.count else { return nil }
+        var value = 0
+        for byte in bytes[position..<position + digits] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        position += digits
+        return value
+    }
+
+    mutating func digitRun() -> (value: Int, count: Int)? {
+        var value = 0
+        var count = 0
+        while position < bytes.count, bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9") {
+            value = value * 10 + Int(bytes[position] - UInt8(ascii: "0"))
+            count += 1
+            position += 1
+        }
+        return count == 0 ? nil : (value, count)
+    }
+}

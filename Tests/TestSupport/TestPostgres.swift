@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import Migrations
+import Postgres
+
+/// The PostgreSQL server the tests use, shared by every test in the process.
+///
+/// With `TEST_DATABASE_URL` set, that server (the role must be allowed to create databases);
+/// otherwise a throwaway cluster. Either way, all migrations are applied once to a template
+/// database, and each test gets its own database cloned from it and dropped afterwards, so tests
+/// run in parallel, in any order, and leave nothing behind.
+public actor TestPostgres {
+    public static let shared = TestPostgres()
+
+    private struct Server {
+        let adminConnectionString: String
+        let templateName: String
+        let admin: PostgresPool
+    }
+
+    private var server: Task<Server, any Error>?
+
+    /// The repository's `migrations/` directory.
+    public static let migrationsDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("migrations")
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "custodian.tests")
+        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .error
+        return logger
+    }()
+
+    private func startedServer() async throws -> Server {
+        if let server { return try await server.value }
+        let task = Task { try await Self.startServer() }
+        server = task
+        return try await task.value
+    }
+
+    private static func startServer() async throws -> Server {
+        let adminConnectionString: String
+        if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty {
+            adminConnectionString = url
+        } else {
+            let cluster = try ThrowawayCluster.start()
+            ClusterCleanup.register(cluster)
+            adminConnectionString = cluster.connectionString
+        }
+        let admin = PostgresPool(
+            configuration: .init(connectionString: adminConnectionString, maxConnections: 2),
+            logger: logger
+        )
+        let templateName = "custodian_template_" + randomSuffix()
+        try await admin.execute("CREATE DATABASE \(quoted(templateName))")
+        ClusterCleanup.registerDatabase(templateName, connectionString: adminConnectionString)
+
+        let templatePool = PostgresPool(
+            configuration: .init(connectionString: adminConnectionString, databaseName: templateName, maxConnections: 1),
+            logger: logger
+        )
+        let files = try MigrationSource.load(from: migrationsDirectory)
+        try await Migrator(pool: templatePool, files: files, logger: logger).migrate()
+        // CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.
+        await templatePool.close()
+        return Server(adminConnectionString: adminConnectionString, templateName: templateName, admin: admin)
+    }
+
+    /// A new database with every migration applied, dropped when `body` ends.
+    public func withDatabase<Result: Sendable>(
+        _ body: @Sendable (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = try await createDatabase(from: nil)
+        do {
+            let result = try await body(database)
+            try await dropDatabase(database)
+            return result
+        } catch {
+            try? await dropDatabase(database)
+            throw error
+        }
+    }
+
+    /// A new, empty database (no migrations), dropped when `body` ends; for testing migrations themselves.
+    public func withEmptyDatabase<Result: Sendable>(
+        _ body: @Sendable (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = try await createDatabase(from: "template0")
+        do {
+            let result = try await body(database)
+            try await dropDatabase(database)
+            return result
+        } catch {
+            try? await dropDatabase(database)
+            throw error
+        }
+    }
+
+    private func createDatabase(from template: String?) async throws -> TestDatabase {
+        let server = try await startedServer()
+        let name = "custodian_test_" + Self.randomSuffix()
+        try await server.admin.execute(
+            "CREATE DATABASE \(Self.quoted(name)) TEMPLATE \(Self.quoted(template ?? server.templateName))"
+        )
+        return TestDatabase(name: name, serverConnectionString: server.adminConnectionString)
+    }
+
+    private func dropDatabase(_ database: TestDatabase) async throws {
+        let server = try await startedServer()
+        try await server.admin.execute("DROP DATABASE IF EXISTS \(Self.quoted(database.name)) WITH (FORCE)")
+    }
+
+    /// Runs SQL on the maintenance database (for example to terminate backends of a test database).
+    public func adminQuery(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws -> QueryResult {
+        try await startedServer().admin.query(sql, parameters)
+    }
+
+    static func randomSuffix() -> String {
+        UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    /// Names here are generated above from hex digits; quoting keeps them identifiers all the same.
+    static func quoted(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// One test's database.
+public struct TestDatabase: Sendable {
+    public let name: String
+    /// The server's connection string; pools pick the database by name on top of it.
+    public let serverConnectionString: String
+
+    public func makePool(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) -> PostgresPool {
+        PostgresPool(
+            configuration: .init(
+                connectionString: serverConnectionString,
+                databaseName: name,
+                maxConnections: maxConnections,
+                acquireTimeout: acquireTimeout
+            ),
+            logger: TestPostgres.logger
+        )
+    }
+
+    /// A pool for `body`, closed when it ends.
+    public func withPool<Result: Sendable>(
+        maxConnections: Int = 4,
+        acquireTimeout: Duration = .seconds(10),
+        _ body: (PostgresPool) async throws -> Result
+    ) async throws -> Result {
+        let pool = makePool(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
+        do {
+            let result = try await body(pool)
+            await pool.close()
+            return result
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+}
