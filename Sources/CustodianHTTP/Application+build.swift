@@ -1,0 +1,63 @@
+import Hummingbird
+import Logging
+import Postgres
+
+/// Everything the HTTP server needs, read from the environment and flags by the CLI.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var maxBodyBytes: Int
+    /// How long `/readyz` waits for a database connection before answering 503.
+    public var readinessTimeout: Duration
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        maxBodyBytes: Int = 1 << 20,
+        readinessTimeout: Duration = .seconds(2)
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.readinessTimeout = readinessTimeout
+    }
+}
+
+/// The router with every middleware and endpoint, and the catalogue of what it serves.
+/// `extraRoutes` lets tests exercise shared machinery (JSON bodies) through real endpoints.
+public func buildRouter(
+    settings: ServerSettings,
+    database: PostgresPool,
+    extraRoutes: (inout RouteTable) -> Void = { _ in }
+) -> (router: Router<AppRequestContext>, catalog: RouteCatalog) {
+    var routes = RouteTable()
+    HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
+    extraRoutes(&routes)
+    let catalog = routes.catalog
+
+    let router = Router(context: AppRequestContext.self)
+    // Order matters: the request id comes first so every later log line and error carries it.
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: ProblemMiddleware(routes: catalog))
+    router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
+    routes.install(on: router)
+    return (router, catalog)
+}
+
+/// The Hummingbird application, with the database pool as a service that closes after the server
+/// has drained its in-flight requests.
+public func buildApplication(
+    settings: ServerSettings,
+    database: PostgresPool,
+    logger: Logger
+) -> some ApplicationProtocol {
+    let (router, _) = buildRouter(settings: settings, database: database)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+        logger: logger
+    )
+    app.addServices(database)
+    return app
+}

@@ -1,0 +1,71 @@
+import HTTPTypes
+
+/// An RFC 9457 problem detail, the body of every error response (`application/problem+json`).
+public struct Problem: Codable, Sendable, Equatable {
+    /// Stable, documented URI naming the kind of problem; clients branch on this, never on `title`.
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String?
+    public var instance: String?
+    /// The request's `X-Request-Id`, so a user's report can be matched to the server's logs.
+    public var requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, instance
+        case requestID = "request_id"
+    }
+
+    public init(_ kind: ProblemType, detail: String? = nil, instance: String? = nil) {
+        self.type = kind.uri
+        self.title = kind.title
+        self.status = Int(kind.status.code)
+        self.detail = detail
+        self.instance = instance
+    }
+}
+
+/// The catalogue of problem types. Each URI is part of the API contract (see `openapi.yaml`).
+public struct ProblemType: Sendable, Equatable {
+    public let slug: String
+    public let title: String
+    public let status: HTTPResponse.Status
+
+    public var uri: String { "urn:custodian:problem:" + slug }
+
+    public static let badRequest = ProblemType(slug: "bad-request", title: "The request is malformed", status: .badRequest)
+    public static let malformedJSON = ProblemType(slug: "malformed-json", title: "The body is not valid JSON of the expected shape", status: .badRequest)
+    public static let notFound = ProblemType(slug: "not-found", title: "Nothing is here", status: .notFound)
+    public static let methodNotAllowed = ProblemType(slug: "method-not-allowed", title: "This resource does not support that method", status: .methodNotAllowed)
+    public static let payloadTooLarge = ProblemType(slug: "payload-too-large", title: "The request body is too large", status: .contentTooLarge)
+    public static let unsupportedMediaType = ProblemType(slug: "unsupported-media-type", title: "The body must be application/json", status: .unsupportedMediaType)
+    public static let databaseUnavailable = ProblemType(slug: "database-unavailable", title: "The database cannot be reached", status: .serviceUnavailable)
+    public static let internalError = ProblemType(slug: "internal-error", title: "The server failed to handle the request", status: .internalServerError)
+
+    /// For statuses raised by the framework itself with no more specific type.
+    static func generic(for status: HTTPResponse.Status) -> ProblemType {
+        switch status.code {
+        case 400: .badRequest
+        case 404: .notFound
+        case 405: .methodNotAllowed
+        case 413: .payloadTooLarge
+        case 415: .unsupportedMediaType
+        case 503: .databaseUnavailable
+        case 400..<500: ProblemType(slug: "client-error", title: status.reasonPhrase, status: status)
+        default: .internalError
+        }
+    }
+}
+
+/// Thrown by handlers and middleware to answer with a problem; the problem middleware renders it.
+public struct ProblemError: Error, Sendable {
+    public var problem: Problem
+    public var headers: HTTPFields
+
+    public init(_ kind: ProblemType, detail: String? = nil, headers: HTTPFields = [:]) {
+        self.problem = Problem(kind, detail: detail)
+        self.headers = headers
+    }
+
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: problem.status) }
+}

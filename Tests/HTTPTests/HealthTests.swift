@@ -1,0 +1,87 @@
+import CustodianHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Liveness and readiness")
+struct HealthTests {
+    @Test func livenessAnswersWithoutTheDatabase() async throws {
+        let unreachable = PostgresPool(
+            configuration: .init(connectionString: "host=/nonexistent-socket-dir dbname=x connect_timeout=1"),
+            logger: TestPostgres.logger
+        )
+        try await withApp(database: unreachable) { client in
+            let response = try await client.send(.get, "/healthz")
+            #expect(response.status == .ok)
+            #expect(try response.json()["status"] as? String == "ok")
+        }
+        await unreachable.close()
+    }
+
+    @Test func readinessIs200WhenTheDatabaseAnswers() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool { pool in
+                try await withApp(database: pool) { client in
+                    let response = try await client.send(.get, "/readyz")
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType] == "application/json")
+                    #expect(try response.json()["status"] as? String == "ready")
+                }
+            }
+        }
+    }
+
+    @Test func readinessIs503WhenTheDatabaseIsUnreachable() async throws {
+        let unreachable = PostgresPool(
+            configuration: .init(connectionString: "host=/nonexistent-socket-dir dbname=x connect_timeout=1"),
+            logger: TestPostgres.logger
+        )
+        try await withApp(database: unreachable) { client in
+            let response = try await client.send(.get, "/readyz")
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.contentType] == "application/problem+json")
+            #expect(response.headers[.retryAfter] == "5")
+            let problem = try response.json()
+            #expect(problem["type"] as? String == "urn:custodian:problem:database-unavailable")
+            #expect(problem["status"] as? Int == 503)
+        }
+        await unreachable.close()
+    }
+
+    @Test func readinessIs503WhenNoConnectionFreesUpInTime() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 1) { pool in
+                let settings = ServerSettings(readinessTimeout: .milliseconds(200))
+                try await withApp(database: pool, settings: settings) { client in
+                    async let holder: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(1)") }
+                    try await Task.sleep(for: .milliseconds(200))
+                    let busy = try await client.send(.get, "/readyz")
+                    #expect(busy.status == .serviceUnavailable)
+                    try await holder
+                    #expect(try await client.send(.get, "/readyz").status == .ok)
+                }
+            }
+        }
+    }
+
+    @Test func readinessRecoversWhenTheDatabaseComesBack() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 2) { pool in
+                try await withApp(database: pool) { client in
+                    #expect(try await client.send(.get, "/readyz").status == .ok)
+                    // Every connection of this database is killed, as by a server restart.
+                    _ = try await TestPostgres.shared.adminQuery(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                        [database.name]
+                    )
+                    try await Task.sleep(for: .milliseconds(100))
+                    #expect(try await client.send(.get, "/readyz").status == .ok)
+                }
+            }
+        }
+    }
+}
