@@ -44,6 +44,7 @@ struct Serve: AsyncParsableCommand {
         }
         logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(settings.port)"])
         try await buildApplication(settings: settings, database: pool, logger: logger).runService()
+        logger.info("stopped: in-flight requests finished and database connections closed")
     }
 
     private func ensureSchemaIsCurrent(_ migrator: Migrator, migrateFirst: Bool) async throws {

@@ -85,3 +85,31 @@ struct HealthTests {
         }
     }
 }
+
+@Suite("A database outage under a running server")
+struct DatabaseOutageTests {
+    @Test func readinessFollowsTheDatabaseDownAndBackUp() async throws {
+        if ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] != nil {
+            // This test needs a server of its own to kill; it only runs with throwaway clusters.
+            return
+        }
+        // A cluster of its own: stopping the shared one would break the tests running beside this.
+        let cluster = try ThrowawayCluster.start()
+        defer { cluster.destroy() }
+        let pool = PostgresPool(
+            configuration: .init(connectionString: cluster.connectionString, maxConnections: 2),
+            logger: TestPostgres.logger
+        )
+        try await withApp(database: pool) { client in
+            #expect(try await client.send(.get, "/readyz").status == .ok)
+            try cluster.stopServer()
+            for _ in 0..<3 {
+                #expect(try await client.send(.get, "/readyz").status == .serviceUnavailable)
+            }
+            #expect(try await client.send(.get, "/healthz").status == .ok)
+            try cluster.startServer()
+            #expect(try await client.send(.get, "/readyz").status == .ok)
+        }
+        await pool.close()
+    }
+}

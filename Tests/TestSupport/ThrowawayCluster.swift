@@ -8,7 +8,7 @@ import Glibc
 /// temporary directory, reachable only through a unix socket there, stopped and deleted at exit.
 ///
 /// As root, `initdb` and `postgres` run as the `postgres` user (they refuse root).
-final class ThrowawayCluster: Sendable {
+public final class ThrowawayCluster: Sendable {
     let directory: String
     let socketDirectory: String
     let superuser: String
@@ -18,11 +18,11 @@ final class ThrowawayCluster: Sendable {
     /// The prefix of every cluster directory, so a later run can find ones a crashed run left behind.
     static let directoryPrefix = "custodian-test-cluster-"
 
-    var connectionString: String {
+    public var connectionString: String {
         "host=\(socketDirectory) port=5432 user=\(superuser) dbname=postgres"
     }
 
-    static func start() throws -> ThrowawayCluster {
+    public static func start() throws -> ThrowawayCluster {
         removeAbandonedClusters()
         let runAsPostgres = geteuid() == 0
         let binDirectory = try postgresBinDirectory()
@@ -56,6 +56,11 @@ final class ThrowawayCluster: Sendable {
             "initdb",
             ["-D", directory + "/data", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "-U", superuser]
         )
+        try startServer()
+    }
+
+    /// Starts the server (again, after `stopServer`).
+    public func startServer() throws {
         let serverOptions = [
             "-k \(socketDirectory)", "-c listen_addresses=''", "-p 5432",
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
@@ -64,8 +69,13 @@ final class ThrowawayCluster: Sendable {
         try runTool("pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-o", serverOptions, "-w", "start"])
     }
 
+    /// Stops the server the way a crash would: no checkpoint, every backend killed.
+    public func stopServer() throws {
+        try runTool("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+    }
+
     /// Stops the server at once (the data is thrown away anyway) and deletes the directory.
-    func destroy() {
+    public func destroy() {
         try? runTool("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(atPath: directory)
     }
