@@ -16,6 +16,9 @@ final class LibPQConnection: @unchecked Sendable {
     private let notices: NoticeLogger
     /// Set when the connection must not be reused as it is (broken, or left inside a transaction).
     private var needsReset = false
+    /// Set by the pool when it lends the connection: the first statement checks it (or reconnects)
+    /// in the same hop to the pool's threads as the statement itself.
+    var checkBeforeNextStatement = true
 
     init(connectionString: String, databaseName: String?, logger: Logger) {
         self.connectionString = connectionString
@@ -121,6 +124,10 @@ final class LibPQConnection: @unchecked Sendable {
     }
 
     private func requireHandle() throws -> OpaquePointer {
+        if checkBeforeNextStatement {
+            checkBeforeNextStatement = false
+            try prepareForUse()
+        }
         guard let handle else {
             throw PostgresError(kind: .connection, message: "the connection is closed")
         }

@@ -54,7 +54,6 @@ public final class PostgresPool: Sendable {
         let connection = try await acquire(timeout: timeout ?? configuration.acquireTimeout)
         let session = PostgresSession(connection: connection, threads: threads)
         do {
-            try await session.prepare()
             let result = try await body(session)
             release(connection)
             return result
@@ -125,6 +124,16 @@ public final class PostgresPool: Sendable {
     }
 
     func acquire(timeout: Duration) async throws -> LibPQConnection {
+        // The common case takes a connection without suspending: a continuation that is resumed at
+        // once still costs the task a trip through the executor's queue.
+        let immediate: LibPQConnection? = lending.withLock { state in
+            guard !state.isClosed, state.waiters.isEmpty else { return nil }
+            return takeConnection(&state)
+        }
+        if let immediate {
+            immediate.checkBeforeNextStatement = true
+            return immediate
+        }
         let waiterID = lending.withLock { state in
             state.nextWaiterID &+= 1
             return state.nextWaiterID
@@ -134,24 +143,13 @@ public final class PostgresPool: Sendable {
                 let lend: Lend = lending.withLock { state in
                     if state.isClosed { return .failed(PostgresPoolError.closed) }
                     if state.cancelledBeforeQueueing.remove(waiterID) != nil { return .failed(CancellationError()) }
-                    if let connection = state.idle.popLast() {
-                        state.lent += 1
-                        return .now(connection)
-                    }
-                    if state.created < configuration.maxConnections {
-                        state.created += 1
-                        state.lent += 1
-                        return .now(LibPQConnection(
-                            connectionString: configuration.connectionString,
-                            databaseName: configuration.databaseName,
-                            logger: logger
-                        ))
-                    }
+                    if let connection = takeConnection(&state) { return .now(connection) }
                     state.waiters.append(Waiter(id: waiterID, continuation: continuation, timer: nil))
                     return .queued
                 }
                 switch lend {
                 case .now(let connection):
+                    connection.checkBeforeNextStatement = true
                     continuation.resume(returning: connection)
                 case .failed(let error):
                     continuation.resume(throwing: error)
@@ -162,6 +160,22 @@ public final class PostgresPool: Sendable {
         } onCancel: {
             failWaiter(waiterID, with: CancellationError(), evenIfNotQueued: true)
         }
+    }
+
+    /// An idle connection, or a new one while the pool is below its size; nil when all are lent.
+    private func takeConnection(_ state: inout LendingState) -> LibPQConnection? {
+        if let connection = state.idle.popLast() {
+            state.lent += 1
+            return connection
+        }
+        guard state.created < configuration.maxConnections else { return nil }
+        state.created += 1
+        state.lent += 1
+        return LibPQConnection(
+            connectionString: configuration.connectionString,
+            databaseName: configuration.databaseName,
+            logger: logger
+        )
     }
 
     private func startTimer(for waiterID: UInt64, timeout: Duration) {
@@ -211,6 +225,7 @@ public final class PostgresPool: Sendable {
             connection.disconnect()
         } else if let waiter {
             waiter.timer?.cancel()
+            connection.checkBeforeNextStatement = true
             waiter.continuation.resume(returning: connection)
         }
     }

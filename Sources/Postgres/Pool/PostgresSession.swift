@@ -29,10 +29,6 @@ public struct PostgresSession: Queryable {
     let connection: LibPQConnection
     let threads: NIOThreadPool
 
-    func prepare() async throws {
-        try await threads.runIfActive { [connection] in try connection.prepareForUse() }
-    }
-
     public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
         let bindings = parameters.map(\.postgresBinding)
         return try await threads.runIfActive { [connection] in try connection.query(sql, bindings) }
