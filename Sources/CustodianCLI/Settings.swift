@@ -18,7 +18,8 @@ struct Setting<Value> {
             return value
         }
         guard let defaultValue else {
-            throw ValidationError("set \(environmentKey) (or pass the matching flag)")
+            let flag = "--" + environmentKey.lowercased().replacingOccurrences(of: "_", with: "-")
+            throw ValidationError("set \(environmentKey) or pass \(flag)")
         }
         return defaultValue
     }
