@@ -33,6 +33,11 @@ struct ContractClient {
         bytes: [UInt8]?,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> TestResponse {
+        // Like every real HTTP/1.1 client: a body comes with its length unless it is sent chunked.
+        var headers = headers
+        if let bytes, headers[.contentLength] == nil, headers[.transferEncoding] == nil {
+            headers[.contentLength] = "\(bytes.count)"
+        }
         let response = try await client.execute(
             uri: uri,
             method: method,

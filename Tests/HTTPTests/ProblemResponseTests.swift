@@ -72,15 +72,22 @@ struct ProblemResponseTests {
                 try await client.send(.post, "/test-only/echo", headers: declared, body: body),
                 status: .contentTooLarge, type: "payload-too-large"
             )
-            // Without a Content-Length the limit holds as the body streams in.
-            var undeclared = HTTPFields()
-            undeclared[.contentType] = "application/json"
+            // Sent chunked, without a Content-Length, the limit holds as the body streams in.
+            var chunked = HTTPFields()
+            chunked[.contentType] = "application/json"
+            chunked[.transferEncoding] = "chunked"
             try expectProblem(
-                try await client.send(.post, "/test-only/echo", headers: undeclared, body: body),
+                try await client.send(.post, "/test-only/echo", headers: chunked, body: body),
                 status: .contentTooLarge, type: "payload-too-large"
             )
             // A large body on an endpoint that takes none is refused the same way.
-            try expectProblem(try await client.send(.get, "/healthz", body: body), status: .contentTooLarge, type: "payload-too-large")
+            var plain = HTTPFields()
+            plain[.contentLength] = "\(body.utf8.count)"
+            try expectProblem(try await client.send(.get, "/healthz", headers: plain, body: body), status: .contentTooLarge, type: "payload-too-large")
+            // A body within the limit passes.
+            let small = #"{"name": "ok", "times": 1}"#
+            declared[.contentLength] = "\(small.utf8.count)"
+            #expect(try await client.send(.post, "/test-only/echo", headers: declared, body: small).status == .ok)
         }
         await pool.close()
     }

@@ -4,22 +4,23 @@ import NIOCore
 
 extension JSONEncoder {
     /// The API's JSON: snake_case keys, RFC 3339 UTC timestamps, stable key order.
-    static var api: JSONEncoder {
+    /// Configured once; encoding with a shared encoder is thread-safe.
+    static let api: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 }
 
 extension JSONDecoder {
-    static var api: JSONDecoder {
+    static let api: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .iso8601
         return decoder
-    }
+    }()
 }
 
 /// Reading request bodies and writing response bodies as JSON.
