@@ -10,10 +10,7 @@ import TestSupport
 @Suite("Liveness and readiness")
 struct HealthTests {
     @Test func livenessAnswersWithoutTheDatabase() async throws {
-        let unreachable = PostgresPool(
-            configuration: .init(connectionString: "host=/nonexistent-socket-dir dbname=x connect_timeout=1"),
-            logger: TestPostgres.logger
-        )
+        let unreachable = TestPostgres.unreachablePool()
         try await withApp(database: unreachable) { client in
             let response = try await client.send(.get, "/healthz")
             #expect(response.status == .ok)
@@ -36,10 +33,7 @@ struct HealthTests {
     }
 
     @Test func readinessIs503WhenTheDatabaseIsUnreachable() async throws {
-        let unreachable = PostgresPool(
-            configuration: .init(connectionString: "host=/nonexistent-socket-dir dbname=x connect_timeout=1"),
-            logger: TestPostgres.logger
-        )
+        let unreachable = TestPostgres.unreachablePool()
         try await withApp(database: unreachable) { client in
             let response = try await client.send(.get, "/readyz")
             #expect(response.status == .serviceUnavailable)

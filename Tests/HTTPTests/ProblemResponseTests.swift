@@ -22,13 +22,6 @@ struct ProblemResponseTests {
         }
     }
 
-    private func unreachablePool() -> PostgresPool {
-        PostgresPool(
-            configuration: .init(connectionString: "host=/nonexistent-socket-dir dbname=x connect_timeout=1"),
-            logger: TestPostgres.logger
-        )
-    }
-
     private func expectProblem(_ response: TestResponse, status: HTTPResponse.Status, type slug: String) throws {
         #expect(response.status == status)
         #expect(response.headers[.contentType] == "application/problem+json")
@@ -40,7 +33,7 @@ struct ProblemResponseTests {
     }
 
     @Test func anUnknownPathIs404() async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         try await withApp(database: pool) { client in
             let response = try await client.send(.get, "/no/such/thing")
             try expectProblem(response, status: .notFound, type: "not-found")
@@ -50,7 +43,7 @@ struct ProblemResponseTests {
     }
 
     @Test func anUnsupportedMethodIs405WithAllow() async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         try await withApp(database: pool) { client in
             let response = try await client.send(.delete, "/healthz")
             try expectProblem(response, status: .methodNotAllowed, type: "method-not-allowed")
@@ -60,7 +53,7 @@ struct ProblemResponseTests {
     }
 
     @Test func anOversizedBodyIs413() async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         let settings = ServerSettings(maxBodyBytes: 1024)
         try await withApp(database: pool, settings: settings, extraRoutes: Self.echoRoute) { client in
             let big = String(repeating: "x", count: 5000)
@@ -101,7 +94,7 @@ struct ProblemResponseTests {
         ("", "the body is not valid JSON"),
     ])
     func malformedJSONIs400(body: String, explanation: String) async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         try await withApp(database: pool, extraRoutes: Self.echoRoute) { client in
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
@@ -114,7 +107,7 @@ struct ProblemResponseTests {
     }
 
     @Test func invalidUTF8Is400() async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         try await withApp(database: pool, extraRoutes: Self.echoRoute) { client in
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
@@ -126,7 +119,7 @@ struct ProblemResponseTests {
     }
 
     @Test func aBodyThatIsNotJSONIs415() async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         try await withApp(database: pool, extraRoutes: Self.echoRoute) { client in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain"
@@ -140,7 +133,7 @@ struct ProblemResponseTests {
     }
 
     @Test func theRequestIDIsEchoedOrGenerated() async throws {
-        let pool = unreachablePool()
+        let pool = TestPostgres.unreachablePool()
         try await withApp(database: pool) { client in
             var headers = HTTPFields()
             headers[HTTPField.Name("X-Request-Id")!] = "trace-abc-123"

@@ -70,7 +70,21 @@ public actor TestPostgres {
     public func withDatabase<Result: Sendable>(
         _ body: @Sendable (TestDatabase) async throws -> Result
     ) async throws -> Result {
-        let database = try await createDatabase(from: nil)
+        try await withNewDatabase(template: nil, body)
+    }
+
+    /// A new, empty database (no migrations), dropped when `body` ends; for testing migrations themselves.
+    public func withEmptyDatabase<Result: Sendable>(
+        _ body: @Sendable (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await withNewDatabase(template: "template0", body)
+    }
+
+    private func withNewDatabase<Result: Sendable>(
+        template: String?,
+        _ body: @Sendable (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = try await createDatabase(from: template)
         do {
             let result = try await body(database)
             try await dropDatabase(database)
@@ -81,19 +95,12 @@ public actor TestPostgres {
         }
     }
 
-    /// A new, empty database (no migrations), dropped when `body` ends; for testing migrations themselves.
-    public func withEmptyDatabase<Result: Sendable>(
-        _ body: @Sendable (TestDatabase) async throws -> Result
-    ) async throws -> Result {
-        let database = try await createDatabase(from: "template0")
-        do {
-            let result = try await body(database)
-            try await dropDatabase(database)
-            return result
-        } catch {
-            try? await dropDatabase(database)
-            throw error
-        }
+    /// A pool whose server does not exist: every connection attempt fails at once.
+    public static func unreachablePool() -> PostgresPool {
+        PostgresPool(
+            configuration: .init(connectionString: "host=/nonexistent-socket-dir dbname=x connect_timeout=1"),
+            logger: logger
+        )
     }
 
     private func createDatabase(from template: String?) async throws -> TestDatabase {
