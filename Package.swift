@@ -43,10 +43,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The domain: staff and their keys, the CRM records, the GDPR rights; rules and SQL side by side.
+        .target(
+            name: "CustodianCore",
+            dependencies: [
+                "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The HTTP shell: routing, middleware, problem+json, the endpoints.
         .target(
             name: "CustodianHTTP",
             dependencies: [
+                "CustodianCore",
                 "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -60,6 +69,7 @@ let package = Package(
             dependencies: [
                 "Postgres",
                 "Migrations",
+                "CustodianCore",
                 "CustodianHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -89,6 +99,7 @@ let package = Package(
         .testTarget(
             name: "HTTPTests",
             dependencies: [
+                "CustodianCore",
                 "CustodianHTTP",
                 "Postgres",
                 "TestSupport",

@@ -67,14 +67,18 @@ struct DatabaseOptions: ParsableArguments {
         URL(fileURLWithPath: try Setting("CUSTODIAN_MIGRATIONS_DIR", default: "migrations").resolve(flag: migrationsDir))
     }
 
-    /// Bootstraps swift-log once per process and returns the root logger.
-    func makeLogger(label: String) throws -> Logger {
+    enum LogStream { case standardOutput, standardError }
+
+    /// Bootstraps swift-log once per process and returns the root logger. Commands whose stdout
+    /// is their answer log to stderr.
+    func makeLogger(label: String, to stream: LogStream = .standardOutput) throws -> Logger {
         let levelName = try Setting("CUSTODIAN_LOG_LEVEL", default: "info").resolve(flag: logLevel)
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
             throw ValidationError("unknown log level \(levelName)")
         }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
+            var handler =
+                stream == .standardOutput ? StreamLogHandler.standardOutput(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -1,3 +1,4 @@
+import CustodianCore
 import Hummingbird
 import Logging
 import Postgres
@@ -32,6 +33,8 @@ public func buildRouter(
 ) -> (router: Router<AppRequestContext>, catalog: RouteCatalog) {
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
+    let directory = StaffDirectory(database: database)
+    StaffRoutes(directory: directory, auth: StaffAuthenticator(directory: directory)).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 

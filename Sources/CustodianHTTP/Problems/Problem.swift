@@ -1,3 +1,4 @@
+import CustodianCore
 import HTTPTypes
 
 /// An RFC 9457 problem detail, the body of every error response (`application/problem+json`).
@@ -10,9 +11,11 @@ public struct Problem: Codable, Sendable, Equatable {
     public var instance: String?
     /// The request's `X-Request-Id`, so a user's report can be matched to the server's logs.
     public var requestID: String?
+    /// For validation failures: every offending field and what is wrong with it.
+    public var errors: [FieldError]?
 
     enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, instance
+        case type, title, status, detail, instance, errors
         case requestID = "request_id"
     }
 
@@ -39,6 +42,13 @@ public struct ProblemType: Sendable, Equatable {
     public static let methodNotAllowed = ProblemType(slug: "method-not-allowed", title: "This resource does not support that method", status: .methodNotAllowed)
     public static let payloadTooLarge = ProblemType(slug: "payload-too-large", title: "The request body is too large", status: .contentTooLarge)
     public static let unsupportedMediaType = ProblemType(slug: "unsupported-media-type", title: "The body must be application/json", status: .unsupportedMediaType)
+    public static let unauthorized = ProblemType(slug: "unauthorized", title: "A valid API key is required", status: .unauthorized)
+    public static let forbidden = ProblemType(slug: "forbidden", title: "Your role does not allow this", status: .forbidden)
+    public static let validationFailed = ProblemType(slug: "validation-failed", title: "Some fields are invalid", status: .unprocessableContent)
+    public static let duplicate = ProblemType(slug: "duplicate", title: "A unique value is taken already", status: .conflict)
+    public static let conflict = ProblemType(slug: "conflict", title: "The change conflicts with other data", status: .conflict)
+    public static let preconditionFailed = ProblemType(slug: "precondition-failed", title: "The record changed since you read it", status: .preconditionFailed)
+    public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
     public static let databaseUnavailable = ProblemType(slug: "database-unavailable", title: "The database cannot be reached", status: .serviceUnavailable)
     public static let internalError = ProblemType(slug: "internal-error", title: "The server failed to handle the request", status: .internalServerError)
 
@@ -62,8 +72,9 @@ public struct ProblemError: Error, Sendable {
     public var problem: Problem
     public var headers: HTTPFields
 
-    public init(_ kind: ProblemType, detail: String? = nil, headers: HTTPFields = [:]) {
+    public init(_ kind: ProblemType, detail: String? = nil, headers: HTTPFields = [:], errors: [FieldError]? = nil) {
         self.problem = Problem(kind, detail: detail)
+        self.problem.errors = errors
         self.headers = headers
     }
 

@@ -1,4 +1,6 @@
+import CustodianCore
 import Foundation
+import Postgres
 import Hummingbird
 import NIOCore
 
@@ -22,6 +24,18 @@ struct ProblemMiddleware: RouterMiddleware {
         switch error {
         case let problem as ProblemError:
             return problem
+        case let error as DomainError:
+            return Self.problem(for: error)
+        case let error as PostgresPoolError:
+            context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = "5"
+            return ProblemError(.databaseUnavailable, detail: "no database connection is available", headers: headers)
+        case let error as PostgresError where error.kind == .connection:
+            context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = "5"
+            return ProblemError(.databaseUnavailable, detail: "the database cannot be reached", headers: headers)
         case let error as HTTPError where error.status == .notFound:
             // The router answers 404 for a known path with an unknown method; 405 is the truth then.
             let allowed = routes.allowedMethods(forPath: request.uri.path)
@@ -40,6 +54,29 @@ struct ProblemMiddleware: RouterMiddleware {
         default:
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return ProblemError(.internalError)
+        }
+    }
+
+    static func problem(for error: DomainError) -> ProblemError {
+        switch error {
+        case .invalid(let fields):
+            let names = fields.map(\.field).joined(separator: ", ")
+            return ProblemError(.validationFailed, detail: "invalid: \(names)", errors: fields)
+        case .notFound(let resource):
+            return ProblemError(.notFound, detail: "no such \(resource)")
+        case .duplicate(let field):
+            return ProblemError(
+                .duplicate, detail: "\(field) is taken already",
+                errors: [FieldError(field: field, message: "is taken already")]
+            )
+        case .stale(let revision):
+            var headers = HTTPFields()
+            headers[.eTag] = ETag.value(revision)
+            return ProblemError(.preconditionFailed, detail: "the record is at a newer revision; read it again", headers: headers)
+        case .conflict(let reason):
+            return ProblemError(.conflict, detail: reason)
+        case .invalidCursor:
+            return ProblemError(.invalidCursor, detail: "pass back a next_cursor this server returned")
         }
     }
 

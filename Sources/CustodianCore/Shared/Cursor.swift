@@ -1,0 +1,64 @@
+import Foundation
+
+/// The position after the last row of a page, for keyset pagination over `(created_at, id)`.
+///
+/// Opaque to clients (base64url). It holds the creation time in whole microseconds, the way
+/// PostgreSQL stores it, so the next page starts exactly after the last row whatever is inserted
+/// meanwhile.
+public struct Cursor: Sendable, Equatable {
+    public var createdAtMicroseconds: Int64
+    public var id: UUID
+
+    public init(createdAtMicroseconds: Int64, id: UUID) {
+        self.createdAtMicroseconds = createdAtMicroseconds
+        self.id = id
+    }
+
+    public var token: String {
+        Data("\(createdAtMicroseconds):\(id.uuidString.lowercased())".utf8).base64URLEncoded
+    }
+
+    public init(token: String) throws(DomainError) {
+        guard token.utf8.count <= 200, let data = Data(base64URLEncoded: token),
+            let text = String(data: data, encoding: .utf8)
+        else { throw .invalidCursor }
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+            throw .invalidCursor
+        }
+        self.init(createdAtMicroseconds: micros, id: id)
+    }
+}
+
+/// One page of a list, and where the next one starts.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: Cursor?
+
+    public init(items: [Item], nextCursor: Cursor?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}
+
+/// Page sizes every list accepts.
+public enum PageSize {
+    public static let `default` = 50
+    public static let range = 1...200
+}
+
+extension Data {
+    public var base64URLEncoded: String {
+        base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public init?(base64URLEncoded text: String) {
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
+    }
+}

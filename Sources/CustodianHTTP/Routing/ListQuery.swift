@@ -1,0 +1,79 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// Reads a list endpoint's query string: `limit`, `cursor` and the filters, collecting problems.
+struct ListQuery {
+    private let request: Request
+    private var errors: [FieldError] = []
+    private var known: Set<String> = ["limit", "cursor"]
+
+    init(_ request: Request) { self.request = request }
+
+    private func raw(_ name: String) -> String? {
+        request.uri.queryParameters[name[...]].map(String.init)
+    }
+
+    mutating func limit() -> Int {
+        guard let text = raw("limit") else { return PageSize.default }
+        guard let value = Int(text), PageSize.range.contains(value) else {
+            errors.append(FieldError(field: "limit", message: "must be a whole number from \(PageSize.range.lowerBound) to \(PageSize.range.upperBound)"))
+            return PageSize.default
+        }
+        return value
+    }
+
+    mutating func cursor() throws -> Cursor? {
+        guard let token = raw("cursor") else { return nil }
+        return try Cursor(token: token)
+    }
+
+    mutating func uuid(_ name: String) -> UUID? {
+        known.insert(name)
+        guard let text = raw(name) else { return nil }
+        guard let id = UUID(uuidString: text) else {
+            errors.append(FieldError(field: name, message: "must be a UUID"))
+            return nil
+        }
+        return id
+    }
+
+    mutating func bool(_ name: String) -> Bool? {
+        known.insert(name)
+        guard let text = raw(name) else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default:
+            errors.append(FieldError(field: name, message: "must be true or false"))
+            return nil
+        }
+    }
+
+    mutating func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, _: Choice.Type) -> Choice?
+    where Choice.RawValue == String {
+        known.insert(name)
+        guard let text = raw(name) else { return nil }
+        guard let choice = Choice(rawValue: text) else {
+            errors.append(FieldError(field: name, message: "must be one of " + Choice.allCases.map(\.rawValue).joined(separator: ", ")))
+            return nil
+        }
+        return choice
+    }
+
+    /// Throws 422 for bad values and for parameters this endpoint does not know.
+    func finish() throws {
+        var all = errors
+        for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
+            all.append(FieldError(field: String(name), message: "is not a parameter of this list"))
+        }
+        if !all.isEmpty { throw DomainError.invalid(all) }
+    }
+}
+
+extension Page {
+    /// `{"data": [...], "next_cursor": ...}`, the shape of every list.
+    func json(_ item: (Item) -> JSONValue) -> JSONValue {
+        .object(["data": .array(items.map(item)), "next_cursor": .string(nextCursor?.token)])
+    }
+}

@@ -1,0 +1,130 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// Reads the fields of a JSON object body one by one, collecting every problem, so a 422 lists
+/// all offending fields at once. Unknown fields are refused: a typo must not pass silently.
+public struct RequestFields {
+    private let members: [String: JSONValue]
+    private var seen: Set<String> = []
+    private(set) var errors: [FieldError] = []
+
+    /// The value of a field that may be absent, null or set (PATCH needs all three).
+    public enum Presence<Value> {
+        case absent
+        case null
+        case value(Value)
+    }
+
+    public static func read(_ request: Request) async throws -> RequestFields {
+        let body = try await JSONBody.decode(JSONValue.self, from: request)
+        guard let members = body.object else {
+            throw ProblemError(.malformedJSON, detail: "the body must be a JSON object")
+        }
+        return RequestFields(members: members)
+    }
+
+    init(members: [String: JSONValue]) { self.members = members }
+
+    public mutating func fail(_ field: String, _ message: String) {
+        errors.append(FieldError(field: field, message: message))
+    }
+
+    private mutating func raw(_ field: String, required: Bool) -> JSONValue? {
+        seen.insert(field)
+        guard let value = members[field] else {
+            if required { fail(field, "is required") }
+            return nil
+        }
+        return value
+    }
+
+    /// A string of 1...`maxLength` characters (after trimming), without control characters.
+    public mutating func string(_ field: String, required: Bool, maxLength: Int) -> Presence<String> {
+        guard let value = raw(field, required: required) else { return .absent }
+        switch value {
+        case .null:
+            if required { fail(field, "must not be null") }
+            return .null
+        case .string(let text):
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty {
+                fail(field, "must not be empty")
+            } else if trimmed.count > maxLength {
+                fail(field, "must be at most \(maxLength) characters")
+            } else if trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+                fail(field, "must not contain control characters")
+            } else {
+                return .value(trimmed)
+            }
+            return .absent
+        default:
+            fail(field, "must be a string, not \(value.jsonTypeName)")
+            return .absent
+        }
+    }
+
+    public mutating func email(_ field: String, required: Bool) -> Presence<String> {
+        let presence = string(field, required: required, maxLength: 320)
+        if case .value(let address) = presence {
+            let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !address.contains(where: \.isWhitespace) else {
+                fail(field, "must be an email address")
+                return .absent
+            }
+        }
+        return presence
+    }
+
+    public mutating func bool(_ field: String, required: Bool) -> Presence<Bool> {
+        guard let value = raw(field, required: required) else { return .absent }
+        switch value {
+        case .bool(let flag): return .value(flag)
+        case .null:
+            fail(field, "must be true or false, not null")
+            return .absent
+        default:
+            fail(field, "must be true or false, not \(value.jsonTypeName)")
+            return .absent
+        }
+    }
+
+    public mutating func uuid(_ field: String, required: Bool) -> Presence<UUID> {
+        guard let value = raw(field, required: required) else { return .absent }
+        guard let text = value.string, let id = UUID(uuidString: text) else {
+            fail(field, "must be a UUID")
+            return .absent
+        }
+        return .value(id)
+    }
+
+    public mutating func choice<Choice: RawRepresentable & CaseIterable>(
+        _ field: String,
+        _: Choice.Type,
+        required: Bool
+    ) -> Presence<Choice> where Choice.RawValue == String {
+        guard let value = raw(field, required: required) else { return .absent }
+        guard let text = value.string, let choice = Choice(rawValue: text) else {
+            fail(field, "must be one of " + Choice.allCases.map(\.rawValue).joined(separator: ", "))
+            return .absent
+        }
+        return .value(choice)
+    }
+
+    /// Throws 422 listing every problem, unknown fields included; returns when all is well.
+    public func finish() throws {
+        var all = errors
+        for unknown in members.keys.sorted() where !seen.contains(unknown) {
+            all.append(FieldError(field: unknown, message: "is not a field of this resource"))
+        }
+        if !all.isEmpty { throw DomainError.invalid(all) }
+    }
+}
+
+extension RequestFields.Presence {
+    /// The value when one was given; nil for absent and null.
+    public var value: Value? {
+        if case .value(let value) = self { return value }
+        return nil
+    }
+}

@@ -1,0 +1,38 @@
+import CustodianCore
+import Hummingbird
+
+/// Turns `Authorization: Bearer <key>` into the staff member behind it, and guards handlers by role.
+struct StaffAuthenticator: Sendable {
+    let directory: StaffDirectory
+
+    typealias AuthenticatedHandler = @Sendable (Request, AppRequestContext, AuthenticatedStaff) async throws -> Response
+
+    /// Wraps `handler` so it runs only for a valid key whose staff member has at least `role`.
+    func requiring(_ role: StaffRole, _ handler: @escaping AuthenticatedHandler) -> RouteTable.Handler {
+        { request, context in
+            let staff = try await authenticate(request)
+            guard staff.member.role.allows(role) else {
+                throw ProblemError(.forbidden, detail: "this needs the \(role.rawValue) role or higher; yours is \(staff.member.role.rawValue)")
+            }
+            var context = context
+            context.logger[metadataKey: "staff_id"] = .string(staff.member.id.uuidString.lowercased())
+            return try await handler(request, context, staff)
+        }
+    }
+
+    private func authenticate(_ request: Request) async throws -> AuthenticatedStaff {
+        var challenge = HTTPFields()
+        challenge[.wwwAuthenticate] = "Bearer"
+        guard let header = request.headers[.authorization] else {
+            throw ProblemError(.unauthorized, detail: "send Authorization: Bearer <API key>", headers: challenge)
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw ProblemError(.unauthorized, detail: "the Authorization scheme must be Bearer", headers: challenge)
+        }
+        guard let staff = try await directory.authenticate(key: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            throw ProblemError(.unauthorized, detail: "the API key is unknown or revoked", headers: challenge)
+        }
+        return staff
+    }
+}

@@ -1,0 +1,278 @@
+import CustodianCore
+import CustodianHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Postgres
+import Testing
+import TestSupport
+
+/// A test database with an admin key, and a client that sends it.
+struct StaffFixture: Sendable {
+    let pool: PostgresPool
+    let adminKey: String
+
+    static func withApp(_ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void) async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool { pool in
+                let key = try await StaffDirectory(database: pool).bootstrapKey(
+                    staffName: "Ada Admin", email: "ada@example.org", role: .admin, keyName: "tests"
+                ).key
+                let fixture = StaffFixture(pool: pool, adminKey: key)
+                try await HTTPTests.withApp(database: pool) { client in try await body(fixture, client) }
+            }
+        }
+    }
+
+    /// A key for a new staff member with `role`.
+    func key(role: StaffRole, name: String = "Member \(UUID().uuidString.prefix(6))") async throws -> String {
+        try await StaffDirectory(database: pool).bootstrapKey(staffName: name, email: nil, role: role, keyName: "tests").key
+    }
+}
+
+func headers(key: String?, json: Bool = false, ifMatch: String? = nil) -> HTTPFields {
+    var fields = HTTPFields()
+    if let key { fields[.authorization] = "Bearer \(key)" }
+    if json { fields[.contentType] = "application/json" }
+    if let ifMatch { fields[.ifMatch] = ifMatch }
+    return fields
+}
+
+@Suite("Staff API keys authenticate, roles authorise")
+struct StaffAuthenticationTests {
+    @Test func aMissingUnknownOrMalformedKeyIs401() async throws {
+        try await StaffFixture.withApp { _, client in
+            for fields in [headers(key: nil), headers(key: "cst_not-a-real-key"), headers(key: "nonsense")] {
+                let response = try await client.send(.get, "/v1/staff", headers: fields)
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == "Bearer")
+                #expect(try response.json()["type"] as? String == "urn:custodian:problem:unauthorized")
+            }
+            var basic = HTTPFields()
+            basic[.authorization] = "Basic YWRhOnNlY3JldA=="
+            #expect(try await client.send(.get, "/v1/staff", headers: basic).status == .unauthorized)
+        }
+    }
+
+    @Test func rolesAreEnforcedPerOperation() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let readonly = try await fixture.key(role: .readonly)
+            let staff = try await fixture.key(role: .staff)
+            #expect(try await client.send(.get, "/v1/staff", headers: headers(key: readonly)).status == .ok)
+            let body = #"{"name": "New Person", "role": "staff"}"#
+            for key in [readonly, staff] {
+                let refused = try await client.send(.post, "/v1/staff", headers: headers(key: key, json: true), body: body)
+                #expect(refused.status == .forbidden)
+                #expect(try await client.send(.get, "/v1/api-keys", headers: headers(key: key)).status == .forbidden)
+            }
+            #expect(try await client.send(.post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true), body: body).status == .created)
+            // A refused request changed nothing: only Ada, the two members above and the new one exist.
+            let count: Int = try await fixture.pool.query("SELECT count(*) AS n FROM staff").single().decode("n")
+            #expect(count == 4)
+        }
+    }
+
+    @Test func revokedKeysAndDeactivatedMembersAreLockedOut() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let member = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true), body: #"{"name": "Kim", "role": "staff"}"#
+            )
+            let memberID = try #require(try member.json()["id"] as? String)
+            let created = try await client.send(
+                .post, "/v1/api-keys", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"staff_id": "\#(memberID)", "name": "laptop"}"#
+            )
+            #expect(created.status == .created)
+            #expect(created.headers[.cacheControl] == "no-store")
+            let key = try #require(try created.json()["key"] as? String)
+            let keyID = try #require(try created.json()["id"] as? String)
+            #expect(try await client.send(.get, "/v1/staff", headers: headers(key: key)).status == .ok)
+
+            // Listing shows the key's prefix, never the secret; the database holds only its hash.
+            let list = try await client.send(.get, "/v1/api-keys?staff_id=\(memberID)", headers: headers(key: fixture.adminKey))
+            #expect(!list.text.contains(key))
+            let stored: Int = try await fixture.pool.query(
+                "SELECT count(*) AS n FROM api_keys WHERE key_hash = sha256(convert_to($1, 'UTF8'))", [key]
+            ).single().decode("n")
+            #expect(stored == 1)
+
+            #expect(try await client.send(.delete, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey)).status == .noContent)
+            #expect(try await client.send(.get, "/v1/staff", headers: headers(key: key)).status == .unauthorized)
+            #expect(try await client.send(.delete, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey)).status == .noContent)
+
+            let second = try await fixture.key(role: .staff, name: "Lee")
+            let leeID: String = try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = 'Lee'").single().decode("id")
+            let deactivate = try await client.send(
+                .patch, "/v1/staff/\(leeID)", headers: headers(key: fixture.adminKey, json: true), body: #"{"active": false}"#
+            )
+            #expect(deactivate.status == .ok)
+            #expect(try await client.send(.get, "/v1/staff", headers: headers(key: second)).status == .unauthorized)
+        }
+    }
+
+    @Test func theCommandLineBootstrapReusesTheNamedMember() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool { pool in
+                let directory = StaffDirectory(database: pool)
+                let first = try await directory.bootstrapKey(staffName: "Root", email: nil, role: .admin, keyName: "cli")
+                let second = try await directory.bootstrapKey(staffName: "Root", email: nil, role: .admin, keyName: "cli")
+                #expect(first.key != second.key)
+                #expect(first.key.hasPrefix("cst_") && first.key.count == 47)
+                let members: Int = try await pool.query("SELECT count(*) AS n FROM staff WHERE name = 'Root'").single().decode("n")
+                #expect(members == 1)
+                #expect(try await directory.authenticate(key: first.key)?.member.role == .admin)
+            }
+        }
+    }
+}
+
+@Suite("Staff members: create, read, list, update")
+struct StaffResourceTests {
+    @Test func createReturnsTheRecordWithETagAndLocation() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let response = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"name": "  Grace Hopper ", "email": "grace@example.org", "role": "staff"}"#
+            )
+            #expect(response.status == .created)
+            let body = try response.json()
+            #expect(body["name"] as? String == "Grace Hopper")
+            #expect(body["email"] as? String == "grace@example.org")
+            #expect(body["active"] as? Bool == true)
+            let id = try #require(body["id"] as? String)
+            #expect(response.headers[.location] == "/v1/staff/\(id)")
+            #expect(response.headers[.eTag] == "\"1\"")
+            let read = try await client.send(.get, "/v1/staff/\(id)", headers: headers(key: fixture.adminKey))
+            #expect(read.status == .ok)
+            #expect(try read.json()["name"] as? String == "Grace Hopper")
+            #expect(try await client.send(.get, "/v1/staff/\(UUID())", headers: headers(key: fixture.adminKey)).status == .notFound)
+            #expect(try await client.send(.get, "/v1/staff/not-a-uuid", headers: headers(key: fixture.adminKey)).status == .notFound)
+        }
+    }
+
+    @Test func invalidInputIs422ListingEveryField() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let response = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"name": "", "email": "not-an-email", "role": "owner", "nickname": "x"}"#
+            )
+            #expect(response.status == .unprocessableContent)
+            let errors = try #require(try response.json()["errors"] as? [[String: String]])
+            #expect(Set(errors.compactMap { $0["field"] }) == ["name", "email", "role", "nickname"])
+            let missing = try await client.send(.post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true), body: "{}")
+            let missingFields = try #require(try missing.json()["errors"] as? [[String: String]]).compactMap { $0["field"] }
+            #expect(Set(missingFields) == ["name", "role"])
+            let wrongTypes = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"name": 5, "role": ["admin"], "email": "a\u0000b@example.org"}"#
+            )
+            #expect(wrongTypes.status == .unprocessableContent)
+            let hostile = String(repeating: "é'; DROP TABLE staff; --", count: 20)
+            let tooLong = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"name": "\#(hostile)", "role": "staff"}"#
+            )
+            #expect(tooLong.status == .unprocessableContent)
+            let count: Int = try await fixture.pool.query("SELECT count(*) AS n FROM staff").single().decode("n")
+            #expect(count == 1)
+        }
+    }
+
+    @Test func aDuplicateEmailIs409IgnoringCase() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let response = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"name": "Other Ada", "email": "ADA@Example.org", "role": "staff"}"#
+            )
+            #expect(response.status == .conflict)
+            let body = try response.json()
+            #expect(body["type"] as? String == "urn:custodian:problem:duplicate")
+            #expect((body["errors"] as? [[String: String]])?.first?["field"] == "email")
+        }
+    }
+
+    @Test func patchChangesOnlyWhatIsSentAndHonoursIfMatch() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let created = try await client.send(
+                .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"name": "Lin", "email": "lin@example.org", "role": "readonly"}"#
+            )
+            let id = try #require(try created.json()["id"] as? String)
+            let stale = try #require(created.headers[.eTag])
+
+            let promoted = try await client.send(
+                .patch, "/v1/staff/\(id)", headers: headers(key: fixture.adminKey, json: true, ifMatch: stale), body: #"{"role": "staff"}"#
+            )
+            #expect(promoted.status == .ok)
+            #expect(promoted.headers[.eTag] == "\"2\"")
+            #expect(try promoted.json()["email"] as? String == "lin@example.org")
+
+            let refused = try await client.send(
+                .patch, "/v1/staff/\(id)", headers: headers(key: fixture.adminKey, json: true, ifMatch: stale), body: #"{"name": "Overwritten"}"#
+            )
+            #expect(refused.status == .preconditionFailed)
+            #expect(refused.headers[.eTag] == "\"2\"")
+
+            let cleared = try await client.send(
+                .patch, "/v1/staff/\(id)", headers: headers(key: fixture.adminKey, json: true, ifMatch: "\"2\""), body: #"{"email": null}"#
+            )
+            #expect(cleared.status == .ok)
+            let body = try cleared.json()
+            #expect(body["email"] is NSNull)
+            #expect(body["name"] as? String == "Lin")
+            #expect(body["role"] as? String == "staff")
+        }
+    }
+
+    @Test func theLastActiveAdminCannotBeDemotedOrDeactivated() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let ada: String = try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = 'Ada Admin'").single().decode("id")
+            for body in [#"{"role": "staff"}"#, #"{"active": false}"#] {
+                let response = try await client.send(.patch, "/v1/staff/\(ada)", headers: headers(key: fixture.adminKey, json: true), body: body)
+                #expect(response.status == .conflict)
+            }
+            let role: String = try await fixture.pool.query("SELECT role FROM staff WHERE id = $1::uuid", [ada]).single().decode("role")
+            #expect(role == "admin")
+        }
+    }
+
+    @Test func listsPageWithCursorsAndFilter() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            for index in 1...5 {
+                try await client.send(
+                    .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true),
+                    body: #"{"name": "Member \#(index)", "role": "\#(index % 2 == 0 ? "readonly" : "staff")"}"#
+                )
+            }
+            var names: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let uri = "/v1/staff?limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try await client.send(.get, uri, headers: headers(key: fixture.adminKey)).json()
+                names += (page["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                cursor = page["next_cursor"] as? String
+                pages += 1
+                if pages == 1 {
+                    // Rows inserted while paging do not shift the pages already read.
+                    try await client.send(
+                        .post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true), body: #"{"name": "Late", "role": "staff"}"#
+                    )
+                }
+            } while cursor != nil && pages < 10
+            #expect(names == ["Ada Admin", "Member 1", "Member 2", "Member 3", "Member 4", "Member 5", "Late"])
+            #expect(pages == 4)
+
+            let readonly = try await client.send(.get, "/v1/staff?role=readonly", headers: headers(key: fixture.adminKey)).json()
+            #expect((readonly["data"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["Member 2", "Member 4"])
+
+            let badLimit = try await client.send(.get, "/v1/staff?limit=0&colour=red", headers: headers(key: fixture.adminKey))
+            #expect(badLimit.status == .unprocessableContent)
+            #expect(Set(try #require(try badLimit.json()["errors"] as? [[String: String]]).compactMap { $0["field"] }) == ["limit", "colour"])
+            let badCursor = try await client.send(.get, "/v1/staff?cursor=bm9wZQ", headers: headers(key: fixture.adminKey))
+            #expect(badCursor.status == .badRequest)
+            #expect(try badCursor.json()["type"] as? String == "urn:custodian:problem:invalid-cursor")
+        }
+    }
+}
