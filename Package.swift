@@ -81,6 +81,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "CustodianCore",
                 "Postgres",
                 "Migrations",
                 .product(name: "Yams", package: "Yams"),

@@ -34,7 +34,10 @@ public func buildRouter(
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
     let directory = StaffDirectory(database: database)
-    StaffRoutes(directory: directory, auth: StaffAuthenticator(directory: directory)).register(on: &routes)
+    let auth = StaffAuthenticator(directory: directory)
+    StaffRoutes(directory: directory, auth: auth).register(on: &routes)
+    RecordRoutes.customers(Customers(database: database), auth: auth).register(on: &routes)
+    RecordRoutes.contacts(Contacts(database: database), auth: auth).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 

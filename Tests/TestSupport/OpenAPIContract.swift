@@ -1,3 +1,4 @@
+import CustodianCore
 import Foundation
 import Yams
 

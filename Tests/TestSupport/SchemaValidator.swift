@@ -1,3 +1,4 @@
+import CustodianCore
 import Foundation
 
 /// Checks a JSON value against the JSON Schema subset `openapi.yaml` uses.

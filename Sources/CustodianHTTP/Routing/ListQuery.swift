@@ -28,6 +28,28 @@ struct ListQuery {
         return try Cursor(token: token)
     }
 
+    mutating func text(_ name: String, maxLength: Int = 200) -> String? {
+        known.insert(name)
+        guard let text = raw(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard text.count <= maxLength else {
+            errors.append(FieldError(field: name, message: "must be at most \(maxLength) characters"))
+            return nil
+        }
+        return text
+    }
+
+    /// An RFC 3339 timestamp, such as 2026-11-29T12:00:00Z.
+    mutating func timestamp(_ name: String) -> Date? {
+        known.insert(name)
+        guard let text = raw(name) else { return nil }
+        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        guard let date = (try? Date(text, strategy: withFraction)) ?? (try? Date(text, strategy: .iso8601)) else {
+            errors.append(FieldError(field: name, message: "must be an RFC 3339 timestamp such as 2026-11-29T12:00:00Z"))
+            return nil
+        }
+        return date
+    }
+
     mutating func uuid(_ name: String) -> UUID? {
         known.insert(name)
         guard let text = raw(name) else { return nil }

@@ -30,6 +30,12 @@ public struct RequestFields {
         errors.append(FieldError(field: field, message: message))
     }
 
+    /// The raw member, marked as read; for fields with a shape of their own.
+    mutating func rawMember(_ field: String) -> JSONValue? {
+        seen.insert(field)
+        return members[field]
+    }
+
     private mutating func raw(_ field: String, required: Bool) -> JSONValue? {
         seen.insert(field)
         guard let value = members[field] else {

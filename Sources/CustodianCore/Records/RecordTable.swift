@@ -1,0 +1,184 @@
+import Foundation
+import Postgres
+
+/// The SQL every CRM record table shares: create, read, list with filters and keyset pagination,
+/// update with a revision check, delete. Table and column names come only from the fixed specs
+/// in this module, never from a request; every value is a bind parameter.
+public struct RecordTable: Sendable {
+    public let table: String
+    /// How errors name one record ("customer").
+    public let resource: String
+    public let columns: [ColumnSpec]
+    /// Columns `q` searches by prefix, case-insensitively (each has a `lower(col) text_pattern_ops` index).
+    public let searchColumns: [String]
+    /// Unique constraints and indexes, by the field they protect.
+    public let uniqueFields: [String: String]
+
+    public init(table: String, resource: String, columns: [ColumnSpec], searchColumns: [String], uniqueFields: [String: String]) {
+        self.table = table
+        self.resource = resource
+        self.columns = columns
+        self.searchColumns = searchColumns
+        self.uniqueFields = uniqueFields
+    }
+
+    var selectList: String {
+        (["id"] + columns.map(\.name) + [
+            "custom_fields", "revision", "created_at", "updated_at",
+            "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us",
+        ]).joined(separator: ", ")
+    }
+
+    public func record(from row: Row) throws -> StoredRecord {
+        let id: UUID = try row.decode("id")
+        var members: [String: JSONValue] = ["id": .uuid(id)]
+        for column in columns {
+            switch column.kind {
+            case .text, .multilineText, .email, .countryCode:
+                members[column.name] = .string(try row.decode(column.name, as: String?.self))
+            case .boolean:
+                members[column.name] = .bool(try row.decode(column.name))
+            case .reference:
+                members[column.name] = .uuid(try row.decode(column.name, as: UUID?.self))
+            }
+        }
+        members["custom_fields"] = try row.decode("custom_fields", as: JSONB<JSONValue>.self).value
+        members["created_at"] = .timestamp(try row.decode("created_at", as: Date.self))
+        members["updated_at"] = .timestamp(try row.decode("updated_at", as: Date.self))
+        return StoredRecord(id: id, revision: try row.decode("revision"), json: .object(members))
+    }
+
+    public func insert(_ values: ColumnValues, customFields: JSONValue, by actor: UUID, on database: some Queryable) async throws -> StoredRecord {
+        let names = values.map(\.column) + ["custom_fields", "created_by", "updated_by"]
+        let placeholders = (1...names.count).map { "$\($0)" }.joined(separator: ", ")
+        let parameters: [any PostgresBindable] = values.map(\.value.binding) + [JSONB(customFields), actor, actor]
+        let rows = try await translatingConstraints {
+            try await database.query(
+                "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(placeholders)) RETURNING \(selectList)",
+                parameters
+            )
+        }
+        return try record(from: rows.single())
+    }
+
+    public func find(id: UUID, on database: some Queryable, lock: Bool = false) async throws -> StoredRecord {
+        let rows = try await database.query(
+            "SELECT \(selectList) FROM \(table) WHERE id = $1\(lock ? " FOR UPDATE" : "")", [id]
+        )
+        guard let row = rows.first else { throw DomainError.notFound(resource: resource) }
+        return try record(from: row)
+    }
+
+    /// Sets the given columns (and custom fields when given); refuses when `expectedRevision` is
+    /// not the current one. Run it in a transaction together with the checks that belong to it.
+    public func update(
+        id: UUID,
+        _ values: ColumnValues,
+        customFields: JSONValue?,
+        expectedRevision: Int64?,
+        by actor: UUID,
+        in transaction: PostgresSession
+    ) async throws -> StoredRecord {
+        let current = try await find(id: id, on: transaction, lock: true)
+        if let expectedRevision, expectedRevision != current.revision {
+            throw DomainError.stale(currentRevision: current.revision)
+        }
+        var assignments = values.enumerated().map { "\($0.element.column) = $\($0.offset + 2)" }
+        var parameters: [any PostgresBindable] = [id] + values.map(\.value.binding)
+        if let customFields {
+            parameters.append(JSONB(customFields))
+            assignments.append("custom_fields = $\(parameters.count)")
+        }
+        parameters.append(actor)
+        assignments.append("updated_by = $\(parameters.count)")
+        let rows = try await translatingConstraints {
+            try await transaction.query(
+                "UPDATE \(table) SET \(assignments.joined(separator: ", ")) WHERE id = $1 RETURNING \(selectList)",
+                parameters
+            )
+        }
+        return try record(from: rows.single())
+    }
+
+    public func delete(id: UUID, expectedRevision: Int64?, in transaction: PostgresSession) async throws {
+        let current = try await find(id: id, on: transaction, lock: true)
+        if let expectedRevision, expectedRevision != current.revision {
+            throw DomainError.stale(currentRevision: current.revision)
+        }
+        try await translatingConstraints {
+            try await transaction.execute("DELETE FROM \(table) WHERE id = $1", [id])
+        }
+    }
+
+    /// What a list may be narrowed by.
+    public struct Filter: Sendable {
+        /// Column equals value; the column must be one of the table's specs.
+        public var equals: [(column: String, value: ColumnValue)] = []
+        public var createdFrom: Date?
+        public var createdBefore: Date?
+        /// Prefix search over `searchColumns`.
+        public var search: String?
+
+        public init() {}
+    }
+
+    public func list(_ filter: Filter, after cursor: Cursor?, limit: Int, on database: some Queryable) async throws -> Page<StoredRecord> {
+        var conditions: [String] = []
+        var parameters: [any PostgresBindable] = []
+        func bind(_ value: any PostgresBindable) -> String {
+            parameters.append(value)
+            return "$\(parameters.count)"
+        }
+        for (column, value) in filter.equals where columns.contains(where: { $0.name == column }) {
+            conditions.append(value == .null ? "\(column) IS NULL" : "\(column) = \(bind(value.binding))")
+        }
+        if let from = filter.createdFrom { conditions.append("created_at >= \(bind(from))") }
+        if let before = filter.createdBefore { conditions.append("created_at < \(bind(before))") }
+        if let search = filter.search, !searchColumns.isEmpty {
+            let pattern = bind(Self.likePrefix(search))
+            conditions.append("(" + searchColumns.map { "lower(\($0)) LIKE \(pattern)" }.joined(separator: " OR ") + ")")
+        }
+        if let cursor {
+            let micros = bind(cursor.createdAtMicroseconds)
+            let id = bind(cursor.id)
+            conditions.append("(created_at, id) > ('epoch'::timestamptz + \(micros)::bigint * interval '1 microsecond', \(id)::uuid)")
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let rows = try await database.query(
+            "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))",
+            parameters
+        )
+        let records = try rows.prefix(limit).map(record(from:))
+        let next = rows.count > limit
+            ? Cursor(createdAtMicroseconds: try rows[limit - 1].decode("created_at_us"), id: try rows[limit - 1].decode("id"))
+            : nil
+        return Page(items: records, nextCursor: next)
+    }
+
+    /// `q` as a LIKE prefix pattern, its own wildcards escaped, lower-cased like the indexes.
+    static func likePrefix(_ search: String) -> String {
+        var escaped = ""
+        for character in search.lowercased() {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped + "%"
+    }
+
+    /// Turns a constraint the database enforced into the field error it means.
+    @discardableResult
+    func translatingConstraints<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as PostgresError where error.kind == .uniqueViolation {
+            if let field = error.constraint.flatMap({ uniqueFields[$0] }) { throw DomainError.duplicate(field: field) }
+            throw DomainError.conflict("a unique value is taken already")
+        } catch let error as PostgresError where error.kind == .foreignKeyViolation {
+            let field = columns.first { $0.kind == .reference && (error.constraint ?? "").contains($0.name) }?.name ?? "id"
+            throw DomainError.invalid([FieldError(field: field, message: "no such record")])
+        } catch let error as PostgresError where error.kind == .checkViolation {
+            let field = columns.first { (error.constraint ?? "").contains($0.name) }?.name
+            throw DomainError.invalid([FieldError(field: field ?? "body", message: "is not allowed here")])
+        }
+    }
+}

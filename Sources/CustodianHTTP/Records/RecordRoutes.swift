@@ -1,0 +1,122 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// The endpoints every CRM record type shares: list, create, read, update, delete under one path.
+/// What differs between types (the rules behind a write) comes in as the operations.
+struct RecordRoutes {
+    struct Operations: Sendable {
+        let find: @Sendable (UUID) async throws -> StoredRecord
+        let list: @Sendable (RecordTable.Filter, Cursor?, Int) async throws -> Page<StoredRecord>
+        let create: @Sendable (ColumnValues, JSONValue, UUID) async throws -> StoredRecord
+        let update: @Sendable (UUID, ColumnValues, JSONValue?, Int64?, UUID) async throws -> StoredRecord
+        let delete: @Sendable (UUID, Int64?) async throws -> Void
+    }
+
+    /// `/v1/customers`
+    let path: String
+    let table: RecordTable
+    /// Columns a list may be filtered by, with `?column=value`.
+    let filterColumns: [String]
+    let operations: Operations
+    let auth: StaffAuthenticator
+
+    func register(on routes: inout RouteTable) {
+        routes.on(.get, path, use: auth.requiring(.readonly, list))
+        routes.on(.post, path, use: auth.requiring(.staff, create))
+        routes.on(.get, path + "/{id}", use: auth.requiring(.readonly, read))
+        routes.on(.patch, path + "/{id}", use: auth.requiring(.staff, update))
+        routes.on(.delete, path + "/{id}", use: auth.requiring(.staff, delete))
+    }
+
+    private func response(_ record: StoredRecord, status: HTTPResponse.Status = .ok) throws -> Response {
+        var response = try JSONBody.response(record.json, status: status)
+        response.headers[.eTag] = ETag.value(record.revision)
+        return response
+    }
+
+    @Sendable func list(_ request: Request, _: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        var query = ListQuery(request)
+        let limit = query.limit()
+        var filter = RecordTable.Filter()
+        for column in filterColumns {
+            guard let spec = table.columns.first(where: { $0.name == column }) else { continue }
+            switch spec.kind {
+            case .boolean: if let flag = query.bool(column) { filter.equals.append((column, .bool(flag))) }
+            case .reference: if let id = query.uuid(column) { filter.equals.append((column, .uuid(id))) }
+            default: if let text = query.text(column) { filter.equals.append((column, .text(text))) }
+            }
+        }
+        filter.search = query.text("q")
+        filter.createdFrom = query.timestamp("created_from")
+        filter.createdBefore = query.timestamp("created_before")
+        let cursor = try query.cursor()
+        try query.finish()
+        let page = try await operations.list(filter, cursor, limit)
+        return try JSONBody.response(page.json(\.json))
+    }
+
+    @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
+        var fields = try await RequestFields.read(request)
+        let values = fields.columnValues(table.columns, creating: true)
+        let customFields = fields.customFields(required: true) ?? .object([:])
+        try fields.finish()
+        let record = try await operations.create(values, customFields, actor.member.id)
+        var response = try response(record, status: .created)
+        response.headers[.location] = "\(path)/\(record.id.uuidString.lowercased())"
+        return response
+    }
+
+    @Sendable func read(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        try response(try await operations.find(try context.parameters.uuid("id")))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
+        let id = try context.parameters.uuid("id")
+        let expected = try ETag.expectedRevision(request)
+        var fields = try await RequestFields.read(request)
+        let values = fields.columnValues(table.columns, creating: false)
+        let customFields = fields.customFields(required: false)
+        try fields.finish()
+        return try response(try await operations.update(id, values, customFields, expected, actor.member.id))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        try await operations.delete(try context.parameters.uuid("id"), try ETag.expectedRevision(request))
+        return Response(status: .noContent)
+    }
+}
+
+extension RecordRoutes {
+    static func customers(_ customers: Customers, auth: StaffAuthenticator) -> RecordRoutes {
+        RecordRoutes(
+            path: "/v1/customers",
+            table: Customers.table,
+            filterColumns: ["active"],
+            operations: .init(
+                find: customers.find(id:),
+                list: customers.list(_:after:limit:),
+                create: customers.create(_:customFields:by:),
+                update: customers.update(id:_:customFields:expectedRevision:by:),
+                delete: customers.delete(id:expectedRevision:)
+            ),
+            auth: auth
+        )
+    }
+
+    static func contacts(_ contacts: Contacts, auth: StaffAuthenticator) -> RecordRoutes {
+        RecordRoutes(
+            path: "/v1/contacts",
+            table: Contacts.table,
+            filterColumns: ["customer_id", "active", "is_primary"],
+            operations: .init(
+                find: contacts.find(id:),
+                list: contacts.list(_:after:limit:),
+                create: contacts.create(_:customFields:by:),
+                update: contacts.update(id:_:customFields:expectedRevision:by:),
+                delete: contacts.delete(id:expectedRevision:)
+            ),
+            auth: auth
+        )
+    }
+}
