@@ -38,6 +38,10 @@ public func buildRouter(
     StaffRoutes(directory: directory, auth: auth).register(on: &routes)
     RecordRoutes.customers(Customers(database: database), auth: auth).register(on: &routes)
     RecordRoutes.contacts(Contacts(database: database), auth: auth).register(on: &routes)
+    let leads = Leads(database: database)
+    RecordRoutes.leads(leads, auth: auth).register(on: &routes)
+    LeadConversionRoute(leads: leads, auth: auth).register(on: &routes)
+    NoteRoutes(notes: Notes(database: database), auth: auth).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 

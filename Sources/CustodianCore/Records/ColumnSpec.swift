@@ -12,6 +12,8 @@ public struct ColumnSpec: Sendable {
         /// ISO 3166-1 alpha-2, upper case.
         case countryCode
         case boolean
+        /// An RFC 3339 instant.
+        case timestamp
         /// The id of a row of another table; an unknown id is a 422 on this field.
         case reference
     }
@@ -35,6 +37,7 @@ public enum ColumnValue: Sendable, Equatable {
     case text(String)
     case bool(Bool)
     case uuid(UUID)
+    case date(Date)
 
     var binding: any PostgresBindable {
         switch self {
@@ -42,6 +45,7 @@ public enum ColumnValue: Sendable, Equatable {
         case .text(let text): text
         case .bool(let flag): flag
         case .uuid(let id): id
+        case .date(let date): date
         }
     }
 }

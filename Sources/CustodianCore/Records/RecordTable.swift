@@ -14,7 +14,18 @@ public struct RecordTable: Sendable {
     /// Unique constraints and indexes, by the field they protect.
     public let uniqueFields: [String: String]
 
-    public init(table: String, resource: String, columns: [ColumnSpec], searchColumns: [String], uniqueFields: [String: String]) {
+    /// Columns the API shows but only the server writes (such as a lead's conversion links).
+    public let readOnlyColumns: [ColumnSpec]
+
+    public init(
+        table: String,
+        resource: String,
+        columns: [ColumnSpec],
+        readOnlyColumns: [ColumnSpec] = [],
+        searchColumns: [String],
+        uniqueFields: [String: String]
+    ) {
+        self.readOnlyColumns = readOnlyColumns
         self.table = table
         self.resource = resource
         self.columns = columns
@@ -23,7 +34,7 @@ public struct RecordTable: Sendable {
     }
 
     var selectList: String {
-        (["id"] + columns.map(\.name) + [
+        (["id"] + (columns + readOnlyColumns).map(\.name) + [
             "custom_fields", "revision", "created_at", "updated_at",
             "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us",
         ]).joined(separator: ", ")
@@ -32,7 +43,7 @@ public struct RecordTable: Sendable {
     public func record(from row: Row) throws -> StoredRecord {
         let id: UUID = try row.decode("id")
         var members: [String: JSONValue] = ["id": .uuid(id)]
-        for column in columns {
+        for column in columns + readOnlyColumns {
             switch column.kind {
             case .text, .multilineText, .email, .countryCode:
                 members[column.name] = .string(try row.decode(column.name, as: String?.self))
@@ -40,6 +51,8 @@ public struct RecordTable: Sendable {
                 members[column.name] = .bool(try row.decode(column.name))
             case .reference:
                 members[column.name] = .uuid(try row.decode(column.name, as: UUID?.self))
+            case .timestamp:
+                members[column.name] = .timestamp(try row.decode(column.name, as: Date?.self))
             }
         }
         members["custom_fields"] = try row.decode("custom_fields", as: JSONB<JSONValue>.self).value

@@ -33,6 +33,8 @@ extension RequestFields {
                 value = map(bool(spec.name, required: required)) { .bool($0) }
             case .reference:
                 value = map(uuid(spec.name, required: required)) { .uuid($0) }
+            case .timestamp:
+                value = map(timestamp(spec.name, required: required)) { .date($0) }
             }
             switch value {
             case .absent:

@@ -95,8 +95,28 @@ public struct RequestFields {
         }
     }
 
+    public mutating func timestamp(_ field: String, required: Bool) -> Presence<Date> {
+        guard let value = raw(field, required: required) else { return .absent }
+        if value == .null {
+            if required { fail(field, "must not be null") }
+            return .null
+        }
+        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        guard let text = value.string,
+            let date = (try? Date(text, strategy: withFraction)) ?? (try? Date(text, strategy: .iso8601))
+        else {
+            fail(field, "must be an RFC 3339 timestamp such as 2026-11-29T12:00:00Z")
+            return .absent
+        }
+        return .value(date)
+    }
+
     public mutating func uuid(_ field: String, required: Bool) -> Presence<UUID> {
         guard let value = raw(field, required: required) else { return .absent }
+        if value == .null {
+            if required { fail(field, "must not be null") }
+            return .null
+        }
         guard let text = value.string, let id = UUID(uuidString: text) else {
             fail(field, "must be a UUID")
             return .absent

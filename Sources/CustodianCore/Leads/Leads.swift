@@ -1,0 +1,138 @@
+import Foundation
+import Postgres
+
+/// Leads: people who might become customers, and their conversion into a customer with a
+/// primary contact.
+public struct Leads: Sendable {
+    public static let table = RecordTable(
+        table: "leads",
+        resource: "lead",
+        columns: [
+            ColumnSpec("name", .text(maxLength: 200), required: true, nullable: false),
+            ColumnSpec("company", .text(maxLength: 200)),
+            ColumnSpec("title", .text(maxLength: 200)),
+            ColumnSpec("email", .email),
+            ColumnSpec("phone", .text(maxLength: 50)),
+            ColumnSpec("website", .text(maxLength: 500)),
+            ColumnSpec("street", .multilineText(maxLength: 500)),
+            ColumnSpec("city", .text(maxLength: 100)),
+            ColumnSpec("state", .text(maxLength: 100)),
+            ColumnSpec("zip", .text(maxLength: 20)),
+            ColumnSpec("country", .countryCode),
+            ColumnSpec("status", .text(maxLength: 50), nullable: false),
+            ColumnSpec("source", .text(maxLength: 100)),
+            ColumnSpec("assigned_to", .reference),
+            ColumnSpec("description", .multilineText(maxLength: 10000)),
+            ColumnSpec("last_contacted_at", .timestamp),
+        ],
+        readOnlyColumns: [
+            ColumnSpec("converted_customer_id", .reference),
+            ColumnSpec("converted_contact_id", .reference),
+            ColumnSpec("converted_at", .timestamp),
+        ],
+        searchColumns: ["name", "company", "email"],
+        uniqueFields: [:]
+    )
+
+    let database: PostgresPool
+
+    public init(database: PostgresPool) { self.database = database }
+
+    public func create(_ values: ColumnValues, customFields: JSONValue, by actor: UUID) async throws -> StoredRecord {
+        try await Self.table.insert(values, customFields: customFields, by: actor, on: database)
+    }
+
+    public func find(id: UUID) async throws -> StoredRecord {
+        try await Self.table.find(id: id, on: database)
+    }
+
+    public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> Page<StoredRecord> {
+        try await Self.table.list(filter, after: cursor, limit: limit, on: database)
+    }
+
+    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws -> StoredRecord {
+        try await database.transaction { transaction in
+            try await Self.table.update(
+                id: id, values, customFields: customFields, expectedRevision: expectedRevision, by: actor, in: transaction
+            )
+        }
+    }
+
+    public func delete(id: UUID, expectedRevision: Int64?) async throws {
+        try await database.transaction { transaction in
+            try await Self.table.delete(id: id, expectedRevision: expectedRevision, in: transaction)
+        }
+    }
+
+    public struct Conversion: Sendable {
+        public let lead: StoredRecord
+        public let customer: StoredRecord
+        public let contact: StoredRecord
+    }
+
+    /// Turns the lead into a customer (named after its company, else after the lead) whose primary
+    /// contact is the lead, in one transaction: any failure leaves nothing behind. The lead stays,
+    /// linked to what it became.
+    public func convert(id: UUID, expectedRevision: Int64?, by actor: UUID) async throws -> Conversion {
+        try await database.transaction { transaction in
+            let lead = try await Self.table.find(id: id, on: transaction, lock: true)
+            if let expectedRevision, expectedRevision != lead.revision {
+                throw DomainError.stale(currentRevision: lead.revision)
+            }
+            if lead.json["converted_at"] != .null {
+                throw DomainError.conflict("this lead was converted already")
+            }
+            guard let name = lead.json["name"]?.string else { throw DomainError.notFound(resource: "lead") }
+            guard let email = lead.json["email"]?.string else {
+                throw DomainError.invalid([FieldError(field: "email", message: "the lead needs an email to become a contact")])
+            }
+            func text(_ field: String) -> ColumnValue {
+                lead.json[field]?.string.map(ColumnValue.text) ?? .null
+            }
+            let customer = try await Customers.table.insert(
+                [
+                    ("company", .text(lead.json["company"]?.string ?? name)),
+                    ("phone", text("phone")),
+                    ("website", text("website")),
+                    ("billing_street", text("street")),
+                    ("billing_city", text("city")),
+                    ("billing_state", text("state")),
+                    ("billing_zip", text("zip")),
+                    ("billing_country", text("country")),
+                    ("country", text("country")),
+                ],
+                customFields: .object([:]), by: actor, on: transaction
+            )
+            let (firstName, lastName) = Self.split(name)
+            let contact = try await Contacts.table.insert(
+                [
+                    ("customer_id", .uuid(customer.id)),
+                    ("first_name", .text(firstName)),
+                    ("last_name", .text(lastName)),
+                    ("email", .text(email)),
+                    ("phone", text("phone")),
+                    ("title", text("title")),
+                    ("is_primary", .bool(true)),
+                ],
+                customFields: .object([:]), by: actor, on: transaction
+            )
+            let converted = try await transaction.query(
+                """
+                UPDATE leads SET converted_customer_id = $2, converted_contact_id = $3, converted_at = now(), updated_by = $4
+                WHERE id = $1 RETURNING id
+                """,
+                [id, customer.id, contact.id, actor]
+            )
+            guard !converted.isEmpty else { throw DomainError.notFound(resource: "lead") }
+            let updated = try await Self.table.find(id: id, on: transaction)
+            return Conversion(lead: updated, customer: customer, contact: contact)
+        }
+    }
+
+    /// "Ada King Lovelace" → ("Ada King", "Lovelace"); a single word is both.
+    static func split(_ name: String) -> (String, String) {
+        let words = name.split(whereSeparator: \.isWhitespace)
+        guard words.count > 1, let last = words.last else { return (name, name) }
+        return (words.dropLast().joined(separator: " "), String(last))
+    }
+}

@@ -1,0 +1,43 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+extension RecordRoutes {
+    static func leads(_ leads: Leads, auth: StaffAuthenticator) -> RecordRoutes {
+        RecordRoutes(
+            path: "/v1/leads",
+            table: Leads.table,
+            filterColumns: ["status", "source", "assigned_to"],
+            operations: .init(
+                find: leads.find(id:),
+                list: leads.list(_:after:limit:),
+                create: leads.create(_:customFields:by:),
+                update: leads.update(id:_:customFields:expectedRevision:by:),
+                delete: leads.delete(id:expectedRevision:)
+            ),
+            auth: auth
+        )
+    }
+}
+
+/// `POST /v1/leads/{id}/convert`
+struct LeadConversionRoute {
+    let leads: Leads
+    let auth: StaffAuthenticator
+
+    func register(on routes: inout RouteTable) {
+        routes.on(.post, "/v1/leads/{id}/convert", use: auth.requiring(.staff, convert))
+    }
+
+    /// Makes the lead a customer with the lead as its primary contact, all or nothing.
+    @Sendable func convert(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
+        let id = try context.parameters.uuid("id")
+        let conversion = try await leads.convert(id: id, expectedRevision: try ETag.expectedRevision(request), by: actor.member.id)
+        var response = try JSONBody.response(
+            JSONValue.object(["lead": conversion.lead.json, "customer": conversion.customer.json, "contact": conversion.contact.json]),
+            status: .created
+        )
+        response.headers[.location] = "/v1/customers/\(conversion.customer.id.uuidString.lowercased())"
+        return response
+    }
+}
