@@ -99,8 +99,9 @@ public struct RecordTable: Sendable {
         var assignments = values.enumerated().map { "\($0.element.column) = $\($0.offset + 2)" }
         var parameters: [any PostgresBindable] = [id] + values.map(\.value.binding)
         if let customFields {
+            // Keys sent are set, keys sent as null are removed, keys not sent stay.
             parameters.append(JSONB(customFields))
-            assignments.append("custom_fields = $\(parameters.count)")
+            assignments.append("custom_fields = jsonb_strip_nulls(custom_fields || $\(parameters.count)::jsonb)")
         }
         parameters.append(actor)
         assignments.append("updated_by = $\(parameters.count)")

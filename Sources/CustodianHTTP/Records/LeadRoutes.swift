@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 
 extension RecordRoutes {
-    static func leads(_ leads: Leads, auth: StaffAuthenticator) -> RecordRoutes {
+    static func leads(_ leads: Leads, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
         RecordRoutes(
             path: "/v1/leads",
             table: Leads.table,
@@ -15,7 +15,9 @@ extension RecordRoutes {
                 update: leads.update(id:_:customFields:expectedRevision:by:),
                 delete: leads.delete(id:expectedRevision:)
             ),
-            auth: auth
+            auth: auth,
+            customFieldEntity: .lead,
+            definitions: definitions
         )
     }
 }

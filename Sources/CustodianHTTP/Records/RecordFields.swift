@@ -60,20 +60,25 @@ extension RequestFields {
         }
     }
 
-    /// `custom_fields`: an object whose keys must be defined custom fields of the resource. No
-    /// definitions exist yet, so only an empty object is accepted.
-    mutating func customFields(required: Bool) -> JSONValue? {
+    /// `custom_fields`: an object whose keys are active custom fields of the record type, each
+    /// value checked against its definition. Nil when absent on an update.
+    mutating func customFields(
+        definitions: [String: CustomFieldDefinitions.Definition],
+        creating: Bool
+    ) -> JSONValue? {
+        let members: [String: JSONValue]
         switch rawMember("custom_fields") {
         case nil:
-            return required ? .object([:]) : nil
-        case .object(let members)?:
-            for key in members.keys.sorted() {
-                fail("custom_fields.\(key)", "is not a defined custom field of this resource")
-            }
-            return .object([:])
+            guard creating else { return nil }
+            members = [:]
+        case .object(let given)?:
+            members = given
         case let other?:
             fail("custom_fields", "must be an object, not \(other.jsonTypeName)")
             return nil
         }
+        let (values, problems) = CustomFieldValues.check(members, against: definitions, creating: creating)
+        for problem in problems { fail(problem.field, problem.message) }
+        return .object(values)
     }
 }

@@ -20,6 +20,9 @@ struct RecordRoutes {
     let filterColumns: [String]
     let operations: Operations
     let auth: StaffAuthenticator
+    /// Which custom field definitions this record type's writes are checked against.
+    let customFieldEntity: CustomFieldDefinitions.Entity
+    let definitions: CustomFieldDefinitions
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, path, use: auth.requiring(.readonly, list))
@@ -59,7 +62,8 @@ struct RecordRoutes {
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         var fields = try await RequestFields.read(request)
         let values = fields.columnValues(table.columns, creating: true)
-        let customFields = fields.customFields(required: true) ?? .object([:])
+        let active = try await definitions.active(for: customFieldEntity)
+        let customFields = fields.customFields(definitions: active, creating: true) ?? .object([:])
         try fields.finish()
         let record = try await operations.create(values, customFields, actor.member.id)
         var response = try response(record, status: .created)
@@ -76,7 +80,8 @@ struct RecordRoutes {
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
         let values = fields.columnValues(table.columns, creating: false)
-        let customFields = fields.customFields(required: false)
+        let active = try await definitions.active(for: customFieldEntity)
+        let customFields = fields.customFields(definitions: active, creating: false)
         try fields.finish()
         return try response(try await operations.update(id, values, customFields, expected, actor.member.id))
     }
@@ -88,7 +93,7 @@ struct RecordRoutes {
 }
 
 extension RecordRoutes {
-    static func customers(_ customers: Customers, auth: StaffAuthenticator) -> RecordRoutes {
+    static func customers(_ customers: Customers, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
         RecordRoutes(
             path: "/v1/customers",
             table: Customers.table,
@@ -100,11 +105,13 @@ extension RecordRoutes {
                 update: customers.update(id:_:customFields:expectedRevision:by:),
                 delete: customers.delete(id:expectedRevision:)
             ),
-            auth: auth
+            auth: auth,
+            customFieldEntity: .customer,
+            definitions: definitions
         )
     }
 
-    static func contacts(_ contacts: Contacts, auth: StaffAuthenticator) -> RecordRoutes {
+    static func contacts(_ contacts: Contacts, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
         RecordRoutes(
             path: "/v1/contacts",
             table: Contacts.table,
@@ -116,7 +123,9 @@ extension RecordRoutes {
                 update: contacts.update(id:_:customFields:expectedRevision:by:),
                 delete: contacts.delete(id:expectedRevision:)
             ),
-            auth: auth
+            auth: auth,
+            customFieldEntity: .contact,
+            definitions: definitions
         )
     }
 }
