@@ -1,0 +1,97 @@
+# Shared by the benchmarks: a throwaway cluster, the release binary serving on it, and cleanup.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+bench_port="${PORT:-18080}"
+bench_pool="${POOL:-8}"
+bench_threads=2
+
+bench_setup() {
+  ensure_packages
+  command -v wrk >/dev/null 2>&1 || { log "installing wrk"; as_root apt-get install -y -qq wrk >/dev/null; }
+  work="$(mktemp -d /tmp/custodian-bench-XXXXXX)"
+  server_pid=""
+  trap bench_cleanup EXIT
+
+  log "throwaway cluster in $work"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$work"
+  chmod 700 "$work"
+  pg_tool initdb -D "$work/data" -A trust -E UTF8 --locale=C -U postgres >/dev/null
+  pg_tool pg_ctl -D "$work/data" -l "$work/server.log" -w \
+    -o "-k $work -c listen_addresses='' -p 5432 -c max_connections=200" start >/dev/null
+  psql -X -q -h "$work" -U postgres -d postgres -c "CREATE DATABASE bench" >/dev/null
+  database_url="host=$work port=5432 user=postgres dbname=bench"
+
+  log "building the release binary"
+  swift build -c release --product custodian >/dev/null
+  binary="$(swift build -c release --show-bin-path)/custodian"
+  DATABASE_URL="$database_url" "$binary" migrate >/dev/null
+}
+
+bench_start_server() {
+  log "starting custodian on 127.0.0.1:$bench_port (pool $bench_pool)"
+  DATABASE_URL="$database_url" CUSTODIAN_LOG_LEVEL=warning CUSTODIAN_DB_POOL_SIZE="$bench_pool" \
+    "$binary" serve --host 127.0.0.1 --port "$bench_port" >"$work/custodian.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$bench_port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$bench_port/readyz" >/dev/null
+}
+
+bench_cleanup() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  pg_tool pg_ctl -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+
+# bench_wrk NAME URL [wrk args...]: a warm-up, then a measured run saved to $work/NAME.wrk
+bench_wrk() {
+  local name="$1" url="$2"; shift 2
+  log "wrk: $name, $connections connections, ${duration}s"
+  wrk -t"$bench_threads" -c"$connections" -d2s "$@" "$url" >/dev/null
+  wrk -t"$bench_threads" -c"$connections" -d"${duration}s" --latency "$@" "$url" | tee "$work/$name.wrk"
+}
+
+# bench_pgbench NAME SQL: the same SQL through pgbench, saved to $work/NAME.pgbench
+bench_pgbench() {
+  local name="$1" sql="$2"
+  log "pgbench: $name, $connections connections, ${duration}s"
+  printf '%s\n' "$sql" > "$work/$name.sql"
+  chmod 644 "$work/$name.sql"
+  (cd "$work" && "$(pg_bindir)/pgbench" -n -h "$work" -U postgres -c "$connections" -j "$bench_threads" \
+    -T "$duration" -f "$work/$name.sql" bench) | tee "$work/$name.pgbench"
+}
+
+# bench_report NAME...: requests/s and latency of each API/pgbench pair, and their ratio.
+# pgbench's per-transaction log is useless here (its lazy clock logs most short queries as 0 µs),
+# so its latency is the average it reports.
+bench_report() {
+  python3 - "$work" "$duration" "$connections" "$bench_pool" "$@" <<'PY'
+import json, re, sys, datetime
+work, duration, connections, pool, names = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+def latency(text, label):
+    m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\b", text, re.M)
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+print(f"\n{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'avg ms':>10}")
+results = []
+for name in names:
+    wrk = open(f"{work}/{name}.wrk").read()
+    pg = open(f"{work}/{name}.pgbench").read()
+    api_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
+    pg_rps = float(re.search(r"tps = ([\d.]+)", pg).group(1))
+    pg_avg = float(re.search(r"latency average = ([\d.]+) ms", pg).group(1))
+    r = {"name": name, "api_rps": round(api_rps), "api_p50_ms": round(latency(wrk, 50), 3),
+         "api_p99_ms": round(latency(wrk, 99), 3), "api_non_2xx": int(non2xx.group(1)) if non2xx else 0,
+         "pgbench_rps": round(pg_rps), "pgbench_avg_ms": pg_avg, "ratio_api_over_pgbench": round(api_rps / pg_rps, 3)}
+    results.append(r)
+    print(f"{'API ' + name:28}{r['api_rps']:>10}{r['api_p50_ms']:>10}{r['api_p99_ms']:>10}{'':>10}")
+    print(f"{'pgbench ' + name:28}{r['pgbench_rps']:>10}{'':>10}{'':>10}{pg_avg:>10}")
+    print(f"{'ratio API/pgbench':28}{r['ratio_api_over_pgbench']:>10}   (non-2xx answers: {r['api_non_2xx']})")
+print(json.dumps({"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": duration,
+                  "connections": connections, "pool": pool, "results": results}))
+PY
+}
