@@ -126,11 +126,7 @@ public struct CustomFieldDefinitions: Sendable {
             """,
             [cursor?.createdAtMicroseconds, cursor?.id, entity?.rawValue, active, limit + 1]
         )
-        let definitions = try rows.prefix(limit).map(Self.definition(from:))
-        let next = rows.count > limit
-            ? Cursor(createdAtMicroseconds: try rows[limit - 1].decode("created_at_us"), id: try rows[limit - 1].decode("id"))
-            : nil
-        return Page(items: definitions, nextCursor: next)
+        return try Page.keyset(rows, limit: limit, Self.definition(from:))
     }
 
     /// The active definitions for one kind of record, by key: what its writes are checked against.

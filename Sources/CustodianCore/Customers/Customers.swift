@@ -1,8 +1,8 @@
 import Foundation
 import Postgres
 
-/// Customers: the companies the CRM works with.
-public struct Customers: Sendable {
+/// Customers: the companies the CRM works with. Deleting one deletes its contacts and notes.
+public enum Customers {
     public static let table = RecordTable(
         table: "customers",
         resource: "customer",
@@ -27,35 +27,4 @@ public struct Customers: Sendable {
         searchColumns: ["company"],
         uniqueFields: [:]
     )
-
-    let database: PostgresPool
-
-    public init(database: PostgresPool) { self.database = database }
-
-    public func create(_ values: ColumnValues, customFields: JSONValue, by actor: UUID) async throws -> StoredRecord {
-        try await Self.table.insert(values, customFields: customFields, by: actor, on: database)
-    }
-
-    public func find(id: UUID) async throws -> StoredRecord {
-        try await Self.table.find(id: id, on: database)
-    }
-
-    public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> Page<StoredRecord> {
-        try await Self.table.list(filter, after: cursor, limit: limit, on: database)
-    }
-
-    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws -> StoredRecord {
-        try await database.transaction { transaction in
-            try await Self.table.update(
-                id: id, values, customFields: customFields, expectedRevision: expectedRevision, by: actor, in: transaction
-            )
-        }
-    }
-
-    /// Deletes the customer with its contacts.
-    public func delete(id: UUID, expectedRevision: Int64?) async throws {
-        try await database.transaction { transaction in
-            try await Self.table.delete(id: id, expectedRevision: expectedRevision, in: transaction)
-        }
-    }
 }

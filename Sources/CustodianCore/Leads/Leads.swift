@@ -38,31 +38,8 @@ public struct Leads: Sendable {
 
     public init(database: PostgresPool) { self.database = database }
 
-    public func create(_ values: ColumnValues, customFields: JSONValue, by actor: UUID) async throws -> StoredRecord {
-        try await Self.table.insert(values, customFields: customFields, by: actor, on: database)
-    }
-
-    public func find(id: UUID) async throws -> StoredRecord {
-        try await Self.table.find(id: id, on: database)
-    }
-
-    public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> Page<StoredRecord> {
-        try await Self.table.list(filter, after: cursor, limit: limit, on: database)
-    }
-
-    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws -> StoredRecord {
-        try await database.transaction { transaction in
-            try await Self.table.update(
-                id: id, values, customFields: customFields, expectedRevision: expectedRevision, by: actor, in: transaction
-            )
-        }
-    }
-
-    public func delete(id: UUID, expectedRevision: Int64?) async throws {
-        try await database.transaction { transaction in
-            try await Self.table.delete(id: id, expectedRevision: expectedRevision, in: transaction)
-        }
-    }
+    /// Everything but conversion is plain record work.
+    public var store: RecordStore { RecordStore(table: Self.table, database: database) }
 
     public struct Conversion: Sendable {
         public let lead: StoredRecord

@@ -62,11 +62,8 @@ public struct Notes: Sendable {
             [owner, cursor?.createdAtMicroseconds, cursor?.id, limit + 1]
         )
         guard !rows.isEmpty else { throw DomainError.notFound(resource: kind.resource) }
+        // A record without notes comes back as one row of NULLs from the LEFT JOIN.
         let noteRows = try rows.filter { try !$0.isNull("id") }
-        let notes = try noteRows.prefix(limit).map(Self.note(from:))
-        let next = noteRows.count > limit
-            ? Cursor(createdAtMicroseconds: try noteRows[limit - 1].decode("created_at_us"), id: try noteRows[limit - 1].decode("id"))
-            : nil
-        return Page(items: notes, nextCursor: next)
+        return try Page.keyset(noteRows, limit: limit, Self.note(from:))
     }
 }

@@ -162,11 +162,7 @@ public struct RecordTable: Sendable {
             "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))",
             parameters
         )
-        let records = try rows.prefix(limit).map(record(from:))
-        let next = rows.count > limit
-            ? Cursor(createdAtMicroseconds: try rows[limit - 1].decode("created_at_us"), id: try rows[limit - 1].decode("id"))
-            : nil
-        return Page(items: records, nextCursor: next)
+        return try Page.keyset(rows, limit: limit, record(from:))
     }
 
     /// `q` as a LIKE prefix pattern, its own wildcards escaped, lower-cased like the indexes.

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The position after the last row of a page, for keyset pagination over `(created_at, id)`.
 ///
@@ -38,6 +39,19 @@ public struct Page<Item: Sendable>: Sendable {
     public init(items: [Item], nextCursor: Cursor?) {
         self.items = items
         self.nextCursor = nextCursor
+    }
+
+    /// A page from rows fetched with `LIMIT limit + 1` in `(created_at, id)` order: the extra row
+    /// only says that there is more. Rows carry `id` and `created_at_us` for the cursor.
+    static func keyset<Rows: RandomAccessCollection<Row>>(
+        _ rows: Rows,
+        limit: Int,
+        _ decode: (Row) throws -> Item
+    ) throws -> Page where Rows.Index == Int {
+        let items = try rows.prefix(limit).map(decode)
+        guard rows.count > limit else { return Page(items: items, nextCursor: nil) }
+        let last = rows[rows.startIndex + limit - 1]
+        return Page(items: items, nextCursor: Cursor(createdAtMicroseconds: try last.decode("created_at_us"), id: try last.decode("id")))
     }
 }
 

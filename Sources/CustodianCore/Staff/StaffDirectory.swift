@@ -28,10 +28,6 @@ public struct StaffDirectory: Sendable {
         )
     }
 
-    static func cursor(from row: Row) throws -> Cursor {
-        Cursor(createdAtMicroseconds: try row.decode("created_at_us"), id: try row.decode("id"))
-    }
-
     // MARK: Authentication
 
     /// The active staff member whose unrevoked key this is, or nil. The lookup is by the key's
@@ -108,9 +104,7 @@ public struct StaffDirectory: Sendable {
             """,
             [cursor?.createdAtMicroseconds, cursor?.id, role?.rawValue, active, limit + 1]
         )
-        let members = try rows.prefix(limit).map(Self.member(from:))
-        let next = rows.count > limit ? try Self.cursor(from: rows[limit - 1]) : nil
-        return Page(items: members, nextCursor: next)
+        return try Page.keyset(rows, limit: limit, Self.member(from:))
     }
 
     public struct StaffChanges: Sendable {
@@ -220,9 +214,7 @@ public struct StaffDirectory: Sendable {
             """,
             [cursor?.createdAtMicroseconds, cursor?.id, staffID, limit + 1]
         )
-        let keys = try rows.prefix(limit).map(Self.key(from:))
-        let next = rows.count > limit ? try Self.cursor(from: rows[limit - 1]) : nil
-        return Page(items: keys, nextCursor: next)
+        return try Page.keyset(rows, limit: limit, Self.key(from:))
     }
 
     /// Revokes a key; revoking a revoked key changes nothing.

@@ -8,13 +8,7 @@ extension RecordRoutes {
             path: "/v1/leads",
             table: Leads.table,
             filterColumns: ["status", "source", "assigned_to"],
-            operations: .init(
-                find: leads.find(id:),
-                list: leads.list(_:after:limit:),
-                create: leads.create(_:customFields:by:),
-                update: leads.update(id:_:customFields:expectedRevision:by:),
-                delete: leads.delete(id:expectedRevision:)
-            ),
+            operations: .init(leads.store),
             auth: auth,
             customFieldEntity: .lead,
             definitions: definitions

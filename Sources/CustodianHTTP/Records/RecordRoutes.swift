@@ -92,19 +92,26 @@ struct RecordRoutes {
     }
 }
 
+extension RecordRoutes.Operations {
+    /// The plain record operations of a store.
+    init(_ store: RecordStore) {
+        self.init(
+            find: store.find(id:),
+            list: store.list(_:after:limit:),
+            create: store.create(_:customFields:by:),
+            update: store.update(id:_:customFields:expectedRevision:by:),
+            delete: store.delete(id:expectedRevision:)
+        )
+    }
+}
+
 extension RecordRoutes {
-    static func customers(_ customers: Customers, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
+    static func customers(_ store: RecordStore, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
         RecordRoutes(
             path: "/v1/customers",
-            table: Customers.table,
+            table: store.table,
             filterColumns: ["active"],
-            operations: .init(
-                find: customers.find(id:),
-                list: customers.list(_:after:limit:),
-                create: customers.create(_:customFields:by:),
-                update: customers.update(id:_:customFields:expectedRevision:by:),
-                delete: customers.delete(id:expectedRevision:)
-            ),
+            operations: .init(store),
             auth: auth,
             customFieldEntity: .customer,
             definitions: definitions
