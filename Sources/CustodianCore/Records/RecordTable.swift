@@ -61,7 +61,17 @@ public struct RecordTable: Sendable {
         return StoredRecord(id: id, revision: try row.decode("revision"), json: .object(members))
     }
 
+    /// Column names reach SQL text, so only this table's own specs may name them.
+    private func requireKnownColumns(_ values: ColumnValues) throws {
+        let known = Set(columns.map(\.name))
+        let unknown = values.map(\.column).filter { !known.contains($0) }
+        if !unknown.isEmpty {
+            throw DomainError.invalid(unknown.map { FieldError(field: $0, message: "is not a column of \(resource)") })
+        }
+    }
+
     public func insert(_ values: ColumnValues, customFields: JSONValue, by actor: UUID, on database: some Queryable) async throws -> StoredRecord {
+        try requireKnownColumns(values)
         let names = values.map(\.column) + ["custom_fields", "created_by", "updated_by"]
         let placeholders = (1...names.count).map { "$\($0)" }.joined(separator: ", ")
         let parameters: [any PostgresBindable] = values.map(\.value.binding) + [JSONB(customFields), actor, actor]
@@ -92,6 +102,7 @@ public struct RecordTable: Sendable {
         by actor: UUID,
         in transaction: PostgresSession
     ) async throws -> StoredRecord {
+        try requireKnownColumns(values)
         let current = try await find(id: id, on: transaction, lock: true)
         if let expectedRevision, expectedRevision != current.revision {
             throw DomainError.stale(currentRevision: current.revision)
