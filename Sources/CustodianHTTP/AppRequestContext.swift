@@ -6,7 +6,11 @@ public struct AppRequestContext: RequestContext {
     /// Set by `RequestIDMiddleware` before anything else runs.
     public var requestID: String = ""
 
+    /// The peer's IP address, as the connection shows it (a proxy in front shows its own).
+    public let clientAddress: String?
+
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 }

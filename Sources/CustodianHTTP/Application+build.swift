@@ -44,6 +44,9 @@ public func buildRouter(
     RecordRoutes.leads(leads, auth: auth, definitions: definitions).register(on: &routes)
     LeadConversionRoute(leads: leads, auth: auth).register(on: &routes)
     NoteRoutes(notes: Notes(database: database), auth: auth).register(on: &routes)
+    let ledger = ConsentLedger(database: database)
+    ConsentPurposeRoutes(purposes: ConsentPurposes(database: database), ledger: ledger, auth: auth).register(on: &routes)
+    PersonConsentRoutes(ledger: ledger, auth: auth).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 

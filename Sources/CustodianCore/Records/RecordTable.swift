@@ -194,6 +194,8 @@ public struct RecordTable: Sendable {
         } catch let error as PostgresError where error.kind == .uniqueViolation {
             if let field = error.constraint.flatMap({ uniqueFields[$0] }) { throw DomainError.duplicate(field: field) }
             throw DomainError.conflict("a unique value is taken already")
+        } catch let error as PostgresError where error.sqlState == "23001" && error.constraint == "consent_records_append_only" {
+            throw DomainError.conflict("this \(resource) has consent history, which must stay provable; erase the person instead")
         } catch let error as PostgresError where error.kind == .foreignKeyViolation {
             let field = columns.first { $0.kind == .reference && (error.constraint ?? "").contains($0.name) }?.name ?? "id"
             throw DomainError.invalid([FieldError(field: field, message: "no such record")])

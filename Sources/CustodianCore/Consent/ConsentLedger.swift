@@ -1,0 +1,243 @@
+import Foundation
+import Postgres
+
+/// The append-only history of every give and withdraw, per person, and what follows from it:
+/// the current state per purpose, the chain check, and who consents to a purpose now.
+public struct ConsentLedger: Sendable {
+    public enum Action: String, Sendable, CaseIterable {
+        case give, withdraw
+    }
+
+    public enum Channel: String, Sendable, CaseIterable {
+        case consentLink = "consent_link"
+        case staff
+        case customerArea = "customer_area"
+        case webForm = "web_form"
+        case api
+    }
+
+    public enum State: String, Sendable {
+        case given, withdrawn
+        case notAsked = "not_asked"
+    }
+
+    public struct Record: Sendable {
+        public let id: UUID
+        public let seq: Int64
+        public let purposeID: UUID
+        public let purposeVersion: Int
+        public let action: Action
+        public let recordedAt: Date
+        public let channel: Channel
+        public let ip: String?
+        public let userAgent: String?
+        public let staffID: UUID?
+        public let note: String?
+        public let carriedFrom: UUID?
+        public let hash: [UInt8]
+    }
+
+    /// What one purpose means for one person now.
+    public struct PurposeState: Sendable {
+        public let purpose: ConsentPurposes.Purpose
+        public let state: State
+        public let changedAt: Date?
+        /// The version of the text the person acted on last.
+        public let actedOnVersion: Int?
+    }
+
+    /// Where a decision came from.
+    public struct Origin: Sendable {
+        public var channel: Channel
+        public var ip: String?
+        public var userAgent: String?
+        public var staffID: UUID?
+        public var note: String?
+
+        public init(channel: Channel, ip: String? = nil, userAgent: String? = nil, staffID: UUID? = nil, note: String? = nil) {
+            self.channel = channel
+            self.ip = ip
+            self.userAgent = userAgent
+            self.staffID = staffID
+            self.note = note
+        }
+    }
+
+    let database: PostgresPool
+
+    public init(database: PostgresPool) { self.database = database }
+
+    static let recordColumns = "id, seq, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from, hash"
+
+    static func record(from row: Row) throws -> Record {
+        Record(
+            id: try row.decode("id"),
+            seq: try row.decode("seq"),
+            purposeID: try row.decode("purpose_id"),
+            purposeVersion: try row.decode("purpose_version"),
+            action: Action(rawValue: try row.decode("action")) ?? .withdraw,
+            recordedAt: try row.decode("recorded_at"),
+            channel: Channel(rawValue: try row.decode("channel")) ?? .api,
+            ip: try row.decode("ip"),
+            userAgent: try row.decode("user_agent"),
+            staffID: try row.decode("staff_id"),
+            note: try row.decode("note"),
+            carriedFrom: try row.decode("carried_from"),
+            hash: try row.decode("hash")
+        )
+    }
+
+    /// Records decisions, each as its own row against the purpose's current text, in one transaction.
+    public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: ConsentSubject, origin: Origin) async throws -> [Record] {
+        try await database.transaction { transaction in
+            let exists = try await transaction.query("SELECT 1 FROM \(subject.table) WHERE id = $1", [subject.id])
+            guard !exists.isEmpty else { throw DomainError.notFound(resource: subject.resource) }
+            var records: [Record] = []
+            for (index, decision) in decisions.enumerated() {
+                let purposes = try await transaction.query(
+                    "SELECT \(ConsentPurposes.columns) FROM consent_purposes WHERE id = $1", [decision.purposeID]
+                )
+                let field = decisions.count == 1 ? "purpose_id" : "decisions[\(index)].purpose_id"
+                guard let row = purposes.first else {
+                    throw DomainError.invalid([FieldError(field: field, message: "no such consent purpose")])
+                }
+                let purpose = try ConsentPurposes.purpose(from: row)
+                guard purpose.active, purpose.appliesTo.covers(subject) else {
+                    throw DomainError.invalid([FieldError(field: field, message: "this purpose is retired or does not apply to this person")])
+                }
+                let inserted = try await transaction.query(
+                    """
+                    INSERT INTO consent_records (\(subject.column), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    RETURNING \(Self.recordColumns)
+                    """,
+                    [subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
+                     origin.ip, origin.userAgent, origin.staffID, origin.note]
+                ).single()
+                records.append(try Self.record(from: inserted))
+            }
+            return records
+        }
+    }
+
+    /// Every purpose that applies to the person now or that they ever acted on, with its state.
+    public func states(of subject: ConsentSubject, activeOnly: Bool = false) async throws -> [PurposeState] {
+        let rows = try await database.query(
+            """
+            SELECT p.id, p.name, p.description, p.lawful_basis, p.applies_to, p.active, p.current_version, p.revision,
+                   p.created_at, p.updated_at, latest.action, latest.recorded_at, latest.purpose_version
+            FROM consent_purposes p
+            LEFT JOIN LATERAL (
+                SELECT action, recorded_at, purpose_version FROM consent_records r
+                WHERE r.\(subject.column) = $1 AND r.purpose_id = p.id
+                ORDER BY seq DESC LIMIT 1
+            ) latest ON true
+            WHERE (p.active AND p.applies_to IN ($2, 'both')) OR (NOT $3 AND latest.action IS NOT NULL)
+            ORDER BY p.created_at, p.id
+            """,
+            [subject.id, subject.kind == .lead ? "leads" : "contacts", activeOnly]
+        )
+        return try rows.map { row in
+            let action: String? = try row.decode("action")
+            return PurposeState(
+                purpose: try ConsentPurposes.purpose(from: row),
+                state: action == "give" ? .given : action == "withdraw" ? .withdrawn : .notAsked,
+                changedAt: try row.decode("recorded_at"),
+                actedOnVersion: try row.decode("purpose_version")
+            )
+        }
+    }
+
+    /// 404 for a lead or contact that does not exist.
+    public func requireExists(_ subject: ConsentSubject) async throws {
+        let rows = try await database.query("SELECT 1 FROM \(subject.table) WHERE id = $1", [subject.id])
+        if rows.isEmpty { throw DomainError.notFound(resource: subject.resource) }
+    }
+
+    public func history(of subject: ConsentSubject) async throws -> [Record] {
+        try await database.query(
+            "SELECT \(Self.recordColumns) FROM consent_records WHERE \(subject.column) = $1 ORDER BY seq", [subject.id]
+        ).map(Self.record(from:))
+    }
+
+    public struct Verification: Sendable {
+        public let intact: Bool
+        public let records: Int
+        /// The first record whose content, link or position does not check out.
+        public let firstBrokenSeq: Int64?
+    }
+
+    /// Recomputes every hash of the person's chain and checks each link and position.
+    public func verify(_ subject: ConsentSubject) async throws -> Verification {
+        let row = try await database.query(
+            """
+            WITH chain AS (
+                SELECT seq, hash, prev_hash, consent_record_hash(r) AS recomputed,
+                       lag(hash) OVER (ORDER BY seq) AS previous_hash,
+                       row_number() OVER (ORDER BY seq) AS position
+                FROM consent_records r WHERE r.\(subject.column) = $1
+            )
+            SELECT count(*) AS records,
+                   min(seq) FILTER (WHERE hash <> recomputed OR prev_hash IS DISTINCT FROM previous_hash OR seq <> position) AS first_broken
+            FROM chain
+            """,
+            [subject.id]
+        ).single()
+        let broken: Int64? = try row.decode("first_broken")
+        return Verification(intact: broken == nil, records: try row.decode("records"), firstBrokenSeq: broken)
+    }
+
+    public struct Consenter: Sendable {
+        public let kind: ConsentSubject.Kind
+        public let id: UUID
+        public let name: String
+        public let email: String?
+        public let givenAt: Date
+    }
+
+    /// People whose latest decision on the purpose is `give`, ordered by id, for marketing lists.
+    public func consenters(of purposeID: UUID, after cursor: UUID?, limit: Int) async throws -> (items: [Consenter], next: UUID?) {
+        let rows = try await database.query(
+            """
+            WITH latest AS (
+                SELECT DISTINCT ON (coalesce(lead_id, contact_id)) lead_id, contact_id, action, recorded_at
+                FROM consent_records
+                WHERE purpose_id = $1 AND ($2::uuid IS NULL OR coalesce(lead_id, contact_id) > $2)
+                ORDER BY coalesce(lead_id, contact_id), seq DESC
+            )
+            SELECT coalesce(l.lead_id, l.contact_id) AS person_id, l.lead_id IS NOT NULL AS is_lead, l.recorded_at,
+                   coalesce(ld.name, c.first_name || ' ' || c.last_name) AS name, coalesce(ld.email, c.email) AS email
+            FROM latest l
+            LEFT JOIN leads ld ON ld.id = l.lead_id
+            LEFT JOIN contacts c ON c.id = l.contact_id
+            WHERE l.action = 'give'
+            ORDER BY 1
+            LIMIT $3
+            """,
+            [purposeID, cursor, limit + 1]
+        )
+        let consenters = try rows.prefix(limit).map { row in
+            Consenter(
+                kind: try row.decode("is_lead", as: Bool.self) ? .lead : .contact,
+                id: try row.decode("person_id"),
+                name: try row.decode("name"),
+                email: try row.decode("email"),
+                givenAt: try row.decode("recorded_at")
+            )
+        }
+        return (consenters, rows.count > limit ? consenters.last?.id : nil)
+    }
+
+    /// Copies a lead's history, in order, to the contact it became, each row naming the one it
+    /// came from; the contact's chain covers the copies, and the lead keeps its own.
+    static func carryOver(fromLead lead: UUID, toContact contact: UUID, in transaction: PostgresSession) async throws {
+        try await transaction.execute(
+            """
+            INSERT INTO consent_records (contact_id, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from)
+            SELECT $2, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, id
+            FROM consent_records WHERE lead_id = $1 ORDER BY seq
+            """,
+            [lead, contact]
+        )
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Postgres
+
+/// Purposes people consent to. Their texts are versioned: an edit adds a version and keeps the
+/// old ones, because each consent record names the exact text the person saw. A purpose with
+/// consent records is retired, never deleted.
+public struct ConsentPurposes: Sendable {
+    public enum LawfulBasis: String, Sendable, CaseIterable {
+        case consent, contract
+        case legalObligation = "legal_obligation"
+        case vitalInterests = "vital_interests"
+        case publicTask = "public_task"
+        case legitimateInterests = "legitimate_interests"
+    }
+
+    public enum AppliesTo: String, Sendable, CaseIterable {
+        case leads, contacts, both
+
+        func covers(_ subject: ConsentSubject) -> Bool {
+            switch (self, subject) {
+            case (.both, _), (.leads, .lead), (.contacts, .contact): true
+            default: false
+            }
+        }
+    }
+
+    public struct Version: Sendable {
+        public let version: Int
+        public let name: String
+        public let description: String
+        public let lawfulBasis: LawfulBasis
+        public let createdAt: Date
+    }
+
+    public struct Purpose: Sendable {
+        public let id: UUID
+        public let name: String
+        public let description: String
+        public let lawfulBasis: LawfulBasis
+        public let appliesTo: AppliesTo
+        public let active: Bool
+        public let currentVersion: Int
+        public let revision: Int64
+        public let createdAt: Date
+        public let updatedAt: Date
+    }
+
+    let database: PostgresPool
+
+    public init(database: PostgresPool) { self.database = database }
+
+    static let columns = """
+        id, name, description, lawful_basis, applies_to, active, current_version, revision, created_at, updated_at,
+        (extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us
+        """
+
+    static func purpose(from row: Row) throws -> Purpose {
+        Purpose(
+            id: try row.decode("id"),
+            name: try row.decode("name"),
+            description: try row.decode("description"),
+            lawfulBasis: LawfulBasis(rawValue: try row.decode("lawful_basis")) ?? .consent,
+            appliesTo: AppliesTo(rawValue: try row.decode("applies_to")) ?? .both,
+            active: try row.decode("active"),
+            currentVersion: try row.decode("current_version"),
+            revision: try row.decode("revision"),
+            createdAt: try row.decode("created_at"),
+            updatedAt: try row.decode("updated_at")
+        )
+    }
+
+    public func create(name: String, description: String, lawfulBasis: LawfulBasis, appliesTo: AppliesTo, by actor: UUID) async throws -> Purpose {
+        try await database.transaction { transaction in
+            let purpose = try Self.purpose(from: try await transaction.query(
+                """
+                INSERT INTO consent_purposes (name, description, lawful_basis, applies_to, created_by, updated_by)
+                VALUES ($1, $2, $3, $4, $5, $5) RETURNING \(Self.columns)
+                """,
+                [name, description, lawfulBasis.rawValue, appliesTo.rawValue, actor]
+            ).single())
+            try await transaction.execute(
+                """
+                INSERT INTO consent_purpose_versions (purpose_id, version, name, description, lawful_basis, created_by)
+                VALUES ($1, 1, $2, $3, $4, $5)
+                """,
+                [purpose.id, name, description, lawfulBasis.rawValue, actor]
+            )
+            return purpose
+        }
+    }
+
+    public func find(id: UUID) async throws -> Purpose {
+        let rows = try await database.query("SELECT \(Self.columns) FROM consent_purposes WHERE id = $1", [id])
+        guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
+        return try Self.purpose(from: row)
+    }
+
+    public func versions(of id: UUID) async throws -> [Version] {
+        try await database.query(
+            "SELECT version, name, description, lawful_basis, created_at FROM consent_purpose_versions WHERE purpose_id = $1 ORDER BY version",
+            [id]
+        ).map { row in
+            Version(
+                version: try row.decode("version"),
+                name: try row.decode("name"),
+                description: try row.decode("description"),
+                lawfulBasis: LawfulBasis(rawValue: try row.decode("lawful_basis")) ?? .consent,
+                createdAt: try row.decode("created_at")
+            )
+        }
+    }
+
+    public func list(active: Bool?, appliesTo subject: ConsentSubject.Kind?, after cursor: Cursor?, limit: Int) async throws -> Page<Purpose> {
+        let rows = try await database.query(
+            """
+            SELECT \(Self.columns) FROM consent_purposes
+            WHERE ($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))
+              AND ($3::boolean IS NULL OR active = $3)
+              AND ($4::text IS NULL OR applies_to IN ($4, 'both'))
+            ORDER BY created_at, id
+            LIMIT $5
+            """,
+            [cursor?.createdAtMicroseconds, cursor?.id, active, subject.map { $0 == .lead ? "leads" : "contacts" }, limit + 1]
+        )
+        return try Page.keyset(rows, limit: limit, Self.purpose(from:))
+    }
+
+    public struct Changes: Sendable {
+        public var name: String?
+        public var description: String?
+        public var lawfulBasis: LawfulBasis?
+        public var appliesTo: AppliesTo?
+        public var active: Bool?
+
+        public init() {}
+
+        var changesText: Bool { name != nil || description != nil || lawfulBasis != nil }
+    }
+
+    /// A change of name, description or lawful basis becomes a new version; `active` retires or
+    /// revives the purpose.
+    public func update(id: UUID, _ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Purpose {
+        try await database.transaction { transaction in
+            let rows = try await transaction.query("SELECT \(Self.columns) FROM consent_purposes WHERE id = $1 FOR UPDATE", [id])
+            guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
+            let current = try Self.purpose(from: row)
+            if let expectedRevision, expectedRevision != current.revision {
+                throw DomainError.stale(currentRevision: current.revision)
+            }
+            let name = changes.name ?? current.name
+            let description = changes.description ?? current.description
+            let lawfulBasis = changes.lawfulBasis ?? current.lawfulBasis
+            let newText = name != current.name || description != current.description || lawfulBasis != current.lawfulBasis
+            let version = newText ? current.currentVersion + 1 : current.currentVersion
+            if newText {
+                try await transaction.execute(
+                    """
+                    INSERT INTO consent_purpose_versions (purpose_id, version, name, description, lawful_basis, created_by)
+                    VALUES ($1, $2, $3, $4, $5, $6)
+                    """,
+                    [id, version, name, description, lawfulBasis.rawValue, actor]
+                )
+            }
+            let updated = try await transaction.query(
+                """
+                UPDATE consent_purposes SET name = $2, description = $3, lawful_basis = $4, applies_to = $5,
+                    active = $6, current_version = $7, updated_by = $8
+                WHERE id = $1 RETURNING \(Self.columns)
+                """,
+                [id, name, description, lawfulBasis.rawValue, (changes.appliesTo ?? current.appliesTo).rawValue,
+                 changes.active ?? current.active, version, actor]
+            ).single()
+            return try Self.purpose(from: updated)
+        }
+    }
+
+    /// Only a purpose nobody ever consented to may be deleted; others are retired instead.
+    public func delete(id: UUID, expectedRevision: Int64?) async throws {
+        try await database.transaction { transaction in
+            let rows = try await transaction.query(
+                """
+                SELECT revision, EXISTS (SELECT 1 FROM consent_records WHERE purpose_id = p.id) AS has_records
+                FROM consent_purposes p WHERE id = $1 FOR UPDATE
+                """,
+                [id]
+            )
+            guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
+            let revision: Int64 = try row.decode("revision")
+            if let expectedRevision, expectedRevision != revision { throw DomainError.stale(currentRevision: revision) }
+            if try row.decode("has_records", as: Bool.self) {
+                throw DomainError.conflict("this purpose has consent records, which must stay provable: retire it with active false instead")
+            }
+            try await transaction.execute("DELETE FROM consent_purpose_versions WHERE purpose_id = $1", [id])
+            try await transaction.execute("DELETE FROM consent_purposes WHERE id = $1", [id])
+        }
+    }
+}

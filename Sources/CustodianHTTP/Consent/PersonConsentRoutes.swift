@@ -1,0 +1,105 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// `/v1/{leads|contacts}/{id}/consents`: a person's consent state and history, decisions staff
+/// record on their behalf, and the check of their chain.
+struct PersonConsentRoutes {
+    let ledger: ConsentLedger
+    let auth: StaffAuthenticator
+
+    func register(on routes: inout RouteTable) {
+        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+            routes.on(.get, path + "/{id}/consents", use: auth.requiring(.readonly, overview(kind)))
+            routes.on(.post, path + "/{id}/consents", use: auth.requiring(.staff, record(kind)))
+            routes.on(.get, path + "/{id}/consents/verify", use: auth.requiring(.readonly, verify(kind)))
+        }
+    }
+
+    static func subject(_ kind: ConsentSubject.Kind, _ context: AppRequestContext) throws -> ConsentSubject {
+        let id = try context.parameters.uuid("id")
+        return kind == .lead ? .lead(id) : .contact(id)
+    }
+
+    static func json(_ record: ConsentLedger.Record) -> JSONValue {
+        .object([
+            "id": .uuid(record.id),
+            "seq": .integer(Int(record.seq)),
+            "purpose_id": .uuid(record.purposeID),
+            "purpose_version": .integer(record.purposeVersion),
+            "action": .string(record.action.rawValue),
+            "recorded_at": .timestamp(record.recordedAt),
+            "channel": .string(record.channel.rawValue),
+            "ip": .string(record.ip),
+            "user_agent": .string(record.userAgent),
+            "staff_id": .uuid(record.staffID),
+            "note": .string(record.note),
+            "carried_from": .uuid(record.carriedFrom),
+            "hash": .string(record.hash.map { String(format: "%02x", $0) }.joined()),
+        ])
+    }
+
+    static func json(_ state: ConsentLedger.PurposeState) -> JSONValue {
+        .object([
+            "purpose_id": .uuid(state.purpose.id),
+            "name": .string(state.purpose.name),
+            "lawful_basis": .string(state.purpose.lawfulBasis.rawValue),
+            "active": .bool(state.purpose.active),
+            "version": .integer(state.purpose.currentVersion),
+            "state": .string(state.state.rawValue),
+            "changed_at": .timestamp(state.changedAt),
+            "acted_on_version": state.actedOnVersion.map { .integer($0) } ?? .null,
+        ])
+    }
+
+    /// The state per purpose and the full history, oldest first.
+    func overview(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+        { _, context, _ in
+            let subject = try Self.subject(kind, context)
+            let history = try await ledger.history(of: subject)
+            let states = try await ledger.states(of: subject)
+            if history.isEmpty { try await ledger.requireExists(subject) }
+            return try JSONBody.response(JSONValue.object([
+                "purposes": .array(states.map(Self.json)),
+                "history": .array(history.map(Self.json)),
+            ]))
+        }
+    }
+
+    /// Records a give or withdraw on the person's behalf, with a note.
+    func record(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+        { request, context, actor in
+            let subject = try Self.subject(kind, context)
+            var fields = try await RequestFields.read(request)
+            let purposeID = fields.uuid("purpose_id", required: true)
+            let action = fields.choice("action", ConsentLedger.Action.self, required: true)
+            let note = fields.string("note", required: false, maxLength: 2000)
+            try fields.finish()
+            guard let purposeID = purposeID.value, let action = action.value else { throw DomainError.invalid([]) }
+            let origin = ConsentLedger.Origin(
+                channel: .staff,
+                ip: context.clientAddress,
+                userAgent: request.headers[.userAgent].map { String($0.prefix(1000)) },
+                staffID: actor.member.id,
+                note: note.value
+            )
+            let records = try await ledger.record([(purposeID, action)], for: subject, origin: origin)
+            guard let record = records.first else { throw DomainError.invalid([]) }
+            return try JSONBody.response(Self.json(record), status: .created)
+        }
+    }
+
+    /// Recomputes the person's hash chain: whether any record was changed, removed or reordered.
+    func verify(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+        { _, context, _ in
+            let subject = try Self.subject(kind, context)
+            try await ledger.requireExists(subject)
+            let verification = try await ledger.verify(subject)
+            return try JSONBody.response(JSONValue.object([
+                "intact": .bool(verification.intact),
+                "records": .integer(verification.records),
+                "first_broken_seq": verification.firstBrokenSeq.map { .integer(Int($0)) } ?? .null,
+            ]))
+        }
+    }
+}

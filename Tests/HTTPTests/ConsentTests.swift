@@ -1,0 +1,211 @@
+import CustodianCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Consent: versioned purposes and an append-only, hash-chained history")
+struct ConsentTests {
+    private func purpose(_ client: ContractClient, key: String, name: String = "Newsletter", appliesTo: String = "both") async throws -> String {
+        try #require(try await client.create(
+            "/v1/consent-purposes", key: key,
+            #"{"name": "\#(name)", "description": "Monthly product news by email.", "lawful_basis": "consent", "applies_to": "\#(appliesTo)"}"#
+        )["id"] as? String)
+    }
+
+    private func decide(_ client: ContractClient, key: String, person: String, purpose: String, _ action: String, note: String = "by phone") async throws -> [String: Any] {
+        try await client.create(person + "/consents", key: key, #"{"purpose_id": "\#(purpose)", "action": "\#(action)", "note": "\#(note)"}"#)
+    }
+
+    private func states(_ client: ContractClient, key: String, person: String) async throws -> [String: String] {
+        let body = try await client.send(.get, person + "/consents", headers: headers(key: key)).json()
+        var states: [String: String] = [:]
+        for entry in body["purposes"] as? [[String: Any]] ?? [] {
+            if let id = entry["purpose_id"] as? String, let state = entry["state"] as? String { states[id] = state }
+        }
+        return states
+    }
+
+    @Test func giveWithdrawGiveYieldsTheLatestStatePerPurpose() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let newsletter = try await purpose(client, key: fixture.adminKey)
+            let events = try await purpose(client, key: fixture.adminKey, name: "Event invitations")
+            let staff = try await fixture.key(role: .staff)
+            let lead = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: staff, #"{"name": "Ada"}"#)["id"] as? String))
+            #expect(try await states(client, key: staff, person: lead) == [newsletter: "not_asked", events: "not_asked"])
+            _ = try await decide(client, key: staff, person: lead, purpose: newsletter, "give")
+            _ = try await decide(client, key: staff, person: lead, purpose: newsletter, "withdraw")
+            #expect(try await states(client, key: staff, person: lead)[newsletter] == "withdrawn")
+            let record = try await decide(client, key: staff, person: lead, purpose: newsletter, "give", note: "asked again at the fair")
+            #expect(record["seq"] as? Int == 3)
+            #expect(record["channel"] as? String == "staff")
+            #expect(record["note"] as? String == "asked again at the fair")
+            #expect(try await states(client, key: staff, person: lead) == [newsletter: "given", events: "not_asked"])
+
+            let history = try await client.send(.get, lead + "/consents", headers: headers(key: staff)).json()["history"] as? [[String: Any]]
+            #expect(history?.compactMap { $0["action"] as? String } == ["give", "withdraw", "give"])
+            let verdict = try await client.send(.get, lead + "/consents/verify", headers: headers(key: staff)).json()
+            #expect(verdict["intact"] as? Bool == true)
+            #expect(verdict["records"] as? Int == 3)
+        }
+    }
+
+    @Test func editingAPurposeAddsAVersionAndRetiringKeepsHistory() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let newsletter = try await purpose(client, key: admin)
+            let contactCustomer = try #require(try await client.create("/v1/customers", key: admin, #"{"company": "Acme"}"#)["id"] as? String)
+            let contact = "/v1/contacts/" + (try #require(try await client.create(
+                "/v1/contacts", key: admin,
+                #"{"customer_id": "\#(contactCustomer)", "first_name": "Kim", "last_name": "Ng", "email": "kim@example.org"}"#
+            )["id"] as? String))
+            _ = try await decide(client, key: admin, person: contact, purpose: newsletter, "give")
+
+            let edited = try await client.send(
+                .patch, "/v1/consent-purposes/\(newsletter)", headers: headers(key: admin, json: true),
+                body: #"{"description": "Weekly product news by email."}"#
+            )
+            #expect(edited.status == .ok)
+            let body = try edited.json()
+            #expect(body["version"] as? Int == 2)
+            #expect((body["versions"] as? [[String: Any]])?.compactMap { $0["description"] as? String }
+                == ["Monthly product news by email.", "Weekly product news by email."])
+            let second = try await decide(client, key: admin, person: contact, purpose: newsletter, "withdraw")
+            #expect(second["purpose_version"] as? Int == 2)
+
+            let deleted = try await client.send(.delete, "/v1/consent-purposes/\(newsletter)", headers: headers(key: admin))
+            #expect(deleted.status == .conflict)
+            let retired = try await client.send(
+                .patch, "/v1/consent-purposes/\(newsletter)", headers: headers(key: admin, json: true), body: #"{"active": false}"#
+            )
+            #expect(try retired.json()["active"] as? Bool == false)
+            let refused = try await client.send(
+                .post, contact + "/consents", headers: headers(key: admin, json: true), body: #"{"purpose_id": "\#(newsletter)", "action": "give"}"#
+            )
+            #expect(refused.status == .unprocessableContent)
+            let history = try await client.send(.get, contact + "/consents", headers: headers(key: admin)).json()
+            #expect((history["history"] as? [[String: Any]])?.compactMap { $0["purpose_version"] as? Int } == [1, 2])
+            #expect((history["purposes"] as? [[String: Any]])?.first?["state"] as? String == "withdrawn")
+
+            let unused = try await purpose(client, key: admin, name: "Unused")
+            #expect(try await client.send(.delete, "/v1/consent-purposes/\(unused)", headers: headers(key: admin)).status == .noContent)
+        }
+    }
+
+    @Test func theDatabaseRefusesToChangeOrDeleteHistory() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let newsletter = try await purpose(client, key: fixture.adminKey)
+            let leadID = try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String)
+            _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "give")
+            for statement in [
+                "UPDATE consent_records SET action = 'withdraw'",
+                "DELETE FROM consent_records",
+                "DELETE FROM leads WHERE id = '\(leadID)'",
+            ] {
+                let error = try await #require(throws: PostgresError.self) { try await fixture.pool.execute(statement) }
+                #expect(error.sqlState == "23001", "\(statement)")
+            }
+            let viaAPI = try await client.send(.delete, "/v1/leads/\(leadID)", headers: headers(key: fixture.adminKey))
+            #expect(viaAPI.status == .conflict)
+            let erased = try await fixture.pool.transaction { transaction in
+                try await transaction.execute("SET LOCAL custodian.erasure = 'on'")
+                return try await transaction.execute("DELETE FROM leads WHERE id = $1::uuid", [leadID])
+            }
+            #expect(erased == 1)
+        }
+    }
+
+    @Test func aRowAlteredBehindTheAPIsBackIsDetected() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let newsletter = try await purpose(client, key: fixture.adminKey)
+            let lead = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String))
+            for action in ["give", "withdraw", "give", "withdraw"] {
+                _ = try await decide(client, key: fixture.adminKey, person: lead, purpose: newsletter, action)
+            }
+            #expect(try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool == true)
+            try await fixture.pool.transaction { transaction in
+                try await transaction.execute("ALTER TABLE consent_records DISABLE TRIGGER consent_records_append_only")
+                try await transaction.execute("UPDATE consent_records SET action = 'give' WHERE seq = 2")
+                try await transaction.execute("ALTER TABLE consent_records ENABLE TRIGGER consent_records_append_only")
+            }
+            let verdict = try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()
+            #expect(verdict["intact"] as? Bool == false)
+            #expect(verdict["first_broken_seq"] as? Int == 2)
+        }
+    }
+
+    @Test func concurrentDecisionsForOnePersonKeepTheChainIntact() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let newsletter = try await purpose(client, key: fixture.adminKey)
+            let lead = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        _ = try await decide(client, key: fixture.adminKey, person: lead, purpose: newsletter, index % 2 == 0 ? "give" : "withdraw")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let verdict = try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()
+            #expect(verdict["intact"] as? Bool == true)
+            #expect(verdict["records"] as? Int == 20)
+        }
+    }
+
+    @Test func conversionCarriesAVerifiableHistoryToTheContact() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let newsletter = try await purpose(client, key: fixture.adminKey)
+            let leadID = try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada Lovelace", "email": "ada@example.org"}"#)["id"] as? String)
+            _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "give")
+            _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "withdraw")
+            _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "give")
+            let conversion = try await client.send(.post, "/v1/leads/\(leadID)/convert", headers: headers(key: fixture.adminKey)).json()
+            let contactID = try #require((conversion["contact"] as? [String: Any])?["id"] as? String)
+            let contact = "/v1/contacts/\(contactID)"
+            let history = try #require(try await client.send(.get, contact + "/consents", headers: headers(key: fixture.adminKey)).json()["history"] as? [[String: Any]])
+            #expect(history.compactMap { $0["action"] as? String } == ["give", "withdraw", "give"])
+            #expect(history.allSatisfy { $0["carried_from"] is String })
+            #expect(try await states(client, key: fixture.adminKey, person: contact)[newsletter] == "given")
+            #expect(try await client.send(.get, contact + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool == true)
+            #expect(try await client.send(.get, "/v1/leads/\(leadID)/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool == true)
+        }
+    }
+
+    @Test func consentersLeaveOutWhoeverWithdrew() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let newsletter = try await purpose(client, key: admin)
+            let leadsOnly = try await purpose(client, key: admin, name: "Lead nurturing", appliesTo: "leads")
+            var people: [String] = []
+            for name in ["Ada", "Grace", "Alan"] {
+                people.append(try #require(try await client.create("/v1/leads", key: admin, #"{"name": "\#(name)", "email": "\#(name.lowercased())@example.org"}"#)["id"] as? String))
+            }
+            for person in people { _ = try await decide(client, key: admin, person: "/v1/leads/\(person)", purpose: newsletter, "give") }
+            _ = try await decide(client, key: admin, person: "/v1/leads/\(people[1])", purpose: newsletter, "withdraw")
+            let page = try await client.send(.get, "/v1/consent-purposes/\(newsletter)/consenters?limit=1", headers: headers(key: admin)).json()
+            var names = (page["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            let cursor = try #require(page["next_cursor"] as? String)
+            let rest = try await client.send(.get, "/v1/consent-purposes/\(newsletter)/consenters?cursor=\(cursor)", headers: headers(key: admin)).json()
+            names += (rest["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(Set(names) == ["Ada", "Alan"])
+
+            let acme = try #require(try await client.create("/v1/customers", key: admin, #"{"company": "Acme"}"#)["id"] as? String)
+            let contact = try #require(try await client.create(
+                "/v1/contacts", key: admin, #"{"customer_id": "\#(acme)", "first_name": "K", "last_name": "N", "email": "k@example.org"}"#
+            )["id"] as? String)
+            let wrongKind = try await client.send(
+                .post, "/v1/contacts/\(contact)/consents", headers: headers(key: admin, json: true), body: #"{"purpose_id": "\#(leadsOnly)", "action": "give"}"#
+            )
+            #expect(wrongKind.status == .unprocessableContent)
+            #expect(try await client.send(.get, "/v1/leads/\(UUID())/consents", headers: headers(key: admin)).status == .notFound)
+            let readonly = try await fixture.key(role: .readonly)
+            let forbidden = try await client.send(
+                .post, "/v1/leads/\(people[0])/consents", headers: headers(key: readonly, json: true), body: #"{"purpose_id": "\#(newsletter)", "action": "give"}"#
+            )
+            #expect(forbidden.status == .forbidden)
+        }
+    }
+}
