@@ -25,12 +25,23 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Apply pending migrations before serving. Env: CUSTODIAN_MIGRATE_ON_START=true.")
     var migrate = false
 
+    @Option(help: "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://127.0.0.1:8080/v1/public/consent.")
+    var consentLinkBaseURL: String?
+
+    @Option(help: "Requests per minute and client address on public endpoints. Env: CUSTODIAN_PUBLIC_RATE_LIMIT; default 60.")
+    var publicRateLimit: Int?
+
     func run() async throws {
         let logger = try database.makeLogger(label: "custodian")
         let settings = ServerSettings(
             host: try Setting("CUSTODIAN_HOST", default: "127.0.0.1").resolve(flag: host),
             port: try Setting("CUSTODIAN_PORT", default: 8080).resolve(flag: port),
-            maxBodyBytes: try Setting("CUSTODIAN_MAX_BODY_BYTES", default: 1 << 20).resolve(flag: maxBodyBytes)
+            maxBodyBytes: try Setting("CUSTODIAN_MAX_BODY_BYTES", default: 1 << 20).resolve(flag: maxBodyBytes),
+            consentLinkBaseURL: try Setting("CUSTODIAN_CONSENT_LINK_BASE_URL", default: "http://127.0.0.1:8080/v1/public/consent")
+                .resolve(flag: consentLinkBaseURL),
+            publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
+            // Only behind a proxy that sets it: otherwise any client could pick its own address.
+            trustForwardedFor: ProcessInfo.processInfo.environment["CUSTODIAN_TRUST_X_FORWARDED_FOR"] == "true"
         )
         let migrateFirst = migrate || ProcessInfo.processInfo.environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())

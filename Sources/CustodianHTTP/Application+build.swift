@@ -10,17 +10,32 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes: Int
     /// How long `/readyz` waits for a database connection before answering 503.
     public var readinessTimeout: Duration
+    /// Consent links are this, `/`, and the token.
+    public var consentLinkBaseURL: String
+    /// Requests per window and client address on the public (unauthenticated) endpoints.
+    public var publicRateLimit: Int
+    public var publicRateWindow: Duration
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    public var trustForwardedFor: Bool
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
         maxBodyBytes: Int = 1 << 20,
-        readinessTimeout: Duration = .seconds(2)
+        readinessTimeout: Duration = .seconds(2),
+        consentLinkBaseURL: String = "http://127.0.0.1:8080/v1/public/consent",
+        publicRateLimit: Int = 60,
+        publicRateWindow: Duration = .seconds(60),
+        trustForwardedFor: Bool = false
     ) {
+        self.publicRateWindow = publicRateWindow
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.readinessTimeout = readinessTimeout
+        self.consentLinkBaseURL = consentLinkBaseURL
+        self.publicRateLimit = publicRateLimit
+        self.trustForwardedFor = trustForwardedFor
     }
 }
 
@@ -47,6 +62,15 @@ public func buildRouter(
     let ledger = ConsentLedger(database: database)
     ConsentPurposeRoutes(purposes: ConsentPurposes(database: database), ledger: ledger, auth: auth).register(on: &routes)
     PersonConsentRoutes(ledger: ledger, auth: auth).register(on: &routes)
+    let links = ConsentLinks(database: database)
+    ConsentLinkRoutes(links: links, auth: auth, baseURL: settings.consentLinkBaseURL).register(on: &routes)
+    ConsentSettingsRoutes(settings: ConsentSettings(database: database), auth: auth).register(on: &routes)
+    PublicConsentRoutes(
+        links: links,
+        ledger: ledger,
+        limiter: RateLimiter(database: database, limit: settings.publicRateLimit, window: settings.publicRateWindow),
+        trustForwardedFor: settings.trustForwardedFor
+    ).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 

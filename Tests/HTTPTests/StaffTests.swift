@@ -13,14 +13,17 @@ struct StaffFixture: Sendable {
     let pool: PostgresPool
     let adminKey: String
 
-    static func withApp(_ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void) async throws {
+    static func withApp(
+        settings: ServerSettings = ServerSettings(),
+        _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
+    ) async throws {
         try await TestPostgres.shared.withDatabase { database in
             try await database.withPool { pool in
                 let key = try await StaffDirectory(database: pool).bootstrapKey(
                     staffName: "Ada Admin", email: "ada@example.org", role: .admin, keyName: "tests"
                 ).key
                 let fixture = StaffFixture(pool: pool, adminKey: key)
-                try await HTTPTests.withApp(database: pool) { client in try await body(fixture, client) }
+                try await HTTPTests.withApp(database: pool, settings: settings) { client in try await body(fixture, client) }
             }
         }
     }

@@ -49,6 +49,7 @@ public struct ProblemType: Sendable, Equatable {
     public static let conflict = ProblemType(slug: "conflict", title: "The change conflicts with other data", status: .conflict)
     public static let preconditionFailed = ProblemType(slug: "precondition-failed", title: "The record changed since you read it", status: .preconditionFailed)
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
+    public static let tooManyRequests = ProblemType(slug: "too-many-requests", title: "Too many requests", status: .tooManyRequests)
     public static let databaseUnavailable = ProblemType(slug: "database-unavailable", title: "The database cannot be reached", status: .serviceUnavailable)
     public static let internalError = ProblemType(slug: "internal-error", title: "The server failed to handle the request", status: .internalServerError)
 

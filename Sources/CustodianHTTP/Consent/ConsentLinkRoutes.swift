@@ -1,0 +1,39 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// `/v1/{leads|contacts}/{id}/consent-link`: issue (or rotate) and revoke a person's link.
+struct ConsentLinkRoutes {
+    let links: ConsentLinks
+    let auth: StaffAuthenticator
+    /// Links are this plus `/` and the token, e.g. https://crm.example.com/consent/<token>.
+    let baseURL: String
+
+    func register(on routes: inout RouteTable) {
+        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+            routes.on(.post, path + "/{id}/consent-link", use: auth.requiring(.staff, issue(kind)))
+            routes.on(.delete, path + "/{id}/consent-link", use: auth.requiring(.staff, revoke(kind)))
+        }
+    }
+
+    /// Returns the link once; issuing again replaces it and the old one stops working.
+    func issue(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+        { _, context, actor in
+            let issued = try await links.issue(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
+            let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            var response = try JSONBody.response(
+                JSONValue.object(["url": .string(base + "/" + issued.token), "expires_at": .timestamp(issued.expiresAt)]),
+                status: .created
+            )
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+    }
+
+    func revoke(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+        { _, context, _ in
+            try await links.revoke(for: try PersonConsentRoutes.subject(kind, context))
+            return Response(status: .noContent)
+        }
+    }
+}
