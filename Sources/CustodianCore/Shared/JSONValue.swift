@@ -46,7 +46,12 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// RFC 3339 in UTC with milliseconds, the API's one timestamp format.
     public static func timestamp(_ date: Date) -> JSONValue {
-        .string(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        .string(RFC3339.string(from: date))
+    }
+
+    /// Lower-case hex, for hashes.
+    public static func hex(_ bytes: [UInt8]) -> JSONValue {
+        .string(Hex.encode(bytes))
     }
 
     public static func timestamp(_ date: Date?) -> JSONValue {

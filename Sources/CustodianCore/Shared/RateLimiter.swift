@@ -24,7 +24,7 @@ public struct RateLimiter: Sendable {
 
     /// Counts one request of `client` in `scope` and says whether it is within the limit.
     public func hit(scope: String, client: String) async throws -> Decision {
-        let bucket = scope + ":" + SHA256.hash(data: Data(client.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let bucket = scope + ":" + Hex.encode(SHA256.hash(data: Data(client.utf8)).prefix(16))
         let seconds = Int(window.components.seconds)
         let row = try await database.query(
             """

@@ -35,7 +35,7 @@ struct PersonConsentRoutes {
             "staff_id": .uuid(record.staffID),
             "note": .string(record.note),
             "carried_from": .uuid(record.carriedFrom),
-            "hash": .string(record.hash.map { String(format: "%02x", $0) }.joined()),
+            "hash": .hex(record.hash),
         ])
     }
 
