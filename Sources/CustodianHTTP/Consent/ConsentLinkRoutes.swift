@@ -21,7 +21,7 @@ struct ConsentLinkRoutes {
         { _, context, actor in
             let issued = try await links.issue(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
             let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-            var response = try JSONBody.response(
+            var response = JSONBody.response(
                 JSONValue.object(["url": .string(base + "/" + issued.token), "expires_at": .timestamp(issued.expiresAt)]),
                 status: .created
             )

@@ -42,7 +42,7 @@ struct ConsentPurposeRoutes {
                 "created_at": .timestamp(version.createdAt),
             ])
         })
-        var response = try JSONBody.response(JSONValue.object(body), status: status)
+        var response = JSONBody.response(JSONValue.object(body), status: status)
         response.headers[.eTag] = ETag.value(purpose.revision)
         return response
     }
@@ -62,7 +62,7 @@ struct ConsentPurposeRoutes {
         default: nil
         }
         let page = try await purposes.list(active: active, appliesTo: kind, after: cursor, limit: limit)
-        return try JSONBody.response(page.json { .object(Self.json($0)) })
+        return JSONBody.response(page.json { .object(Self.json($0)) })
     }
 
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
@@ -125,6 +125,6 @@ struct ConsentPurposeRoutes {
             ])
         }
         let nextCursor = next.map { Cursor(createdAtMicroseconds: 0, id: $0).token }
-        return try JSONBody.response(JSONValue.object(["data": .array(data), "next_cursor": .string(nextCursor)]))
+        return JSONBody.response(JSONValue.object(["data": .array(data), "next_cursor": .string(nextCursor)]))
     }
 }

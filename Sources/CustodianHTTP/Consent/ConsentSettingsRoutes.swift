@@ -13,7 +13,7 @@ struct ConsentSettingsRoutes {
     }
 
     private static func response(_ values: ConsentSettings.Values) throws -> Response {
-        var response = try JSONBody.response(JSONValue.object([
+        var response = JSONBody.response(JSONValue.object([
             "controller_name": .string(values.controllerName),
             "contacts_enabled": .bool(values.contactsEnabled),
             "leads_enabled": .bool(values.leadsEnabled),

@@ -59,7 +59,7 @@ struct PersonConsentRoutes {
             let history = try await ledger.history(of: subject)
             let states = try await ledger.states(of: subject)
             if history.isEmpty { try await ledger.requireExists(subject) }
-            return try JSONBody.response(JSONValue.object([
+            return JSONBody.response(JSONValue.object([
                 "purposes": .array(states.map(Self.json)),
                 "history": .array(history.map(Self.json)),
             ]))
@@ -85,7 +85,7 @@ struct PersonConsentRoutes {
             )
             let records = try await ledger.record([(purposeID, action)], for: subject, origin: origin)
             guard let record = records.first else { throw DomainError.invalid([]) }
-            return try JSONBody.response(Self.json(record), status: .created)
+            return JSONBody.response(Self.json(record), status: .created)
         }
     }
 
@@ -95,7 +95,7 @@ struct PersonConsentRoutes {
             let subject = try Self.subject(kind, context)
             try await ledger.requireExists(subject)
             let verification = try await ledger.verify(subject)
-            return try JSONBody.response(JSONValue.object([
+            return JSONBody.response(JSONValue.object([
                 "intact": .bool(verification.intact),
                 "records": .integer(verification.records),
                 "first_broken_seq": verification.firstBrokenSeq.map { .integer(Int($0)) } ?? .null,

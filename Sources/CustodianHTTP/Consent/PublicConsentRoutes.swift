@@ -55,7 +55,7 @@ struct PublicConsentRoutes {
                 "state": .string(state.state.rawValue),
             ])
         }
-        var response = try JSONBody.response(JSONValue.object([
+        var response = JSONBody.response(JSONValue.object([
             "controller": .string(settings.controllerName),
             "page_text": .string(settings.pageText),
             "first_name": .string(firstName),

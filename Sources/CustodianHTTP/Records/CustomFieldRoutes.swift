@@ -32,7 +32,7 @@ struct CustomFieldRoutes {
     }
 
     private static func response(_ definition: CustomFieldDefinitions.Definition, status: HTTPResponse.Status = .ok) throws -> Response {
-        var response = try JSONBody.response(json(definition), status: status)
+        var response = JSONBody.response(json(definition), status: status)
         response.headers[.eTag] = ETag.value(definition.revision)
         return response
     }
@@ -46,7 +46,7 @@ struct CustomFieldRoutes {
         let cursor = try query.cursor()
         try query.finish()
         let page = try await definitions.list(entity: entity, active: active, after: cursor, limit: limit)
-        return try JSONBody.response(page.json(Self.json))
+        return JSONBody.response(page.json(Self.json))
     }
 
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {

@@ -29,7 +29,7 @@ struct LeadConversionRoute {
     @Sendable func convert(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         let id = try context.parameters.uuid("id")
         let conversion = try await leads.convert(id: id, expectedRevision: try ETag.expectedRevision(request), by: actor.member.id)
-        var response = try JSONBody.response(
+        var response = JSONBody.response(
             JSONValue.object(["lead": conversion.lead.json, "customer": conversion.customer.json, "contact": conversion.contact.json]),
             status: .created
         )

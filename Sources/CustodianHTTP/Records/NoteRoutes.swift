@@ -31,7 +31,7 @@ struct NoteRoutes {
             let cursor = try query.cursor()
             try query.finish()
             let page = try await notes.list(of: try context.parameters.uuid("id"), kind: kind, after: cursor, limit: limit)
-            return try JSONBody.response(page.json(Self.json))
+            return JSONBody.response(page.json(Self.json))
         }
     }
 
@@ -44,7 +44,7 @@ struct NoteRoutes {
             try fields.finish()
             guard let text = text.value else { throw DomainError.invalid([]) }
             let note = try await notes.add(text, to: owner, kind: kind, by: actor.member.id)
-            return try JSONBody.response(Self.json(note), status: .created)
+            return JSONBody.response(Self.json(note), status: .created)
         }
     }
 }

@@ -33,7 +33,7 @@ struct RecordRoutes {
     }
 
     private func response(_ record: StoredRecord, status: HTTPResponse.Status = .ok) throws -> Response {
-        var response = try JSONBody.response(record.json, status: status)
+        var response = JSONBody.response(record.json, status: status)
         response.headers[.eTag] = ETag.value(record.revision)
         return response
     }
@@ -56,7 +56,7 @@ struct RecordRoutes {
         let cursor = try query.cursor()
         try query.finish()
         let page = try await operations.list(filter, cursor, limit)
-        return try JSONBody.response(page.json(\.json))
+        return JSONBody.response(page.json(\.json))
     }
 
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {

@@ -1,3 +1,4 @@
+import CustodianCore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -38,6 +39,12 @@ public enum JSONBody {
         } catch let error as DecodingError {
             throw ProblemError(.malformedJSON, detail: explain(error))
         }
+    }
+
+    public static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.serialized())))
     }
 
     public static func response<Value: Encodable>(_ value: Value, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -42,7 +42,7 @@ struct StaffRoutes {
     }
 
     private static func response(_ member: StaffMember, status: HTTPResponse.Status = .ok) throws -> Response {
-        var response = try JSONBody.response(json(member), status: status)
+        var response = JSONBody.response(json(member), status: status)
         response.headers[.eTag] = ETag.value(member.revision)
         return response
     }
@@ -56,7 +56,7 @@ struct StaffRoutes {
         let cursor = try query.cursor()
         try query.finish()
         let page = try await directory.members(after: cursor, limit: limit, role: role, active: active)
-        return try JSONBody.response(page.json(Self.json))
+        return JSONBody.response(page.json(Self.json))
     }
 
     /// Adds a staff member (who then needs an API key to act).
@@ -103,7 +103,7 @@ struct StaffRoutes {
         let cursor = try query.cursor()
         try query.finish()
         let page = try await directory.keys(after: cursor, limit: limit, staffID: staffID)
-        return try JSONBody.response(page.json(Self.json))
+        return JSONBody.response(page.json(Self.json))
     }
 
     /// Issues a key for a staff member; the answer's `key` is the only time the secret is shown.
@@ -116,7 +116,7 @@ struct StaffRoutes {
         let (record, secret) = try await directory.issueKey(staffID: staffID, name: name, by: actor.member.id)
         guard case .object(var body) = Self.json(record) else { throw DomainError.invalid([]) }
         body["key"] = .string(secret.key)
-        var response = try JSONBody.response(JSONValue.object(body), status: .created)
+        var response = JSONBody.response(JSONValue.object(body), status: .created)
         response.headers[.cacheControl] = "no-store"
         return response
     }

@@ -1,0 +1,23 @@
+import CustodianCore
+import Foundation
+import Testing
+
+@Suite("JSON written by JSONValue.serialized()")
+struct JSONSerializationTests {
+    @Test func itRoundTripsThroughJSONDecoder() throws {
+        let tricky: JSONValue = .object([
+            "quote \" and backslash \\": .string("line\nbreak\ttab\r\u{08}\u{0C}\u{01}\u{1F} and / slash"),
+            "unicode": .string("Grüße 東京 🙂 \u{2028}"),
+            "numbers": .array([.integer(0), .integer(-42), .integer(Int.max), .number(1.5), .number(-2.5e-300)]),
+            "nested": .object(["empty": .object([:]), "list": .array([]), "flags": .array([.bool(true), .bool(false), .null])]),
+        ])
+        let bytes = tricky.serialized()
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) == tricky)
+    }
+
+    @Test func keysAreSortedAndSlashesLeftAlone() {
+        let value: JSONValue = .object(["b": .integer(1), "a": .string("x/y"), "c": .null])
+        #expect(String(decoding: value.serialized(), as: UTF8.self) == #"{"a":"x/y","b":1,"c":null}"#)
+        #expect(String(decoding: JSONValue.string("\u{0}").serialized(), as: UTF8.self) == #""\u0000""#)
+    }
+}
