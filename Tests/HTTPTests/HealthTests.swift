@@ -52,7 +52,7 @@ struct HealthTests {
                 let settings = ServerSettings(readinessTimeout: .milliseconds(200))
                 try await withApp(database: pool, settings: settings) { client in
                     async let holder: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(1)") }
-                    try await Task.sleep(for: .milliseconds(200))
+                    try await TestPostgres.waitUntil { pool.usage.lent == 1 }
                     let busy = try await client.send(.get, "/readyz")
                     #expect(busy.status == .serviceUnavailable)
                     try await holder
@@ -72,7 +72,7 @@ struct HealthTests {
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
                         [database.name]
                     )
-                    try await Task.sleep(for: .milliseconds(100))
+                    try await TestPostgres.shared.waitUntilNoBackends(of: database)
                     #expect(try await client.send(.get, "/readyz").status == .ok)
                 }
             }

@@ -11,8 +11,7 @@ struct PoolTests {
                 // Two long holders take both connections; a third caller times out.
                 async let first: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(1.5)") }
                 async let second: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(1.5)") }
-                try await Task.sleep(for: .milliseconds(400))
-                #expect(pool.usage.lent == 2)
+                try await TestPostgres.waitUntil { pool.usage.lent == 2 }
                 let started = ContinuousClock.now
                 let error = await #expect(throws: PostgresPoolError.self) {
                     try await pool.query("SELECT 1")
@@ -51,9 +50,9 @@ struct PoolTests {
         try await TestPostgres.shared.withDatabase { database in
             try await database.withPool(maxConnections: 1, acquireTimeout: .seconds(30)) { pool in
                 async let holder: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(0.8)") }
-                try await Task.sleep(for: .milliseconds(200))
+                try await TestPostgres.waitUntil { pool.usage.lent == 1 }
                 let waiter = Task { try await pool.query("SELECT 1") }
-                try await Task.sleep(for: .milliseconds(100))
+                try await TestPostgres.waitUntil { pool.usage.waiting == 1 }
                 waiter.cancel()
                 await #expect(throws: CancellationError.self) { try await waiter.value }
                 try await holder
@@ -76,7 +75,7 @@ struct PoolTests {
                     [database.name]
                 ).single().decode("n")
                 #expect(killed == 3)
-                try await waitUntilNoBackends(of: database)
+                try await TestPostgres.shared.waitUntilNoBackends(of: database)
                 // Every pooled connection is dead; each query still succeeds on the first try.
                 for _ in 0..<5 {
                     #expect(try await pool.query("SELECT 1 AS one").single().decode("one", as: Int.self) == 1)
@@ -132,17 +131,5 @@ struct PoolTests {
             #expect(try row.decode("app", as: String.self) == "url-check")
             await pool.close()
         }
-    }
-
-    private func waitUntilNoBackends(of database: TestDatabase) async throws {
-        for _ in 0..<100 {
-            let remaining: Int = try await TestPostgres.shared.adminQuery(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1",
-                [database.name]
-            ).single().decode("n")
-            if remaining == 0 { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("backends of \(database.name) did not exit")
     }
 }

@@ -91,7 +91,7 @@ struct TransactionTests {
                 }
                 let one: Int = try await pool.query("SELECT 1 AS one").single().decode("one")
                 #expect(one == 1)
-                #expect(pool.usage == (lent: 0, idle: 1))
+                #expect(pool.usage.lent == 0 && pool.usage.idle == 1)
             }
         }
     }

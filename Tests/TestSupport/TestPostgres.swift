@@ -122,6 +122,28 @@ public actor TestPostgres {
         try await startedServer().admin.query(sql, parameters)
     }
 
+    /// Polls until `condition` holds, for tests that must not race a background task; fails the
+    /// test after `timeout`.
+    public static func waitUntil(
+        timeout: Duration = .seconds(10),
+        _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw TestSetupError("condition not met within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Waits until no backend is connected to the database (after pg_terminate_backend).
+    public func waitUntilNoBackends(of database: TestDatabase) async throws {
+        try await Self.waitUntil {
+            try await adminQuery(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1", [database.name]
+            ).single().decode("n", as: Int.self) == 0
+        }
+    }
+
     static func randomSuffix() -> String {
         UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }

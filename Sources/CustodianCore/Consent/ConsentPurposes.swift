@@ -114,7 +114,7 @@ public struct ConsentPurposes: Sendable {
         let rows = try await database.query(
             """
             SELECT \(Self.columns) FROM consent_purposes
-            WHERE ($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))
+            WHERE \(Cursor.afterParameters1And2)
               AND ($3::boolean IS NULL OR active = $3)
               AND ($4::text IS NULL OR applies_to IN ($4, 'both'))
             ORDER BY created_at, id

@@ -118,7 +118,7 @@ public struct CustomFieldDefinitions: Sendable {
         let rows = try await database.query(
             """
             SELECT \(Self.columns) FROM custom_field_definitions
-            WHERE ($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))
+            WHERE \(Cursor.afterParameters1And2)
               AND ($3::text IS NULL OR entity = $3)
               AND ($4::boolean IS NULL OR active = $4)
             ORDER BY created_at, id

@@ -15,6 +15,11 @@ public struct Cursor: Sendable, Equatable {
         self.id = id
     }
 
+    /// The keyset condition for a cursor bound as `$1` (microseconds, or NULL for the first
+    /// page) and `$2` (id); served by an index on `(created_at, id)`.
+    static let afterParameters1And2 =
+        "($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
+
     public var token: String {
         Data("\(createdAtMicroseconds):\(id.uuidString.lowercased())".utf8).base64URLEncoded
     }

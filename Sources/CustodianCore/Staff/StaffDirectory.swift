@@ -96,7 +96,7 @@ public struct StaffDirectory: Sendable {
         let rows = try await database.query(
             """
             SELECT \(Self.staffColumns) FROM staff
-            WHERE ($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))
+            WHERE \(Cursor.afterParameters1And2)
               AND ($3::text IS NULL OR role = $3)
               AND ($4::boolean IS NULL OR active = $4)
             ORDER BY created_at, id
@@ -207,7 +207,7 @@ public struct StaffDirectory: Sendable {
         let rows = try await database.query(
             """
             SELECT \(Self.keyColumns) FROM api_keys
-            WHERE ($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))
+            WHERE \(Cursor.afterParameters1And2)
               AND ($3::uuid IS NULL OR staff_id = $3)
             ORDER BY created_at, id
             LIMIT $4

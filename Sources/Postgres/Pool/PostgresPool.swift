@@ -230,9 +230,9 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// Connections lent out and idle at this moment, for metrics and tests.
-    public var usage: (lent: Int, idle: Int) {
-        lending.withLock { ($0.lent, $0.idle.count) }
+    /// Connections lent out and idle, and callers waiting, at this moment: for metrics and tests.
+    public var usage: (lent: Int, idle: Int, waiting: Int) {
+        lending.withLock { ($0.lent, $0.idle.count, $0.waiters.count) }
     }
 }
 
