@@ -47,8 +47,10 @@ public actor TestPostgres {
             ClusterCleanup.register(cluster)
             adminConnectionString = cluster.connectionString
         }
+        // Every test creates and drops a database through this pool, all at once when the suite
+        // starts: they queue here, which is slow but not a failure, hence the long timeout.
         let admin = PostgresPool(
-            configuration: .init(connectionString: adminConnectionString, maxConnections: 2),
+            configuration: .init(connectionString: adminConnectionString, maxConnections: 4, acquireTimeout: .seconds(600)),
             logger: logger
         )
         let templateName = "custodian_template_" + randomSuffix()
@@ -136,7 +138,7 @@ public actor TestPostgres {
     }
 
     /// Waits until no backend is connected to the database (after pg_terminate_backend).
-    public func waitUntilNoBackends(of database: TestDatabase) async throws {
+    public nonisolated func waitUntilNoBackends(of database: TestDatabase) async throws {
         try await Self.waitUntil {
             try await adminQuery(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1", [database.name]
