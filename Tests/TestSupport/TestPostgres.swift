@@ -16,6 +16,9 @@ public actor TestPostgres {
         let adminConnectionString: String
         let templateName: String
         let admin: PostgresPool
+        /// A throwaway cluster is deleted whole at exit; dropping each database first would only
+        /// add a checkpoint per test (DROP DATABASE waits for one).
+        let dropsDatabases: Bool
     }
 
     private var server: Task<Server, any Error>?
@@ -40,9 +43,12 @@ public actor TestPostgres {
 
     private static func startServer() async throws -> Server {
         let adminConnectionString: String
+        let sharedServer: Bool
         if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty {
             adminConnectionString = url
+            sharedServer = true
         } else {
+            sharedServer = false
             let cluster = try ThrowawayCluster.start()
             ClusterCleanup.register(cluster)
             adminConnectionString = cluster.connectionString
@@ -65,7 +71,9 @@ public actor TestPostgres {
         try await Migrator(pool: templatePool, files: files, logger: logger).migrate()
         // CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.
         await templatePool.close()
-        return Server(adminConnectionString: adminConnectionString, templateName: templateName, admin: admin)
+        return Server(
+            adminConnectionString: adminConnectionString, templateName: templateName, admin: admin, dropsDatabases: sharedServer
+        )
     }
 
     /// A new database with every migration applied, dropped when `body` ends.
@@ -116,6 +124,7 @@ public actor TestPostgres {
 
     private func dropDatabase(_ database: TestDatabase) async throws {
         let server = try await startedServer()
+        guard server.dropsDatabases else { return }
         try await server.admin.execute("DROP DATABASE IF EXISTS \(Self.quoted(database.name)) WITH (FORCE)")
     }
 
@@ -134,15 +143,6 @@ public actor TestPostgres {
         while try await !condition() {
             guard ContinuousClock.now < deadline else { throw TestSetupError("condition not met within \(timeout)") }
             try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
-    /// Waits until no backend is connected to the database (after pg_terminate_backend).
-    public nonisolated func waitUntilNoBackends(of database: TestDatabase) async throws {
-        try await Self.waitUntil {
-            try await adminQuery(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1", [database.name]
-            ).single().decode("n", as: Int.self) == 0
         }
     }
 
