@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Postgres
 
@@ -15,14 +14,9 @@ public struct ConsentLinks: Sendable {
         public let expiresAt: Date?
     }
 
-    static func hash(_ token: String) -> [UInt8] {
-        Array(SHA256.hash(data: Data(token.utf8)))
-    }
-
     /// Issues the person's link, replacing (and so killing) any earlier one.
     public func issue(for subject: ConsentSubject, by actor: UUID) async throws -> Issued {
-        var generator = SystemRandomNumberGenerator()
-        let token = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64URLEncoded
+        let token = Secret.randomToken()
         return try await database.transaction { transaction in
             let exists = try await transaction.query("SELECT 1 FROM \(subject.table) WHERE id = $1 FOR UPDATE", [subject.id])
             guard !exists.isEmpty else { throw DomainError.notFound(resource: subject.resource) }
@@ -37,7 +31,7 @@ public struct ConsentLinks: Sendable {
                 VALUES ($1, $2, $3, now() + $4::integer * interval '1 day')
                 RETURNING expires_at
                 """,
-                [subject.id, Self.hash(token), actor, settings.linkLifetimeDays]
+                [subject.id, Secret.hash(token), actor, settings.linkLifetimeDays]
             ).single()
             return Issued(token: token, expiresAt: try row.decode("expires_at"))
         }
@@ -55,7 +49,7 @@ public struct ConsentLinks: Sendable {
     /// answer all of these the same way.
     public func resolve(_ token: String) async throws -> (subject: ConsentSubject, firstName: String, settings: ConsentSettings.Values)? {
         guard token.utf8.count == 43, Data(base64URLEncoded: token) != nil else { return nil }
-        let hash = Self.hash(token)
+        let hash = Secret.hash(token)
         let rows = try await database.query(
             """
             SELECT k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name
@@ -66,7 +60,7 @@ public struct ConsentLinks: Sendable {
             """,
             [hash]
         )
-        guard let row = rows.first, constantTimeEqual(try row.decode("token_hash"), hash) else { return nil }
+        guard let row = rows.first, Secret.constantTimeEqual(try row.decode("token_hash"), hash) else { return nil }
         let subject: ConsentSubject
         if let lead: UUID = try row.decode("lead_id") {
             subject = .lead(lead)

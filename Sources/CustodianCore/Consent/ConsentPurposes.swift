@@ -133,8 +133,6 @@ public struct ConsentPurposes: Sendable {
         public var active: Bool?
 
         public init() {}
-
-        var changesText: Bool { name != nil || description != nil || lawfulBasis != nil }
     }
 
     /// A change of name, description or lawful basis becomes a new version; `active` retires or

@@ -34,7 +34,7 @@ public struct StaffDirectory: Sendable {
     /// SHA-256, so the comparison never touches the secret itself.
     public func authenticate(key: String) async throws -> AuthenticatedStaff? {
         guard key.hasPrefix(APIKeySecret.scheme), key.utf8.count <= 100 else { return nil }
-        let hash = APIKeySecret.hash(of: key)
+        let hash = Secret.hash(key)
         let rows = try await database.query(
             """
             SELECT k.id AS key_id, k.key_hash, k.last_used_at < now() - interval '1 minute' OR k.last_used_at IS NULL AS stale_use,
@@ -47,7 +47,7 @@ public struct StaffDirectory: Sendable {
         )
         guard let row = rows.first else { return nil }
         let stored: [UInt8] = try row.decode("key_hash")
-        guard constantTimeEqual(stored, hash) else { return nil }
+        guard Secret.constantTimeEqual(stored, hash) else { return nil }
         let keyID: UUID = try row.decode("key_id")
         // Recording every use would turn each read into a write; once a minute is enough to tell
         // whether a key is still in use.
@@ -243,12 +243,4 @@ public struct StaffDirectory: Sendable {
         }
         return try await issueKey(staffID: staffID, name: keyName, by: nil).1
     }
-}
-
-/// Compares two byte strings in time that depends only on their length.
-func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    var difference: UInt8 = 0
-    for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-    return difference == 0
 }
