@@ -90,8 +90,7 @@ public struct ConsentLedger: Sendable {
     /// Records decisions, each as its own row against the purpose's current text, in one transaction.
     public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: ConsentSubject, origin: Origin) async throws -> [Record] {
         try await database.transaction { transaction in
-            let exists = try await transaction.query("SELECT 1 FROM \(subject.table) WHERE id = $1", [subject.id])
-            guard !exists.isEmpty else { throw DomainError.notFound(resource: subject.resource) }
+            try await subject.requireExists(on: transaction)
             var records: [Record] = []
             for (index, decision) in decisions.enumerated() {
                 let purposes = try await transaction.query(
@@ -150,8 +149,7 @@ public struct ConsentLedger: Sendable {
 
     /// 404 for a lead or contact that does not exist.
     public func requireExists(_ subject: ConsentSubject) async throws {
-        let rows = try await database.query("SELECT 1 FROM \(subject.table) WHERE id = $1", [subject.id])
-        if rows.isEmpty { throw DomainError.notFound(resource: subject.resource) }
+        try await subject.requireExists(on: database)
     }
 
     public func history(of subject: ConsentSubject) async throws -> [Record] {

@@ -18,8 +18,7 @@ public struct ConsentLinks: Sendable {
     public func issue(for subject: ConsentSubject, by actor: UUID) async throws -> Issued {
         let token = Secret.randomToken()
         return try await database.transaction { transaction in
-            let exists = try await transaction.query("SELECT 1 FROM \(subject.table) WHERE id = $1 FOR UPDATE", [subject.id])
-            guard !exists.isEmpty else { throw DomainError.notFound(resource: subject.resource) }
+            try await subject.requireExists(on: transaction, lock: true)
             let settings = try await ConsentSettings(database: database).current(on: transaction)
             guard settings.enabled(for: subject.kind) else {
                 throw DomainError.conflict("consent for \(subject.resource)s is switched off in the consent settings")
@@ -39,8 +38,7 @@ public struct ConsentLinks: Sendable {
 
     /// Revokes the person's link at once; revoking when there is none changes nothing.
     public func revoke(for subject: ConsentSubject) async throws {
-        let rows = try await database.query("SELECT 1 FROM \(subject.table) WHERE id = $1", [subject.id])
-        guard !rows.isEmpty else { throw DomainError.notFound(resource: subject.resource) }
+        try await subject.requireExists(on: database)
         try await database.execute("DELETE FROM consent_links WHERE \(subject.column) = $1", [subject.id])
     }
 

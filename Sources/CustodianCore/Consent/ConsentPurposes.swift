@@ -142,9 +142,7 @@ public struct ConsentPurposes: Sendable {
             let rows = try await transaction.query("SELECT \(Self.columns) FROM consent_purposes WHERE id = $1 FOR UPDATE", [id])
             guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
             let current = try Self.purpose(from: row)
-            if let expectedRevision, expectedRevision != current.revision {
-                throw DomainError.stale(currentRevision: current.revision)
-            }
+            try DomainError.requireRevision(expectedRevision, current: current.revision)
             let name = changes.name ?? current.name
             let description = changes.description ?? current.description
             let lawfulBasis = changes.lawfulBasis ?? current.lawfulBasis
@@ -184,7 +182,7 @@ public struct ConsentPurposes: Sendable {
             )
             guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
             let revision: Int64 = try row.decode("revision")
-            if let expectedRevision, expectedRevision != revision { throw DomainError.stale(currentRevision: revision) }
+            try DomainError.requireRevision(expectedRevision, current: revision)
             if try row.decode("has_records", as: Bool.self) {
                 throw DomainError.conflict("this purpose has consent records, which must stay provable: retire it with active false instead")
             }

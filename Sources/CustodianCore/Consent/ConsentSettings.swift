@@ -58,9 +58,7 @@ public struct ConsentSettings: Sendable {
     public func update(_ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Values {
         try await database.transaction { transaction in
             let current = try Self.values(from: try await transaction.query("SELECT \(Self.columns) FROM consent_settings FOR UPDATE").single())
-            if let expectedRevision, expectedRevision != current.revision {
-                throw DomainError.stale(currentRevision: current.revision)
-            }
+            try DomainError.requireRevision(expectedRevision, current: current.revision)
             let row = try await transaction.query(
                 """
                 UPDATE consent_settings SET controller_name = $1, contacts_enabled = $2, leads_enabled = $3, page_text = $4,

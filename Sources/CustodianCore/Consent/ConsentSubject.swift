@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The person a consent record is about: a lead or a contact.
 public enum ConsentSubject: Sendable, Equatable {
@@ -40,5 +41,11 @@ public enum ConsentSubject: Sendable, Equatable {
         case .lead: "lead"
         case .contact: "contact"
         }
+    }
+
+    /// 404 unless the lead or contact exists; with `lock`, holds its row until the transaction ends.
+    func requireExists(on database: some Queryable, lock: Bool = false) async throws {
+        let rows = try await database.query("SELECT 1 FROM \(table) WHERE id = $1\(lock ? " FOR UPDATE" : "")", [id])
+        if rows.isEmpty { throw DomainError.notFound(resource: resource) }
     }
 }

@@ -159,9 +159,7 @@ public struct CustomFieldDefinitions: Sendable {
             let rows = try await transaction.query("SELECT \(Self.columns) FROM custom_field_definitions WHERE id = $1 FOR UPDATE", [id])
             guard let row = rows.first else { throw DomainError.notFound(resource: "custom field") }
             let current = try Self.definition(from: row)
-            if let expectedRevision, expectedRevision != current.revision {
-                throw DomainError.stale(currentRevision: current.revision)
-            }
+            try DomainError.requireRevision(expectedRevision, current: current.revision)
             if let options = changes.options { try Self.checkOptions(options, for: current.type) }
             let updated = try await transaction.query(
                 """

@@ -52,10 +52,7 @@ public struct Leads: Sendable {
     /// linked to what it became.
     public func convert(id: UUID, expectedRevision: Int64?, by actor: UUID) async throws -> Conversion {
         try await database.transaction { transaction in
-            let lead = try await Self.table.find(id: id, on: transaction, lock: true)
-            if let expectedRevision, expectedRevision != lead.revision {
-                throw DomainError.stale(currentRevision: lead.revision)
-            }
+            let lead = try await Self.table.lock(id: id, atRevision: expectedRevision, in: transaction)
             if lead.json["converted_at"] != .null {
                 throw DomainError.conflict("this lead was converted already")
             }

@@ -92,6 +92,14 @@ public struct RecordTable: Sendable {
         return try record(from: row)
     }
 
+    /// Locks the record for the rest of the transaction and returns it; refuses when
+    /// `expectedRevision` (the caller's If-Match) is not the current one.
+    public func lock(id: UUID, atRevision expectedRevision: Int64?, in transaction: PostgresSession) async throws -> StoredRecord {
+        let current = try await find(id: id, on: transaction, lock: true)
+        try DomainError.requireRevision(expectedRevision, current: current.revision)
+        return current
+    }
+
     /// Sets the given columns (and custom fields when given); refuses when `expectedRevision` is
     /// not the current one. Run it in a transaction together with the checks that belong to it.
     public func update(
@@ -103,10 +111,7 @@ public struct RecordTable: Sendable {
         in transaction: PostgresSession
     ) async throws -> StoredRecord {
         try requireKnownColumns(values)
-        let current = try await find(id: id, on: transaction, lock: true)
-        if let expectedRevision, expectedRevision != current.revision {
-            throw DomainError.stale(currentRevision: current.revision)
-        }
+        _ = try await lock(id: id, atRevision: expectedRevision, in: transaction)
         var assignments = values.enumerated().map { "\($0.element.column) = $\($0.offset + 2)" }
         var parameters: [any PostgresBindable] = [id] + values.map(\.value.binding)
         if let customFields {
@@ -126,10 +131,7 @@ public struct RecordTable: Sendable {
     }
 
     public func delete(id: UUID, expectedRevision: Int64?, in transaction: PostgresSession) async throws {
-        let current = try await find(id: id, on: transaction, lock: true)
-        if let expectedRevision, expectedRevision != current.revision {
-            throw DomainError.stale(currentRevision: current.revision)
-        }
+        _ = try await lock(id: id, atRevision: expectedRevision, in: transaction)
         try await translatingConstraints {
             try await transaction.execute("DELETE FROM \(table) WHERE id = $1", [id])
         }

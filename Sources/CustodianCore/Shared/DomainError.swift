@@ -15,6 +15,14 @@ public enum DomainError: Error, Sendable, Equatable {
     case invalidCursor
 }
 
+extension DomainError {
+    /// The optimistic-concurrency check every write makes: `expected` is the caller's If-Match
+    /// (nil when none was sent), `current` the revision the locked row has.
+    static func requireRevision(_ expected: Int64?, current: Int64) throws {
+        if let expected, expected != current { throw DomainError.stale(currentRevision: current) }
+    }
+}
+
 /// One offending field of a request: a JSON path such as `email` or `custom_fields.size`.
 public struct FieldError: Sendable, Equatable, Codable {
     public var field: String

@@ -129,9 +129,7 @@ public struct StaffDirectory: Sendable {
             guard let revision: Int64 = try current.first?.decode("revision") else {
                 throw DomainError.notFound(resource: "staff member")
             }
-            if let expectedRevision, expectedRevision != revision {
-                throw DomainError.stale(currentRevision: revision)
-            }
+            try DomainError.requireRevision(expectedRevision, current: revision)
             let row: Row
             do {
                 row = try await transaction.query(
