@@ -53,7 +53,7 @@ public struct Notes: Sendable {
             LEFT JOIN LATERAL (
                 SELECT * FROM \(kind.notesTable) n
                 WHERE n.\(kind.ownerColumn) = o.id
-                  AND ($2::bigint IS NULL OR (n.created_at, n.id) > ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid))
+                  AND ($2::bigint IS NULL OR \(Cursor.condition(micros: "$2", id: "$3", alias: "n")))
                 ORDER BY n.created_at, n.id
                 LIMIT $4
             ) n ON true

@@ -168,7 +168,7 @@ public struct RecordTable: Sendable {
         if let cursor {
             let micros = bind(cursor.createdAtMicroseconds)
             let id = bind(cursor.id)
-            conditions.append("(created_at, id) > ('epoch'::timestamptz + \(micros)::bigint * interval '1 microsecond', \(id)::uuid)")
+            conditions.append(Cursor.condition(micros: micros, id: id))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let rows = try await database.query(

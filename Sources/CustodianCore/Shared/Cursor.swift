@@ -15,10 +15,15 @@ public struct Cursor: Sendable, Equatable {
         self.id = id
     }
 
-    /// The keyset condition for a cursor bound as `$1` (microseconds, or NULL for the first
-    /// page) and `$2` (id); served by an index on `(created_at, id)`.
-    static let afterParameters1And2 =
-        "($1::bigint IS NULL OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
+    /// The keyset condition "after the cursor", served by an index on `(created_at, id)`:
+    /// `micros` and `id` name the bind parameters holding the cursor, `alias` the table.
+    static func condition(micros: String, id: String, alias: String = "") -> String {
+        let prefix = alias.isEmpty ? "" : alias + "."
+        return "(\(prefix)created_at, \(prefix)id) > ('epoch'::timestamptz + \(micros)::bigint * interval '1 microsecond', \(id)::uuid)"
+    }
+
+    /// The same for lists whose first page binds NULL as `$1`: the cursor is `$1` and `$2`.
+    static let afterParameters1And2 = "($1::bigint IS NULL OR \(condition(micros: "$1", id: "$2")))"
 
     public var token: String {
         Data("\(createdAtMicroseconds):\(id.uuidString.lowercased())".utf8).base64URLEncoded
