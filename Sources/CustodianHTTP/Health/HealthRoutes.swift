@@ -1,3 +1,4 @@
+import CustodianCore
 import Hummingbird
 import Postgres
 
@@ -7,10 +8,6 @@ struct HealthRoutes {
     /// Readiness must answer quickly even when every connection is busy.
     let databaseTimeout: Duration
 
-    struct Status: Encodable {
-        let status: String
-    }
-
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/healthz", use: live)
         routes.on(.get, "/readyz", use: ready)
@@ -18,7 +15,7 @@ struct HealthRoutes {
 
     /// The process is up and serving HTTP; says nothing about the database.
     @Sendable func live(_: Request, _: AppRequestContext) async throws -> Response {
-        try JSONBody.response(Status(status: "ok"))
+        JSONBody.response(.object(["status": .string("ok")]))
     }
 
     /// The database answers a query through the pool: 200, else 503.
@@ -27,10 +24,8 @@ struct HealthRoutes {
             _ = try await database.withConnection(timeout: databaseTimeout) { try await $0.query("SELECT 1") }
         } catch {
             context.logger.warning("not ready: database check failed", metadata: ["error": "\(error)"])
-            var headers = HTTPFields()
-            headers[.retryAfter] = "5"
-            throw ProblemError(.databaseUnavailable, detail: "the database did not answer", headers: headers)
+            throw ProblemError.databaseUnavailable("the database did not answer")
         }
-        return try JSONBody.response(Status(status: "ready"))
+        return JSONBody.response(.object(["status": .string("ready")]))
     }
 }

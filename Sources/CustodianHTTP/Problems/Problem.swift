@@ -2,7 +2,7 @@ import CustodianCore
 import HTTPTypes
 
 /// An RFC 9457 problem detail, the body of every error response (`application/problem+json`).
-public struct Problem: Codable, Sendable, Equatable {
+public struct Problem: Sendable, Equatable {
     /// Stable, documented URI naming the kind of problem; clients branch on this, never on `title`.
     public var type: String
     public var title: String
@@ -13,11 +13,6 @@ public struct Problem: Codable, Sendable, Equatable {
     public var requestID: String?
     /// For validation failures: every offending field and what is wrong with it.
     public var errors: [FieldError]?
-
-    enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, instance, errors
-        case requestID = "request_id"
-    }
 
     public init(_ kind: ProblemType, detail: String? = nil, instance: String? = nil) {
         self.type = kind.uri
@@ -80,4 +75,25 @@ public struct ProblemError: Error, Sendable {
     }
 
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: problem.status) }
+
+    /// 503 with `Retry-After`: the database cannot be reached or no connection is free.
+    static func databaseUnavailable(_ detail: String) -> ProblemError {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "5"
+        return ProblemError(.databaseUnavailable, detail: detail, headers: headers)
+    }
+}
+
+extension Problem {
+    /// The RFC 9457 document; optional members are left out when empty.
+    var json: JSONValue {
+        var members: [String: JSONValue] = ["type": .string(type), "title": .string(title), "status": .integer(status)]
+        if let detail { members["detail"] = .string(detail) }
+        if let instance { members["instance"] = .string(instance) }
+        if let requestID { members["request_id"] = .string(requestID) }
+        if let errors {
+            members["errors"] = .array(errors.map { .object(["field": .string($0.field), "message": .string($0.message)]) })
+        }
+        return .object(members)
+    }
 }

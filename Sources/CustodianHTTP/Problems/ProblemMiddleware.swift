@@ -28,14 +28,10 @@ struct ProblemMiddleware: RouterMiddleware {
             return Self.problem(for: error)
         case let error as PostgresPoolError:
             context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
-            var headers = HTTPFields()
-            headers[.retryAfter] = "5"
-            return ProblemError(.databaseUnavailable, detail: "no database connection is available", headers: headers)
+            return .databaseUnavailable("no database connection is available")
         case let error as PostgresError where error.kind == .connection:
             context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
-            var headers = HTTPFields()
-            headers[.retryAfter] = "5"
-            return ProblemError(.databaseUnavailable, detail: "the database cannot be reached", headers: headers)
+            return .databaseUnavailable("the database cannot be reached")
         case let error as HTTPError where error.status == .notFound:
             // The router answers 404 for a known path with an unknown method; 405 is the truth then.
             let allowed = routes.allowedMethods(forPath: request.uri.path)
@@ -86,7 +82,6 @@ struct ProblemMiddleware: RouterMiddleware {
         problem.instance = problem.instance ?? instance
         var headers = error.headers
         headers[.contentType] = "application/problem+json"
-        let body = (try? JSONEncoder.api.encode(problem)) ?? Data()
-        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: problem.json.serialized())))
     }
 }

@@ -3,25 +3,10 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-extension JSONEncoder {
-    /// The API's JSON: snake_case keys, RFC 3339 UTC timestamps, stable key order.
-    /// Configured once; encoding with a shared encoder is thread-safe.
-    static let api: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-}
-
 extension JSONDecoder {
-    static let api: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
+    /// Request bodies are read into `JSONValue` (or a Decodable with snake_case property names):
+    /// no key or date strategies apply.
+    static let api = JSONDecoder()
 }
 
 /// Reading request bodies and writing response bodies as JSON.
@@ -45,13 +30,6 @@ public enum JSONBody {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.serialized())))
-    }
-
-    public static func response<Value: Encodable>(_ value: Value, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder.api.encode(value)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// A short, safe explanation of a decoding failure: where in the document and what was wrong.
