@@ -26,13 +26,8 @@ public struct Contacts: Sendable {
 
     public init(database: PostgresPool) { self.database = database }
 
-    public func find(id: UUID) async throws -> StoredRecord {
-        try await Self.table.find(id: id, on: database)
-    }
-
-    public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> Page<StoredRecord> {
-        try await Self.table.list(filter, after: cursor, limit: limit, on: database)
-    }
+    /// Reads are plain record work; writes keep the primary-contact rule.
+    public var store: RecordStore { RecordStore(table: Self.table, database: database) }
 
     /// The customer's first contact becomes its primary one; a new contact sent with
     /// `is_primary: true` takes the flag over from the current primary.
@@ -57,9 +52,7 @@ public struct Contacts: Sendable {
         }
         return try await database.transaction { transaction in
             let current = try await Self.table.find(id: id, on: transaction)
-            guard case .string(let customerText)? = current.json["customer_id"], let customerID = UUID(uuidString: customerText) else {
-                throw DomainError.notFound(resource: "contact")
-            }
+            let customerID = try Self.customerID(of: current)
             _ = try await lockCustomer(customerID, in: transaction)
             var values = values
             switch Self.value("is_primary", in: values) {
@@ -83,9 +76,7 @@ public struct Contacts: Sendable {
     public func delete(id: UUID, expectedRevision: Int64?) async throws {
         try await database.transaction { transaction in
             let current = try await Self.table.find(id: id, on: transaction)
-            guard case .string(let customerText)? = current.json["customer_id"], let customerID = UUID(uuidString: customerText) else {
-                throw DomainError.notFound(resource: "contact")
-            }
+            let customerID = try Self.customerID(of: current)
             _ = try await lockCustomer(customerID, in: transaction)
             try await Self.table.delete(id: id, expectedRevision: expectedRevision, in: transaction)
             if current.json["is_primary"] == .bool(true) {
@@ -115,6 +106,13 @@ public struct Contacts: Sendable {
 
     private func clearPrimary(of customerID: UUID, in transaction: PostgresSession) async throws {
         try await transaction.execute("UPDATE contacts SET is_primary = false WHERE customer_id = $1 AND is_primary", [customerID])
+    }
+
+    private static func customerID(of contact: StoredRecord) throws -> UUID {
+        guard let text = contact.json["customer_id"]?.string, let id = UUID(uuidString: text) else {
+            throw DomainError.notFound(resource: "contact")
+        }
+        return id
     }
 
     static func value(_ column: String, in values: ColumnValues) -> ColumnValue? {

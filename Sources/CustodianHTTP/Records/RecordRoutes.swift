@@ -124,8 +124,8 @@ extension RecordRoutes {
             table: Contacts.table,
             filterColumns: ["customer_id", "active", "is_primary"],
             operations: .init(
-                find: contacts.find(id:),
-                list: contacts.list(_:after:limit:),
+                find: contacts.store.find(id:),
+                list: contacts.store.list(_:after:limit:),
                 create: contacts.create(_:customFields:by:),
                 update: contacts.update(id:_:customFields:expectedRevision:by:),
                 delete: contacts.delete(id:expectedRevision:)
