@@ -6,7 +6,13 @@ import Glibc
 
 /// `2026-11-29T15:44:48.123Z`. Written by hand: Foundation's formatters cost microseconds per
 /// call, which adds up in a page of a thousand records.
-enum RFC3339 {
+public enum RFC3339 {
+    /// Parses an RFC 3339 timestamp with or without fractional seconds; nil for anything else.
+    public static func date(from text: String) -> Date? {
+        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            ?? (try? Date(text, strategy: .iso8601))
+    }
+
     static func string(from date: Date) -> String {
         let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
         var seconds = time_t((milliseconds / 1000).rounded(.down))

@@ -42,8 +42,7 @@ struct ListQuery {
     mutating func timestamp(_ name: String) -> Date? {
         known.insert(name)
         guard let text = raw(name) else { return nil }
-        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        guard let date = (try? Date(text, strategy: withFraction)) ?? (try? Date(text, strategy: .iso8601)) else {
+        guard let date = RFC3339.date(from: text) else {
             errors.append(FieldError(field: name, message: "must be an RFC 3339 timestamp such as 2026-11-29T12:00:00Z"))
             return nil
         }

@@ -101,10 +101,7 @@ public struct RequestFields {
             if required { fail(field, "must not be null") }
             return .null
         }
-        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        guard let text = value.string,
-            let date = (try? Date(text, strategy: withFraction)) ?? (try? Date(text, strategy: .iso8601))
-        else {
+        guard let text = value.string, let date = RFC3339.date(from: text) else {
             fail(field, "must be an RFC 3339 timestamp such as 2026-11-29T12:00:00Z")
             return .absent
         }
