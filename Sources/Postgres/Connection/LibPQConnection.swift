@@ -30,10 +30,8 @@ final class LibPQConnection: @unchecked Sendable {
         disconnect()
     }
 
-    var isConnected: Bool { handle != nil }
-
     /// Opens the connection if there is none, or replaces one that broke or was left mid-transaction.
-    func prepareForUse() throws {
+    private func prepareForUse() throws {
         if let handle {
             // PQconsumeInput reads, without blocking, what the server sent while the connection sat
             // idle. A terminated backend sends a FATAL message and then closes: the first call takes
