@@ -5,7 +5,7 @@ let package = Package(
     name: "custodian",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "custodian", targets: ["CustodianCLI"]),
+        .executable(name: "custodian", targets: ["CustodianCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -25,7 +25,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Apply pending migrations before serving. Env: CUSTODIAN_MIGRATE_ON_START=true.")
     var migrate = false
 
-    @Option(help: "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://127.0.0.1:8080/v1/public/consent.")
+    @Option(
+        help:
+            "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://127.0.0.1:8080/v1/public/consent."
+    )
     var consentLinkBaseURL: String?
 
     @Option(help: "Requests per minute and client address on public endpoints. Env: CUSTODIAN_PUBLIC_RATE_LIMIT; default 60.")

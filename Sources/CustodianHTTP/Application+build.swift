@@ -53,7 +53,8 @@ public func buildRouter(
     StaffRoutes(directory: directory, auth: auth).register(on: &routes)
     let definitions = CustomFieldDefinitions(database: database)
     CustomFieldRoutes(definitions: definitions, auth: auth).register(on: &routes)
-    RecordRoutes.customers(RecordStore(table: Customers.table, database: database), auth: auth, definitions: definitions).register(on: &routes)
+    RecordRoutes.customers(RecordStore(table: Customers.table, database: database), auth: auth, definitions: definitions).register(
+        on: &routes)
     RecordRoutes.contacts(Contacts(database: database), auth: auth, definitions: definitions).register(on: &routes)
     let leads = Leads(database: database)
     RecordRoutes.leads(leads, auth: auth, definitions: definitions).register(on: &routes)

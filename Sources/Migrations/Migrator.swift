@@ -8,7 +8,7 @@ import Postgres
 /// once: one applies, the others wait and then find nothing left to do.
 public struct Migrator: Sendable {
     /// The advisory lock key all Custodian migration runners agree on.
-    static let lockKey: Int64 = 0x6375_7374_6f64_6e   // "custodn"
+    static let lockKey: Int64 = 0x6375_7374_6f64_6e // "custodn"
 
     public let files: [MigrationFile]
     let pool: PostgresPool

@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Personal consent links and the public consent endpoints")
 struct ConsentLinkTests {
@@ -19,15 +19,18 @@ struct ConsentLinkTests {
     private func setUp(_ fixture: StaffFixture, _ client: ContractClient) async throws -> Setup {
         var purposes: [String] = []
         for (name, appliesTo) in [("Newsletter", "both"), ("Event invitations", "leads"), ("Contact surveys", "contacts")] {
-            purposes.append(try #require(try await client.create(
-                "/v1/consent-purposes", key: fixture.adminKey,
-                #"{"name": "\#(name)", "description": "About \#(name).", "lawful_basis": "consent", "applies_to": "\#(appliesTo)"}"#
-            )["id"] as? String))
+            purposes.append(
+                try #require(
+                    try await client.create(
+                        "/v1/consent-purposes", key: fixture.adminKey,
+                        #"{"name": "\#(name)", "description": "About \#(name).", "lawful_basis": "consent", "applies_to": "\#(appliesTo)"}"#
+                    )["id"] as? String))
         }
-        let lead = try #require(try await client.create(
-            "/v1/leads", key: fixture.adminKey,
-            #"{"name": "Ada King Lovelace", "email": "ada@secret.example", "phone": "+44 20 7946 0000", "company": "Engines Ltd", "description": "private notes"}"#
-        )["id"] as? String)
+        let lead = try #require(
+            try await client.create(
+                "/v1/leads", key: fixture.adminKey,
+                #"{"name": "Ada King Lovelace", "email": "ada@secret.example", "phone": "+44 20 7946 0000", "company": "Engines Ltd", "description": "private notes"}"#
+            )["id"] as? String)
         return Setup(lead: lead, purposes: purposes)
     }
 
@@ -60,7 +63,8 @@ struct ConsentLinkTests {
             fields[.userAgent] = "Mozilla/5.0 (Test)"
             let decided = try await client.send(
                 .post, "/v1/public/consent/\(token)", headers: fields,
-                body: #"{"decisions": [{"purpose_id": "\#(setup.purposes[0])", "action": "give"}, {"purpose_id": "\#(setup.purposes[1])", "action": "withdraw"}]}"#
+                body:
+                    #"{"decisions": [{"purpose_id": "\#(setup.purposes[0])", "action": "give"}, {"purpose_id": "\#(setup.purposes[1])", "action": "withdraw"}]}"#
             )
             #expect(decided.status == .ok)
             let states = (try decided.json()["purposes"] as? [[String: Any]] ?? []).compactMap { $0["state"] as? String }
@@ -68,7 +72,8 @@ struct ConsentLinkTests {
             let history = try await client.send(.get, "/v1/leads/\(setup.lead)/consents", headers: headers(key: fixture.adminKey)).json()
             let records = try #require(history["history"] as? [[String: Any]])
             #expect(records.count == 2)
-            #expect(records.allSatisfy { $0["channel"] as? String == "consent_link" && $0["user_agent"] as? String == "Mozilla/5.0 (Test)" })
+            #expect(
+                records.allSatisfy { $0["channel"] as? String == "consent_link" && $0["user_agent"] as? String == "Mozilla/5.0 (Test)" })
             #expect(records.allSatisfy { $0["staff_id"] is NSNull })
 
             for invalid in [
@@ -105,7 +110,9 @@ struct ConsentLinkTests {
             #expect(try await client.send(.get, "/v1/public/consent/\(second)").status == .notFound)
 
             let third = try await issue(client, key: fixture.adminKey, lead: setup.lead)
-            #expect(try await client.send(.delete, "/v1/leads/\(setup.lead)/consent-link", headers: headers(key: fixture.adminKey)).status == .noContent)
+            #expect(
+                try await client.send(.delete, "/v1/leads/\(setup.lead)/consent-link", headers: headers(key: fixture.adminKey)).status
+                    == .noContent)
             #expect(try await client.send(.get, "/v1/public/consent/\(third)").status == .notFound)
             let stored: Int = try await fixture.pool.query("SELECT count(*) AS n FROM consent_links").single().decode("n")
             #expect(stored == 0)
@@ -128,12 +135,21 @@ struct ConsentLinkTests {
             #expect(page["controller"] as? String == "Acme GmbH")
             #expect(page["page_text"] as? String == "Choose what we may send you.")
 
-            _ = try await client.send(.patch, "/v1/settings/consent", headers: headers(key: fixture.adminKey, json: true), body: #"{"leads_enabled": false}"#)
+            _ = try await client.send(
+                .patch, "/v1/settings/consent", headers: headers(key: fixture.adminKey, json: true), body: #"{"leads_enabled": false}"#)
             #expect(try await client.send(.get, "/v1/public/consent/\(token)").status == .notFound)
-            #expect(try await client.send(.post, "/v1/leads/\(setup.lead)/consent-link", headers: headers(key: fixture.adminKey)).status == .conflict)
+            #expect(
+                try await client.send(.post, "/v1/leads/\(setup.lead)/consent-link", headers: headers(key: fixture.adminKey)).status
+                    == .conflict)
             let staff = try await fixture.key(role: .staff)
-            #expect(try await client.send(.patch, "/v1/settings/consent", headers: headers(key: staff, json: true), body: #"{"leads_enabled": true}"#).status == .forbidden)
-            #expect(try await client.send(.patch, "/v1/settings/consent", headers: headers(key: fixture.adminKey, json: true), body: #"{"link_lifetime_days": 0}"#).status == .unprocessableContent)
+            #expect(
+                try await client.send(
+                    .patch, "/v1/settings/consent", headers: headers(key: staff, json: true), body: #"{"leads_enabled": true}"#
+                ).status == .forbidden)
+            #expect(
+                try await client.send(
+                    .patch, "/v1/settings/consent", headers: headers(key: fixture.adminKey, json: true), body: #"{"link_lifetime_days": 0}"#
+                ).status == .unprocessableContent)
         }
     }
 

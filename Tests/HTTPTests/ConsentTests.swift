@@ -4,20 +4,26 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Consent: versioned purposes and an append-only, hash-chained history")
 struct ConsentTests {
-    private func purpose(_ client: ContractClient, key: String, name: String = "Newsletter", appliesTo: String = "both") async throws -> String {
-        try #require(try await client.create(
-            "/v1/consent-purposes", key: key,
-            #"{"name": "\#(name)", "description": "Monthly product news by email.", "lawful_basis": "consent", "applies_to": "\#(appliesTo)"}"#
-        )["id"] as? String)
+    private func purpose(_ client: ContractClient, key: String, name: String = "Newsletter", appliesTo: String = "both") async throws
+        -> String
+    {
+        try #require(
+            try await client.create(
+                "/v1/consent-purposes", key: key,
+                #"{"name": "\#(name)", "description": "Monthly product news by email.", "lawful_basis": "consent", "applies_to": "\#(appliesTo)"}"#
+            )["id"] as? String)
     }
 
-    private func decide(_ client: ContractClient, key: String, person: String, purpose: String, _ action: String, note: String = "by phone") async throws -> [String: Any] {
-        try await client.create(person + "/consents", key: key, #"{"purpose_id": "\#(purpose)", "action": "\#(action)", "note": "\#(note)"}"#)
+    private func decide(_ client: ContractClient, key: String, person: String, purpose: String, _ action: String, note: String = "by phone")
+        async throws -> [String: Any]
+    {
+        try await client.create(
+            person + "/consents", key: key, #"{"purpose_id": "\#(purpose)", "action": "\#(action)", "note": "\#(note)"}"#)
     }
 
     private func states(_ client: ContractClient, key: String, person: String) async throws -> [String: String] {
@@ -45,7 +51,8 @@ struct ConsentTests {
             #expect(record["note"] as? String == "asked again at the fair")
             #expect(try await states(client, key: staff, person: lead) == [newsletter: "given", events: "not_asked"])
 
-            let history = try await client.send(.get, lead + "/consents", headers: headers(key: staff)).json()["history"] as? [[String: Any]]
+            let history =
+                try await client.send(.get, lead + "/consents", headers: headers(key: staff)).json()["history"] as? [[String: Any]]
             #expect(history?.compactMap { $0["action"] as? String } == ["give", "withdraw", "give"])
             let verdict = try await client.send(.get, lead + "/consents/verify", headers: headers(key: staff)).json()
             #expect(verdict["intact"] as? Bool == true)
@@ -57,11 +64,15 @@ struct ConsentTests {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
             let newsletter = try await purpose(client, key: admin)
-            let contactCustomer = try #require(try await client.create("/v1/customers", key: admin, #"{"company": "Acme"}"#)["id"] as? String)
-            let contact = "/v1/contacts/" + (try #require(try await client.create(
-                "/v1/contacts", key: admin,
-                #"{"customer_id": "\#(contactCustomer)", "first_name": "Kim", "last_name": "Ng", "email": "kim@example.org"}"#
-            )["id"] as? String))
+            let contactCustomer = try #require(
+                try await client.create("/v1/customers", key: admin, #"{"company": "Acme"}"#)["id"] as? String)
+            let contact =
+                "/v1/contacts/"
+                + (try #require(
+                    try await client.create(
+                        "/v1/contacts", key: admin,
+                        #"{"customer_id": "\#(contactCustomer)", "first_name": "Kim", "last_name": "Ng", "email": "kim@example.org"}"#
+                    )["id"] as? String))
             _ = try await decide(client, key: admin, person: contact, purpose: newsletter, "give")
 
             let edited = try await client.send(
@@ -71,8 +82,9 @@ struct ConsentTests {
             #expect(edited.status == .ok)
             let body = try edited.json()
             #expect(body["version"] as? Int == 2)
-            #expect((body["versions"] as? [[String: Any]])?.compactMap { $0["description"] as? String }
-                == ["Monthly product news by email.", "Weekly product news by email."])
+            #expect(
+                (body["versions"] as? [[String: Any]])?.compactMap { $0["description"] as? String }
+                    == ["Monthly product news by email.", "Weekly product news by email."])
             let second = try await decide(client, key: admin, person: contact, purpose: newsletter, "withdraw")
             #expect(second["purpose_version"] as? Int == 2)
 
@@ -83,7 +95,8 @@ struct ConsentTests {
             )
             #expect(try retired.json()["active"] as? Bool == false)
             let refused = try await client.send(
-                .post, contact + "/consents", headers: headers(key: admin, json: true), body: #"{"purpose_id": "\#(newsletter)", "action": "give"}"#
+                .post, contact + "/consents", headers: headers(key: admin, json: true),
+                body: #"{"purpose_id": "\#(newsletter)", "action": "give"}"#
             )
             #expect(refused.status == .unprocessableContent)
             let history = try await client.send(.get, contact + "/consents", headers: headers(key: admin)).json()
@@ -121,11 +134,15 @@ struct ConsentTests {
     @Test func aRowAlteredBehindTheAPIsBackIsDetected() async throws {
         try await StaffFixture.withApp { fixture, client in
             let newsletter = try await purpose(client, key: fixture.adminKey)
-            let lead = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String))
+            let lead =
+                "/v1/leads/"
+                + (try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String))
             for action in ["give", "withdraw", "give", "withdraw"] {
                 _ = try await decide(client, key: fixture.adminKey, person: lead, purpose: newsletter, action)
             }
-            #expect(try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool == true)
+            #expect(
+                try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool
+                    == true)
             try await fixture.pool.transaction { transaction in
                 try await transaction.execute("ALTER TABLE consent_records DISABLE TRIGGER consent_records_append_only")
                 try await transaction.execute("UPDATE consent_records SET action = 'give' WHERE seq = 2")
@@ -140,11 +157,14 @@ struct ConsentTests {
     @Test func concurrentDecisionsForOnePersonKeepTheChainIntact() async throws {
         try await StaffFixture.withApp { fixture, client in
             let newsletter = try await purpose(client, key: fixture.adminKey)
-            let lead = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String))
+            let lead =
+                "/v1/leads/"
+                + (try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada"}"#)["id"] as? String))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
                     group.addTask {
-                        _ = try await decide(client, key: fixture.adminKey, person: lead, purpose: newsletter, index % 2 == 0 ? "give" : "withdraw")
+                        _ = try await decide(
+                            client, key: fixture.adminKey, person: lead, purpose: newsletter, index % 2 == 0 ? "give" : "withdraw")
                     }
                 }
                 try await group.waitForAll()
@@ -158,19 +178,27 @@ struct ConsentTests {
     @Test func conversionCarriesAVerifiableHistoryToTheContact() async throws {
         try await StaffFixture.withApp { fixture, client in
             let newsletter = try await purpose(client, key: fixture.adminKey)
-            let leadID = try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada Lovelace", "email": "ada@example.org"}"#)["id"] as? String)
+            let leadID = try #require(
+                try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Ada Lovelace", "email": "ada@example.org"}"#)["id"]
+                    as? String)
             _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "give")
             _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "withdraw")
             _ = try await decide(client, key: fixture.adminKey, person: "/v1/leads/\(leadID)", purpose: newsletter, "give")
             let conversion = try await client.send(.post, "/v1/leads/\(leadID)/convert", headers: headers(key: fixture.adminKey)).json()
             let contactID = try #require((conversion["contact"] as? [String: Any])?["id"] as? String)
             let contact = "/v1/contacts/\(contactID)"
-            let history = try #require(try await client.send(.get, contact + "/consents", headers: headers(key: fixture.adminKey)).json()["history"] as? [[String: Any]])
+            let history = try #require(
+                try await client.send(.get, contact + "/consents", headers: headers(key: fixture.adminKey)).json()["history"]
+                    as? [[String: Any]])
             #expect(history.compactMap { $0["action"] as? String } == ["give", "withdraw", "give"])
             #expect(history.allSatisfy { $0["carried_from"] is String })
             #expect(try await states(client, key: fixture.adminKey, person: contact)[newsletter] == "given")
-            #expect(try await client.send(.get, contact + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool == true)
-            #expect(try await client.send(.get, "/v1/leads/\(leadID)/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool == true)
+            #expect(
+                try await client.send(.get, contact + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool
+                    == true)
+            #expect(
+                try await client.send(.get, "/v1/leads/\(leadID)/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"]
+                    as? Bool == true)
         }
     }
 
@@ -181,29 +209,40 @@ struct ConsentTests {
             let leadsOnly = try await purpose(client, key: admin, name: "Lead nurturing", appliesTo: "leads")
             var people: [String] = []
             for name in ["Ada", "Grace", "Alan"] {
-                people.append(try #require(try await client.create("/v1/leads", key: admin, #"{"name": "\#(name)", "email": "\#(name.lowercased())@example.org"}"#)["id"] as? String))
+                people.append(
+                    try #require(
+                        try await client.create(
+                            "/v1/leads", key: admin, #"{"name": "\#(name)", "email": "\#(name.lowercased())@example.org"}"#)["id"]
+                            as? String))
             }
             for person in people { _ = try await decide(client, key: admin, person: "/v1/leads/\(person)", purpose: newsletter, "give") }
             _ = try await decide(client, key: admin, person: "/v1/leads/\(people[1])", purpose: newsletter, "withdraw")
-            let page = try await client.send(.get, "/v1/consent-purposes/\(newsletter)/consenters?limit=1", headers: headers(key: admin)).json()
+            let page = try await client.send(.get, "/v1/consent-purposes/\(newsletter)/consenters?limit=1", headers: headers(key: admin))
+                .json()
             var names = (page["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             let cursor = try #require(page["next_cursor"] as? String)
-            let rest = try await client.send(.get, "/v1/consent-purposes/\(newsletter)/consenters?cursor=\(cursor)", headers: headers(key: admin)).json()
+            let rest = try await client.send(
+                .get, "/v1/consent-purposes/\(newsletter)/consenters?cursor=\(cursor)", headers: headers(key: admin)
+            ).json()
             names += (rest["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             #expect(Set(names) == ["Ada", "Alan"])
 
             let acme = try #require(try await client.create("/v1/customers", key: admin, #"{"company": "Acme"}"#)["id"] as? String)
-            let contact = try #require(try await client.create(
-                "/v1/contacts", key: admin, #"{"customer_id": "\#(acme)", "first_name": "K", "last_name": "N", "email": "k@example.org"}"#
-            )["id"] as? String)
+            let contact = try #require(
+                try await client.create(
+                    "/v1/contacts", key: admin,
+                    #"{"customer_id": "\#(acme)", "first_name": "K", "last_name": "N", "email": "k@example.org"}"#
+                )["id"] as? String)
             let wrongKind = try await client.send(
-                .post, "/v1/contacts/\(contact)/consents", headers: headers(key: admin, json: true), body: #"{"purpose_id": "\#(leadsOnly)", "action": "give"}"#
+                .post, "/v1/contacts/\(contact)/consents", headers: headers(key: admin, json: true),
+                body: #"{"purpose_id": "\#(leadsOnly)", "action": "give"}"#
             )
             #expect(wrongKind.status == .unprocessableContent)
             #expect(try await client.send(.get, "/v1/leads/\(UUID())/consents", headers: headers(key: admin)).status == .notFound)
             let readonly = try await fixture.key(role: .readonly)
             let forbidden = try await client.send(
-                .post, "/v1/leads/\(people[0])/consents", headers: headers(key: readonly, json: true), body: #"{"purpose_id": "\#(newsletter)", "action": "give"}"#
+                .post, "/v1/leads/\(people[0])/consents", headers: headers(key: readonly, json: true),
+                body: #"{"purpose_id": "\#(newsletter)", "action": "give"}"#
             )
             #expect(forbidden.status == .forbidden)
         }

@@ -4,8 +4,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Endpoints under this prefix are added by tests only; they are not part of the contract.
 let testOnlyPrefix = "/test-only/"
@@ -51,7 +51,8 @@ struct ContractClient {
         let body = Data(response.body.readableBytesView)
         let violations: [String]
         if path.hasPrefix(testOnlyPrefix) {
-            violations = status >= 400
+            violations =
+                status >= 400
                 ? OpenAPIContract.shared.problemViolations(status: status, headers: responseHeaders, body: body) : []
         } else {
             violations = OpenAPIContract.shared.violations(

@@ -1,8 +1,8 @@
 import CustodianHTTP
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("openapi.yaml and the server describe the same API")
 struct ContractTests {

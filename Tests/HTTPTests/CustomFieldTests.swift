@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Custom fields: definitions and typed values")
 struct CustomFieldTests {
@@ -18,8 +18,13 @@ struct CustomFieldTests {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
             _ = try await define(client, key: admin, #"{"entity": "customer", "key": "size", "label": "Employees", "type": "number"}"#)
-            _ = try await define(client, key: admin, #"{"entity": "customer", "key": "tier", "label": "Tier", "type": "select", "options": ["gold", "silver"], "required": true}"#)
-            _ = try await define(client, key: admin, #"{"entity": "customer", "key": "tags", "label": "Tags", "type": "multiselect", "options": ["a", "b", "c"]}"#)
+            _ = try await define(
+                client, key: admin,
+                #"{"entity": "customer", "key": "tier", "label": "Tier", "type": "select", "options": ["gold", "silver"], "required": true}"#
+            )
+            _ = try await define(
+                client, key: admin,
+                #"{"entity": "customer", "key": "tags", "label": "Tags", "type": "multiselect", "options": ["a", "b", "c"]}"#)
             _ = try await define(client, key: admin, #"{"entity": "customer", "key": "since", "label": "Customer since", "type": "date"}"#)
             _ = try await define(client, key: admin, #"{"entity": "customer", "key": "vip", "label": "VIP", "type": "checkbox"}"#)
             _ = try await define(client, key: admin, #"{"entity": "customer", "key": "motto", "label": "Motto", "type": "text"}"#)
@@ -36,12 +41,16 @@ struct CustomFieldTests {
 
             let bad = try await client.send(
                 .post, "/v1/customers", headers: headers(key: admin, json: true),
-                body: #"{"company": "Bad", "custom_fields": {"size": "twelve", "tier": "bronze", "tags": ["a", "a"], "since": "2023-02-29", "vip": "yes", "motto": "", "shoe_size": 42}}"#
+                body:
+                    #"{"company": "Bad", "custom_fields": {"size": "twelve", "tier": "bronze", "tags": ["a", "a"], "since": "2023-02-29", "vip": "yes", "motto": "", "shoe_size": 42}}"#
             )
             #expect(bad.status == .unprocessableContent)
             let fields = Set(try #require(try bad.json()["errors"] as? [[String: String]]).compactMap { $0["field"] })
-            #expect(fields == ["custom_fields.size", "custom_fields.tier", "custom_fields.tags", "custom_fields.since",
-                               "custom_fields.vip", "custom_fields.motto", "custom_fields.shoe_size"])
+            #expect(
+                fields == [
+                    "custom_fields.size", "custom_fields.tier", "custom_fields.tags", "custom_fields.since",
+                    "custom_fields.vip", "custom_fields.motto", "custom_fields.shoe_size",
+                ])
 
             let missingRequired = try await client.send(
                 .post, "/v1/customers", headers: headers(key: admin, json: true), body: #"{"company": "No tier"}"#
@@ -79,7 +88,8 @@ struct CustomFieldTests {
             let lead = try await client.create("/v1/leads", key: admin, #"{"name": "Lee", "custom_fields": {"budget": 1000}}"#)
             let leadID = try #require(lead["id"] as? String)
             let retired = try await client.send(
-                .patch, "/v1/custom-fields/\(fieldID)", headers: headers(key: admin, json: true, ifMatch: "\"1\""), body: #"{"active": false}"#
+                .patch, "/v1/custom-fields/\(fieldID)", headers: headers(key: admin, json: true, ifMatch: "\"1\""),
+                body: #"{"active": false}"#
             )
             #expect(retired.status == .ok)
             #expect(try retired.json()["active"] as? Bool == false)
@@ -99,7 +109,9 @@ struct CustomFieldTests {
             let admin = fixture.adminKey
             let staff = try await fixture.key(role: .staff)
             let body = #"{"entity": "contact", "key": "nickname", "label": "Nickname", "type": "text"}"#
-            #expect(try await client.send(.post, "/v1/custom-fields", headers: headers(key: staff, json: true), body: body).status == .forbidden)
+            #expect(
+                try await client.send(.post, "/v1/custom-fields", headers: headers(key: staff, json: true), body: body).status == .forbidden
+            )
             #expect(try await client.send(.get, "/v1/custom-fields", headers: headers(key: staff)).status == .ok)
             _ = try await define(client, key: admin, body)
             let duplicate = try await client.send(.post, "/v1/custom-fields", headers: headers(key: admin, json: true), body: body)

@@ -5,12 +5,14 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 extension ContractClient {
     /// POSTs JSON with `key` and returns the parsed body of a 201, recording an issue otherwise.
-    func create(_ path: String, key: String, _ body: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
+    func create(_ path: String, key: String, _ body: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String:
+        Any]
+    {
         let response = try await send(.post, path, headers: headers(key: key, json: true), body: body, sourceLocation: sourceLocation)
         #expect(response.status == .created, "\(response.text)", sourceLocation: sourceLocation)
         return try response.json()
@@ -24,7 +26,8 @@ struct CustomerTests {
             let key = try await fixture.key(role: .staff)
             let created = try await client.send(
                 .post, "/v1/customers", headers: headers(key: key, json: true),
-                body: #"{"company": "Acme GmbH", "vat_number": "DE123456789", "billing_country": "de", "billing_street": "Hauptstr. 1\nHinterhaus"}"#
+                body:
+                    #"{"company": "Acme GmbH", "vat_number": "DE123456789", "billing_country": "de", "billing_street": "Hauptstr. 1\nHinterhaus"}"#
             )
             #expect(created.status == .created)
             let body = try created.json()
@@ -52,7 +55,8 @@ struct CustomerTests {
             #expect(stale.status == .preconditionFailed)
             let staleDelete = try await client.send(.delete, "/v1/customers/\(id)", headers: headers(key: key, ifMatch: "\"1\""))
             #expect(staleDelete.status == .preconditionFailed)
-            #expect(try await client.send(.get, "/v1/customers/\(id)", headers: headers(key: key)).json()["company"] as? String == "Acme GmbH")
+            #expect(
+                try await client.send(.get, "/v1/customers/\(id)", headers: headers(key: key)).json()["company"] as? String == "Acme GmbH")
 
             #expect(try await client.send(.delete, "/v1/customers/\(id)", headers: headers(key: key)).status == .noContent)
             #expect(try await client.send(.get, "/v1/customers/\(id)", headers: headers(key: key)).status == .notFound)
@@ -65,7 +69,8 @@ struct CustomerTests {
             let key = try await fixture.key(role: .staff, name: "Writer")
             let id = try #require(try await client.create("/v1/customers", key: key, #"{"company": "Tracked"}"#)["id"] as? String)
             let row = try await fixture.pool.query(
-                "SELECT s.name FROM customers c JOIN staff s ON s.id = c.created_by WHERE c.id = $1::uuid AND c.updated_by = c.created_by", [id]
+                "SELECT s.name FROM customers c JOIN staff s ON s.id = c.created_by WHERE c.id = $1::uuid AND c.updated_by = c.created_by",
+                [id]
             ).single()
             #expect(try row.decode("name", as: String.self) == "Writer")
         }
@@ -75,7 +80,8 @@ struct CustomerTests {
         try await StaffFixture.withApp { fixture, client in
             let readonly = try await fixture.key(role: .readonly)
             #expect(try await client.send(.get, "/v1/customers", headers: headers(key: readonly)).status == .ok)
-            let refused = try await client.send(.post, "/v1/customers", headers: headers(key: readonly, json: true), body: #"{"company": "X"}"#)
+            let refused = try await client.send(
+                .post, "/v1/customers", headers: headers(key: readonly, json: true), body: #"{"company": "X"}"#)
             #expect(refused.status == .forbidden)
             #expect(try await client.send(.get, "/v1/customers", headers: headers(key: nil)).status == .unauthorized)
         }
@@ -130,7 +136,9 @@ struct CustomerTests {
             let next = try await client.send(.get, "/v1/customers?limit=3", headers: headers(key: key)).json()["next_cursor"] as? String
             let rest = try await companies("limit=3&cursor=\(try #require(next))")
             #expect(rest == ["Gamma"])
-            #expect(try await client.send(.get, "/v1/customers?created_from=yesterday", headers: headers(key: key)).status == .unprocessableContent)
+            #expect(
+                try await client.send(.get, "/v1/customers?created_from=yesterday", headers: headers(key: key)).status
+                    == .unprocessableContent)
         }
     }
 }
@@ -138,10 +146,13 @@ struct CustomerTests {
 @Suite("Contacts and the one-primary-contact rule")
 struct ContactTests {
     private func customer(_ client: ContractClient, key: String) async throws -> String {
-        try #require(try await client.create("/v1/customers", key: key, #"{"company": "Acme \#(UUID().uuidString.prefix(6))"}"#)["id"] as? String)
+        try #require(
+            try await client.create("/v1/customers", key: key, #"{"company": "Acme \#(UUID().uuidString.prefix(6))"}"#)["id"] as? String)
     }
 
-    private func contact(_ client: ContractClient, key: String, customer: String, email: String, primary: Bool? = nil) async throws -> [String: Any] {
+    private func contact(_ client: ContractClient, key: String, customer: String, email: String, primary: Bool? = nil) async throws
+        -> [String: Any]
+    {
         let flag = primary.map { #", "is_primary": \#($0)"# } ?? ""
         return try await client.create(
             "/v1/contacts", key: key,
@@ -182,7 +193,8 @@ struct ContactTests {
             #expect(try await client.send(.delete, "/v1/contacts/\(secondID)", headers: headers(key: key)).status == .noContent)
             #expect(try await primaries(fixture.pool, customer: acme) == ["first@example.org"])
 
-            let filtered = try await client.send(.get, "/v1/contacts?customer_id=\(acme)&is_primary=true", headers: headers(key: key)).json()
+            let filtered = try await client.send(.get, "/v1/contacts?customer_id=\(acme)&is_primary=true", headers: headers(key: key))
+                .json()
             #expect((filtered["data"] as? [[String: Any]])?.compactMap { $0["email"] as? String } == ["first@example.org"])
         }
     }

@@ -1,8 +1,8 @@
 import CustodianCore
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("custodian seed --demo")
 struct DemoDataTests {

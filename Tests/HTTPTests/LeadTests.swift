@@ -5,15 +5,16 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Leads and their conversion")
 struct LeadTests {
     @Test func createFilterAndUpdate() async throws {
         try await StaffFixture.withApp { fixture, client in
             let key = try await fixture.key(role: .staff)
-            let owner: String = try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = 'Ada Admin'").single().decode("id")
+            let owner: String = try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = 'Ada Admin'").single().decode(
+                "id")
             let lead = try await client.create(
                 "/v1/leads", key: key,
                 #"{"name": "Ada Lovelace", "email": "ada@engines.example", "source": "web-form", "assigned_to": "\#(owner)", "last_contacted_at": "2026-11-01T10:00:00Z"}"#
@@ -88,7 +89,8 @@ struct LeadTests {
                 #"{"customer_id": "\#(acme)", "first_name": "Kim", "last_name": "Ng", "email": "taken@example.org"}"#
             )
             // The customer insert succeeds, then the contact insert hits the taken email.
-            let lead = try await client.create("/v1/leads", key: key, #"{"name": "Kim Ng", "company": "Other Co", "email": "TAKEN@example.org"}"#)
+            let lead = try await client.create(
+                "/v1/leads", key: key, #"{"name": "Kim Ng", "company": "Other Co", "email": "TAKEN@example.org"}"#)
             let id = try #require(lead["id"] as? String)
             let response = try await client.send(.post, "/v1/leads/\(id)/convert", headers: headers(key: key))
             #expect(response.status == .conflict)
@@ -119,7 +121,8 @@ struct NoteTests {
             let first = try await client.send(.get, "/v1/customers/\(acme)/notes?limit=2", headers: headers(key: key)).json()
             #expect((first["data"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["Call 1", "Call 2"])
             let cursor = try #require(first["next_cursor"] as? String)
-            let second = try await client.send(.get, "/v1/customers/\(acme)/notes?limit=2&cursor=\(cursor)", headers: headers(key: key)).json()
+            let second = try await client.send(.get, "/v1/customers/\(acme)/notes?limit=2&cursor=\(cursor)", headers: headers(key: key))
+                .json()
             #expect((second["data"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["Call 3"])
             #expect(second["next_cursor"] is NSNull)
 
@@ -127,8 +130,12 @@ struct NoteTests {
             let empty = try await client.send(.get, "/v1/leads/\(lead)/notes", headers: headers(key: key)).json()
             #expect((empty["data"] as? [Any])?.isEmpty == true)
             #expect(try await client.send(.get, "/v1/contacts/\(UUID())/notes", headers: headers(key: key)).status == .notFound)
-            #expect(try await client.send(.post, "/v1/leads/\(UUID())/notes", headers: headers(key: key, json: true), body: #"{"text": "x"}"#).status == .notFound)
-            #expect(try await client.send(.post, "/v1/leads/\(lead)/notes", headers: headers(key: key, json: true), body: #"{"text": ""}"#).status == .unprocessableContent)
+            #expect(
+                try await client.send(.post, "/v1/leads/\(UUID())/notes", headers: headers(key: key, json: true), body: #"{"text": "x"}"#)
+                    .status == .notFound)
+            #expect(
+                try await client.send(.post, "/v1/leads/\(lead)/notes", headers: headers(key: key, json: true), body: #"{"text": ""}"#)
+                    .status == .unprocessableContent)
 
             #expect(try await client.send(.delete, "/v1/customers/\(acme)", headers: headers(key: key)).status == .noContent)
             let left: Int = try await fixture.pool.query("SELECT count(*) AS n FROM customer_notes").single().decode("n")

@@ -4,8 +4,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Every error is problem+json with a stable type and the request id")
 struct ProblemResponseTests {
@@ -76,7 +76,8 @@ struct ProblemResponseTests {
             // A large body on an endpoint that takes none is refused the same way.
             var plain = HTTPFields()
             plain[.contentLength] = "\(body.utf8.count)"
-            try expectProblem(try await client.send(.get, "/healthz", headers: plain, body: body), status: .contentTooLarge, type: "payload-too-large")
+            try expectProblem(
+                try await client.send(.get, "/healthz", headers: plain, body: body), status: .contentTooLarge, type: "payload-too-large")
             // A body within the limit passes.
             let small = #"{"name": "ok", "times": 1}"#
             declared[.contentLength] = "\(small.utf8.count)"

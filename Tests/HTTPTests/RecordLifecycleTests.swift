@@ -3,8 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Every record type: the full lifecycle and its guards")
 struct RecordLifecycleTests {
@@ -18,14 +18,18 @@ struct RecordLifecycleTests {
     }
 
     static let resources: [Resource] = [
-        Resource(path: "/v1/leads", body: { _, n in #"{"name": "Lead \#(n)", "email": "lead\#(n)@example.org"}"# },
-                 patch: #"{"status": "qualified"}"#, changedField: "status"),
-        Resource(path: "/v1/customers", body: { _, n in #"{"company": "Company \#(n)"}"# },
-                 patch: #"{"country": "fr"}"#, changedField: "country"),
-        Resource(path: "/v1/contacts", body: { customer, n in
-                     #"{"customer_id": "\#(customer)", "first_name": "F\#(n)", "last_name": "L", "email": "c\#(n)@example.org"}"#
-                 },
-                 patch: #"{"title": "Buyer"}"#, changedField: "title"),
+        Resource(
+            path: "/v1/leads", body: { _, n in #"{"name": "Lead \#(n)", "email": "lead\#(n)@example.org"}"# },
+            patch: #"{"status": "qualified"}"#, changedField: "status"),
+        Resource(
+            path: "/v1/customers", body: { _, n in #"{"company": "Company \#(n)"}"# },
+            patch: #"{"country": "fr"}"#, changedField: "country"),
+        Resource(
+            path: "/v1/contacts",
+            body: { customer, n in
+                #"{"customer_id": "\#(customer)", "first_name": "F\#(n)", "last_name": "L", "email": "c\#(n)@example.org"}"#
+            },
+            patch: #"{"title": "Buyer"}"#, changedField: "title"),
     ]
 
     @Test(arguments: resources)
@@ -37,7 +41,8 @@ struct RecordLifecycleTests {
 
             // 401 without a key, 403 for a role that may only read.
             #expect(try await client.send(.get, resource.path, headers: headers(key: nil)).status == .unauthorized)
-            let refused = try await client.send(.post, resource.path, headers: headers(key: readonly, json: true), body: resource.body(customer, 0))
+            let refused = try await client.send(
+                .post, resource.path, headers: headers(key: readonly, json: true), body: resource.body(customer, 0))
             #expect(refused.status == .forbidden)
 
             var ids: [String] = []
@@ -70,12 +75,17 @@ struct RecordLifecycleTests {
                 .patch, "\(resource.path)/\(ids[0])", headers: headers(key: staff, json: true, ifMatch: "\"1\""), body: resource.patch
             )
             #expect(stale.status == .preconditionFailed)
-            #expect(try await client.send(.patch, "\(resource.path)/\(ids[0])", headers: headers(key: readonly, json: true), body: resource.patch).status == .forbidden)
+            #expect(
+                try await client.send(
+                    .patch, "\(resource.path)/\(ids[0])", headers: headers(key: readonly, json: true), body: resource.patch
+                ).status == .forbidden)
 
             #expect(try await client.send(.delete, "\(resource.path)/\(ids[1])", headers: headers(key: readonly)).status == .forbidden)
             #expect(try await client.send(.delete, "\(resource.path)/\(ids[1])", headers: headers(key: staff)).status == .noContent)
             #expect(try await client.send(.get, "\(resource.path)/\(ids[1])", headers: headers(key: staff)).status == .notFound)
-            #expect(try await client.send(.patch, "\(resource.path)/\(UUID())", headers: headers(key: staff, json: true), body: resource.patch).status == .notFound)
+            #expect(
+                try await client.send(.patch, "\(resource.path)/\(UUID())", headers: headers(key: staff, json: true), body: resource.patch)
+                    .status == .notFound)
         }
     }
 }

@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// A test database with an admin key, and a client that sends it.
 struct StaffFixture: Sendable {
@@ -69,7 +69,9 @@ struct StaffAuthenticationTests {
                 #expect(refused.status == .forbidden)
                 #expect(try await client.send(.get, "/v1/api-keys", headers: headers(key: key)).status == .forbidden)
             }
-            #expect(try await client.send(.post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true), body: body).status == .created)
+            #expect(
+                try await client.send(.post, "/v1/staff", headers: headers(key: fixture.adminKey, json: true), body: body).status
+                    == .created)
             // A refused request changed nothing: only Ada, the two members above and the new one exist.
             let count: Int = try await fixture.pool.query("SELECT count(*) AS n FROM staff").single().decode("n")
             #expect(count == 4)
@@ -212,7 +214,8 @@ struct StaffResourceTests {
             #expect(try promoted.json()["email"] as? String == "lin@example.org")
 
             let refused = try await client.send(
-                .patch, "/v1/staff/\(id)", headers: headers(key: fixture.adminKey, json: true, ifMatch: stale), body: #"{"name": "Overwritten"}"#
+                .patch, "/v1/staff/\(id)", headers: headers(key: fixture.adminKey, json: true, ifMatch: stale),
+                body: #"{"name": "Overwritten"}"#
             )
             #expect(refused.status == .preconditionFailed)
             #expect(refused.headers[.eTag] == "\"2\"")
@@ -230,9 +233,11 @@ struct StaffResourceTests {
 
     @Test func theLastActiveAdminCannotBeDemotedOrDeactivated() async throws {
         try await StaffFixture.withApp { fixture, client in
-            let ada: String = try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = 'Ada Admin'").single().decode("id")
+            let ada: String = try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = 'Ada Admin'").single().decode(
+                "id")
             for body in [#"{"role": "staff"}"#, #"{"active": false}"#] {
-                let response = try await client.send(.patch, "/v1/staff/\(ada)", headers: headers(key: fixture.adminKey, json: true), body: body)
+                let response = try await client.send(
+                    .patch, "/v1/staff/\(ada)", headers: headers(key: fixture.adminKey, json: true), body: body)
                 #expect(response.status == .conflict)
             }
             let role: String = try await fixture.pool.query("SELECT role FROM staff WHERE id = $1::uuid", [ada]).single().decode("role")
@@ -272,7 +277,8 @@ struct StaffResourceTests {
 
             let badLimit = try await client.send(.get, "/v1/staff?limit=0&colour=red", headers: headers(key: fixture.adminKey))
             #expect(badLimit.status == .unprocessableContent)
-            #expect(Set(try #require(try badLimit.json()["errors"] as? [[String: String]]).compactMap { $0["field"] }) == ["limit", "colour"])
+            #expect(
+                Set(try #require(try badLimit.json()["errors"] as? [[String: String]]).compactMap { $0["field"] }) == ["limit", "colour"])
             let badCursor = try await client.send(.get, "/v1/staff?cursor=bm9wZQ", headers: headers(key: fixture.adminKey))
             #expect(badCursor.status == .badRequest)
             #expect(try badCursor.json()["type"] as? String == "urn:custodian:problem:invalid-cursor")

@@ -1,8 +1,8 @@
 import Foundation
 import Migrations
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Migrations apply in order, once, under a lock, and refuse edited history")
 struct MigratorTests {

@@ -1,6 +1,6 @@
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Every column is classified in the personal-data map")
 struct PersonalDataMapTests {

@@ -1,6 +1,6 @@
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Server errors arrive with their SQLSTATE, message and detail")
 struct ErrorMappingTests {

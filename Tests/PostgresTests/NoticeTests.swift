@@ -1,8 +1,8 @@
 import Logging
 import Postgres
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Server notices reach swift-log")
 struct NoticeTests {

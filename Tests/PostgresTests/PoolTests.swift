@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("The pool bounds, queues, times out and heals")
 struct PoolTests {
@@ -122,7 +122,7 @@ struct PoolTests {
                 if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
             }
             guard let host = settings["host"], let user = settings["user"] else {
-                return  // TEST_DATABASE_URL is already a URL; the keyword form is covered by the cluster runs.
+                return // TEST_DATABASE_URL is already a URL; the keyword form is covered by the cluster runs.
             }
             let url = "postgresql://\(user)@/\(database.name)?host=\(host)&port=\(settings["port"] ?? "5432")&application_name=url-check"
             let pool = PostgresPool(configuration: .init(connectionString: url), logger: TestPostgres.logger)

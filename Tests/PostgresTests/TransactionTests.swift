@@ -1,6 +1,6 @@
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Transactions commit on return and roll back on throw")
 struct TransactionTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Values travel to PostgreSQL and back unchanged")
 struct ValueRoundTripTests {
@@ -44,7 +44,9 @@ struct ValueRoundTripTests {
     @Test func stringsKeepUnicodeAndSize() async throws {
         try await TestPostgres.shared.withDatabase { database in
             try await database.withPool { pool throws in
-                let samples = ["", "plain", "Grüße, Łódź, 東京, 🙂‍↔️", "quote ' and backslash \\ and $1", String(repeating: "ab€", count: 400_000)]
+                let samples = [
+                    "", "plain", "Grüße, Łódź, 東京, 🙂‍↔️", "quote ' and backslash \\ and $1", String(repeating: "ab€", count: 400_000),
+                ]
                 for value in samples {
                     #expect(try await roundTrip(value, as: "text", on: pool) == value)
                 }

@@ -63,11 +63,15 @@ public final class OpenAPIContract: Sendable {
         let context = "\(method) \(requestPath) → \(status)"
         guard let (template, item) = pathItem(for: requestPath) else {
             guard status == 404 else { return ["\(context): path is not in openapi.yaml, so only 404 is allowed"] }
-            return check(response: .object(["$ref": .string("#/components/responses/NotFound")]), status: status, headers: headers, body: body, context: context)
+            return check(
+                response: .object(["$ref": .string("#/components/responses/NotFound")]), status: status, headers: headers, body: body,
+                context: context)
         }
         guard let operation = item[method.lowercased()] else {
             guard status == 405 else { return ["\(context): \(template) has no \(method) in openapi.yaml, so only 405 is allowed"] }
-            return check(response: .object(["$ref": .string("#/components/responses/MethodNotAllowed")]), status: status, headers: headers, body: body, context: context)
+            return check(
+                response: .object(["$ref": .string("#/components/responses/MethodNotAllowed")]), status: status, headers: headers,
+                body: body, context: context)
         }
         let responses = operation["responses"]?.object ?? [:]
         let statusClass = "\(status / 100)XX"
@@ -120,9 +124,10 @@ public final class OpenAPIContract: Sendable {
             if !body.isEmpty { problems.append("\(context): a body was sent where none is documented") }
             return problems
         }
-        let mediaType = headers["content-type"]?.split(separator: ";").first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        } ?? ""
+        let mediaType =
+            headers["content-type"]?.split(separator: ";").first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
         guard let media = content[mediaType] else {
             return problems + ["\(context): content type '\(mediaType)' is not one of \(content.keys.sorted())"]
         }

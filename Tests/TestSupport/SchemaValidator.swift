@@ -52,11 +52,13 @@ struct SchemaValidator {
             problems += validate(value, against: sub, at: path)
         }
         if let alternatives = keywords["anyOf"]?.array,
-            !alternatives.contains(where: { validate(value, against: $0, at: path).isEmpty }) {
+            !alternatives.contains(where: { validate(value, against: $0, at: path).isEmpty })
+        {
             problems.append("\(path): matches none of anyOf")
         }
         if let alternatives = keywords["oneOf"]?.array,
-            alternatives.filter({ validate(value, against: $0, at: path).isEmpty }).count != 1 {
+            alternatives.filter({ validate(value, against: $0, at: path).isEmpty }).count != 1
+        {
             problems.append("\(path): does not match exactly one of oneOf")
         }
         switch value {

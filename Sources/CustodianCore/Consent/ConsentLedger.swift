@@ -67,7 +67,8 @@ public struct ConsentLedger: Sendable {
 
     public init(database: PostgresPool) { self.database = database }
 
-    static let recordColumns = "id, seq, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from, hash"
+    static let recordColumns =
+        "id, seq, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from, hash"
 
     static func record(from row: Row) throws -> Record {
         Record(
@@ -88,7 +89,9 @@ public struct ConsentLedger: Sendable {
     }
 
     /// Records decisions, each as its own row against the purpose's current text, in one transaction.
-    public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: ConsentSubject, origin: Origin) async throws -> [Record] {
+    public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: ConsentSubject, origin: Origin) async throws
+        -> [Record]
+    {
         try await database.transaction { transaction in
             try await subject.requireExists(on: transaction)
             var records: [Record] = []
@@ -102,7 +105,9 @@ public struct ConsentLedger: Sendable {
                 }
                 let purpose = try ConsentPurposes.purpose(from: row)
                 guard purpose.active, purpose.appliesTo.covers(subject) else {
-                    throw DomainError.invalid([FieldError(field: field, message: "this purpose is retired or does not apply to this person")])
+                    throw DomainError.invalid([
+                        FieldError(field: field, message: "this purpose is retired or does not apply to this person")
+                    ])
                 }
                 let inserted = try await transaction.query(
                     """
@@ -110,8 +115,10 @@ public struct ConsentLedger: Sendable {
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                     RETURNING \(Self.recordColumns)
                     """,
-                    [subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
-                     origin.ip, origin.userAgent, origin.staffID, origin.note]
+                    [
+                        subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
+                        origin.ip, origin.userAgent, origin.staffID, origin.note,
+                    ]
                 ).single()
                 records.append(try Self.record(from: inserted))
             }

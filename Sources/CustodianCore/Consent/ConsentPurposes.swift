@@ -69,15 +69,18 @@ public struct ConsentPurposes: Sendable {
         )
     }
 
-    public func create(name: String, description: String, lawfulBasis: LawfulBasis, appliesTo: AppliesTo, by actor: UUID) async throws -> Purpose {
+    public func create(name: String, description: String, lawfulBasis: LawfulBasis, appliesTo: AppliesTo, by actor: UUID) async throws
+        -> Purpose
+    {
         try await database.transaction { transaction in
-            let purpose = try Self.purpose(from: try await transaction.query(
-                """
-                INSERT INTO consent_purposes (name, description, lawful_basis, applies_to, created_by, updated_by)
-                VALUES ($1, $2, $3, $4, $5, $5) RETURNING \(Self.columns)
-                """,
-                [name, description, lawfulBasis.rawValue, appliesTo.rawValue, actor]
-            ).single())
+            let purpose = try Self.purpose(
+                from: try await transaction.query(
+                    """
+                    INSERT INTO consent_purposes (name, description, lawful_basis, applies_to, created_by, updated_by)
+                    VALUES ($1, $2, $3, $4, $5, $5) RETURNING \(Self.columns)
+                    """,
+                    [name, description, lawfulBasis.rawValue, appliesTo.rawValue, actor]
+                ).single())
             try await transaction.execute(
                 """
                 INSERT INTO consent_purpose_versions (purpose_id, version, name, description, lawful_basis, created_by)
@@ -110,7 +113,9 @@ public struct ConsentPurposes: Sendable {
         }
     }
 
-    public func list(active: Bool?, appliesTo subject: ConsentSubject.Kind?, after cursor: Cursor?, limit: Int) async throws -> Page<Purpose> {
+    public func list(active: Bool?, appliesTo subject: ConsentSubject.Kind?, after cursor: Cursor?, limit: Int) async throws -> Page<
+        Purpose
+    > {
         let rows = try await database.query(
             """
             SELECT \(Self.columns) FROM consent_purposes
@@ -163,8 +168,10 @@ public struct ConsentPurposes: Sendable {
                     active = $6, current_version = $7, updated_by = $8
                 WHERE id = $1 RETURNING \(Self.columns)
                 """,
-                [id, name, description, lawfulBasis.rawValue, (changes.appliesTo ?? current.appliesTo).rawValue,
-                 changes.active ?? current.active, version, actor]
+                [
+                    id, name, description, lawfulBasis.rawValue, (changes.appliesTo ?? current.appliesTo).rawValue,
+                    changes.active ?? current.active, version, actor,
+                ]
             ).single()
             return try Self.purpose(from: updated)
         }
@@ -184,7 +191,8 @@ public struct ConsentPurposes: Sendable {
             let revision: Int64 = try row.decode("revision")
             try DomainError.requireRevision(expectedRevision, current: revision)
             if try row.decode("has_records", as: Bool.self) {
-                throw DomainError.conflict("this purpose has consent records, which must stay provable: retire it with active false instead")
+                throw DomainError.conflict(
+                    "this purpose has consent records, which must stay provable: retire it with active false instead")
             }
             try await transaction.execute("DELETE FROM consent_purpose_versions WHERE purpose_id = $1", [id])
             try await transaction.execute("DELETE FROM consent_purposes WHERE id = $1", [id])

@@ -57,7 +57,8 @@ public struct ConsentSettings: Sendable {
 
     public func update(_ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Values {
         try await database.transaction { transaction in
-            let current = try Self.values(from: try await transaction.query("SELECT \(Self.columns) FROM consent_settings FOR UPDATE").single())
+            let current = try Self.values(
+                from: try await transaction.query("SELECT \(Self.columns) FROM consent_settings FOR UPDATE").single())
             try DomainError.requireRevision(expectedRevision, current: current.revision)
             let row = try await transaction.query(
                 """
@@ -65,9 +66,11 @@ public struct ConsentSettings: Sendable {
                     link_lifetime_days = $5, updated_by = $6
                 RETURNING \(Self.columns)
                 """,
-                [changes.controllerName ?? current.controllerName, changes.contactsEnabled ?? current.contactsEnabled,
-                 changes.leadsEnabled ?? current.leadsEnabled, changes.pageText ?? current.pageText,
-                 changes.linkLifetimeDays ?? current.linkLifetimeDays, actor]
+                [
+                    changes.controllerName ?? current.controllerName, changes.contactsEnabled ?? current.contactsEnabled,
+                    changes.leadsEnabled ?? current.leadsEnabled, changes.pageText ?? current.pageText,
+                    changes.linkLifetimeDays ?? current.linkLifetimeDays, actor,
+                ]
             ).single()
             return try Self.values(from: row)
         }

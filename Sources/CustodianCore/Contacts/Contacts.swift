@@ -46,9 +46,12 @@ public struct Contacts: Sendable {
 
     /// `is_primary: true` moves the flag here; a contact stops being primary only by another
     /// taking over. A contact stays with its customer.
-    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws -> StoredRecord {
+    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws
+        -> StoredRecord
+    {
         if Self.value("customer_id", in: values) != nil {
-            throw DomainError.invalid([FieldError(field: "customer_id", message: "cannot change; create the contact at the other customer")])
+            throw DomainError.invalid([FieldError(field: "customer_id", message: "cannot change; create the contact at the other customer")]
+            )
         }
         return try await database.transaction { transaction in
             let current = try await Self.table.find(id: id, on: transaction)
@@ -60,7 +63,8 @@ public struct Contacts: Sendable {
                 if current.json["is_primary"] != .bool(true) { try await clearPrimary(of: customerID, in: transaction) }
             case .bool(false)?:
                 if current.json["is_primary"] == .bool(true) {
-                    throw DomainError.conflict("a customer's contacts always have one primary contact: make another contact primary instead")
+                    throw DomainError.conflict(
+                        "a customer's contacts always have one primary contact: make another contact primary instead")
                 }
                 values.removeAll { $0.column == "is_primary" }
             default:

@@ -64,7 +64,10 @@ public struct CustomFieldDefinitions: Sendable {
         public var visibleToSubject: Bool
         public var personal: Bool
 
-        public init(entity: Entity, key: String, label: String, type: FieldType, options: [String], required: Bool, visibleToSubject: Bool, personal: Bool) {
+        public init(
+            entity: Entity, key: String, label: String, type: FieldType, options: [String], required: Bool, visibleToSubject: Bool,
+            personal: Bool
+        ) {
             self.entity = entity
             self.key = key
             self.label = label
@@ -86,8 +89,10 @@ public struct CustomFieldDefinitions: Sendable {
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
                 RETURNING \(Self.columns)
                 """,
-                [new.entity.rawValue, new.key, new.label, new.type.rawValue, JSONB(new.options), new.required,
-                 new.visibleToSubject, new.personal, actor]
+                [
+                    new.entity.rawValue, new.key, new.label, new.type.rawValue, JSONB(new.options), new.required,
+                    new.visibleToSubject, new.personal, actor,
+                ]
             ).single()
             return try Self.definition(from: row)
         } catch let error as PostgresError where error.kind == .uniqueViolation {
@@ -174,8 +179,10 @@ public struct CustomFieldDefinitions: Sendable {
                 WHERE id = $1
                 RETURNING \(Self.columns)
                 """,
-                [id, changes.label, changes.options.map(JSONB.init), changes.required, changes.visibleToSubject,
-                 changes.personal, changes.active, actor]
+                [
+                    id, changes.label, changes.options.map(JSONB.init), changes.required, changes.visibleToSubject,
+                    changes.personal, changes.active, actor,
+                ]
             ).single()
             return try Self.definition(from: updated)
         }

@@ -46,7 +46,8 @@ public enum CustomFieldValues {
     private static func problem(with value: JSONValue, for definition: CustomFieldDefinitions.Definition) -> String? {
         switch (definition.type, value) {
         case (.text, .string(let text)):
-            return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "must not be empty"
+            return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                ? "must not be empty"
                 : text.count > 1000 ? "must be at most 1000 characters" : nil
         case (.textarea, .string(let text)):
             return text.count > 10000 ? "must be at most 10000 characters" : nil

@@ -11,8 +11,10 @@ public struct Notes: Sendable {
         public let resource: String
 
         public static let lead = Kind(notesTable: "lead_notes", ownerColumn: "lead_id", ownerTable: "leads", resource: "lead")
-        public static let customer = Kind(notesTable: "customer_notes", ownerColumn: "customer_id", ownerTable: "customers", resource: "customer")
-        public static let contact = Kind(notesTable: "contact_notes", ownerColumn: "contact_id", ownerTable: "contacts", resource: "contact")
+        public static let customer = Kind(
+            notesTable: "customer_notes", ownerColumn: "customer_id", ownerTable: "customers", resource: "customer")
+        public static let contact = Kind(
+            notesTable: "contact_notes", ownerColumn: "contact_id", ownerTable: "contacts", resource: "contact")
     }
 
     public struct Note: Sendable {
@@ -27,7 +29,9 @@ public struct Notes: Sendable {
     public init(database: PostgresPool) { self.database = database }
 
     private static func note(from row: Row) throws -> Note {
-        Note(id: try row.decode("id"), body: try row.decode("body"), authorID: try row.decode("author_id"), createdAt: try row.decode("created_at"))
+        Note(
+            id: try row.decode("id"), body: try row.decode("body"), authorID: try row.decode("author_id"),
+            createdAt: try row.decode("created_at"))
     }
 
     public func add(_ body: String, to owner: UUID, kind: Kind, by author: UUID) async throws -> Note {

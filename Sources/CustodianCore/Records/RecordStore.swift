@@ -24,9 +24,12 @@ public struct RecordStore: Sendable {
         try await table.list(filter, after: cursor, limit: limit, on: database)
     }
 
-    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws -> StoredRecord {
+    public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws
+        -> StoredRecord
+    {
         try await database.transaction { transaction in
-            try await table.update(id: id, values, customFields: customFields, expectedRevision: expectedRevision, by: actor, in: transaction)
+            try await table.update(
+                id: id, values, customFields: customFields, expectedRevision: expectedRevision, by: actor, in: transaction)
         }
     }
 

@@ -70,7 +70,9 @@ public struct RecordTable: Sendable {
         }
     }
 
-    public func insert(_ values: ColumnValues, customFields: JSONValue, by actor: UUID, on database: some Queryable) async throws -> StoredRecord {
+    public func insert(_ values: ColumnValues, customFields: JSONValue, by actor: UUID, on database: some Queryable) async throws
+        -> StoredRecord
+    {
         try requireKnownColumns(values)
         let names = values.map(\.column) + ["custom_fields", "created_by", "updated_by"]
         let placeholders = (1...names.count).map { "$\($0)" }.joined(separator: ", ")

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `2026-11-29T15:44:48.123Z`. Written by hand: Foundation's formatters cost microseconds per

@@ -1,4 +1,3 @@
-
 /// A new API key: 256 random bits, shown once. Only its SHA-256 is stored.
 public struct APIKeySecret: Sendable {
     /// What the caller sends as `Authorization: Bearer <key>`.

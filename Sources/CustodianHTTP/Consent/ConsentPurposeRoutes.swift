@@ -33,15 +33,16 @@ struct ConsentPurposeRoutes {
 
     private func response(_ purpose: ConsentPurposes.Purpose, status: HTTPResponse.Status = .ok) async throws -> Response {
         var body = Self.json(purpose)
-        body["versions"] = .array(try await purposes.versions(of: purpose.id).map { version in
-            .object([
-                "version": .integer(version.version),
-                "name": .string(version.name),
-                "description": .string(version.description),
-                "lawful_basis": .string(version.lawfulBasis.rawValue),
-                "created_at": .timestamp(version.createdAt),
-            ])
-        })
+        body["versions"] = .array(
+            try await purposes.versions(of: purpose.id).map { version in
+                .object([
+                    "version": .integer(version.version),
+                    "name": .string(version.name),
+                    "description": .string(version.description),
+                    "lawful_basis": .string(version.lawfulBasis.rawValue),
+                    "created_at": .timestamp(version.createdAt),
+                ])
+            })
         var response = JSONBody.response(JSONValue.object(body), status: status)
         response.headers[.eTag] = ETag.value(purpose.revision)
         return response
@@ -56,11 +57,12 @@ struct ConsentPurposeRoutes {
         let appliesTo = query.choice("applies_to", ConsentPurposes.AppliesTo.self)
         let cursor = try query.cursor()
         try query.finish()
-        let kind: ConsentSubject.Kind? = switch appliesTo {
-        case .leads?: .lead
-        case .contacts?: .contact
-        default: nil
-        }
+        let kind: ConsentSubject.Kind? =
+            switch appliesTo {
+            case .leads?: .lead
+            case .contacts?: .contact
+            default: nil
+            }
         let page = try await purposes.list(active: active, appliesTo: kind, after: cursor, limit: limit)
         return JSONBody.response(page.json { .object(Self.json($0)) })
     }
@@ -75,7 +77,8 @@ struct ConsentPurposeRoutes {
         guard let name = name.value, let description = description.value, let basis = basis.value, let appliesTo = appliesTo.value else {
             throw DomainError.invalid([])
         }
-        let purpose = try await purposes.create(name: name, description: description, lawfulBasis: basis, appliesTo: appliesTo, by: actor.member.id)
+        let purpose = try await purposes.create(
+            name: name, description: description, lawfulBasis: basis, appliesTo: appliesTo, by: actor.member.id)
         var response = try await response(purpose, status: .created)
         response.headers[.location] = "/v1/consent-purposes/\(purpose.id.uuidString.lowercased())"
         return response

@@ -13,14 +13,15 @@ struct ConsentSettingsRoutes {
     }
 
     private static func response(_ values: ConsentSettings.Values) throws -> Response {
-        var response = JSONBody.response(JSONValue.object([
-            "controller_name": .string(values.controllerName),
-            "contacts_enabled": .bool(values.contactsEnabled),
-            "leads_enabled": .bool(values.leadsEnabled),
-            "page_text": .string(values.pageText),
-            "link_lifetime_days": values.linkLifetimeDays.map { .integer($0) } ?? .null,
-            "updated_at": .timestamp(values.updatedAt),
-        ]))
+        var response = JSONBody.response(
+            JSONValue.object([
+                "controller_name": .string(values.controllerName),
+                "contacts_enabled": .bool(values.contactsEnabled),
+                "leads_enabled": .bool(values.leadsEnabled),
+                "page_text": .string(values.pageText),
+                "link_lifetime_days": values.linkLifetimeDays.map { .integer($0) } ?? .null,
+                "updated_at": .timestamp(values.updatedAt),
+            ]))
         response.headers[.eTag] = ETag.value(values.revision)
         return response
     }

@@ -59,10 +59,11 @@ struct PersonConsentRoutes {
             let history = try await ledger.history(of: subject)
             let states = try await ledger.states(of: subject)
             if history.isEmpty { try await ledger.requireExists(subject) }
-            return JSONBody.response(JSONValue.object([
-                "purposes": .array(states.map(Self.json)),
-                "history": .array(history.map(Self.json)),
-            ]))
+            return JSONBody.response(
+                JSONValue.object([
+                    "purposes": .array(states.map(Self.json)),
+                    "history": .array(history.map(Self.json)),
+                ]))
         }
     }
 
@@ -95,11 +96,12 @@ struct PersonConsentRoutes {
             let subject = try Self.subject(kind, context)
             try await ledger.requireExists(subject)
             let verification = try await ledger.verify(subject)
-            return JSONBody.response(JSONValue.object([
-                "intact": .bool(verification.intact),
-                "records": .integer(verification.records),
-                "first_broken_seq": verification.firstBrokenSeq.map { .integer(Int($0)) } ?? .null,
-            ]))
+            return JSONBody.response(
+                JSONValue.object([
+                    "intact": .bool(verification.intact),
+                    "records": .integer(verification.records),
+                    "first_broken_seq": verification.firstBrokenSeq.map { .integer(Int($0)) } ?? .null,
+                ]))
         }
     }
 }

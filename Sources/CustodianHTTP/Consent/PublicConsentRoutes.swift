@@ -30,13 +30,16 @@ struct PublicConsentRoutes {
             case .refused(let seconds):
                 var headers = HTTPFields()
                 headers[.retryAfter] = "\(seconds)"
-                throw ProblemError(.tooManyRequests, detail: "too many requests from your address; try again in \(seconds) s", headers: headers)
+                throw ProblemError(
+                    .tooManyRequests, detail: "too many requests from your address; try again in \(seconds) s", headers: headers)
             }
         }
     }
 
     /// One answer for unknown, replaced, revoked and expired tokens: nothing tells them apart.
-    private func resolve(_ context: AppRequestContext) async throws -> (subject: ConsentSubject, firstName: String, settings: ConsentSettings.Values) {
+    private func resolve(_ context: AppRequestContext) async throws -> (
+        subject: ConsentSubject, firstName: String, settings: ConsentSettings.Values
+    ) {
         guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token) else {
             throw ProblemError(.notFound, detail: "this consent link is not valid")
         }
@@ -55,12 +58,13 @@ struct PublicConsentRoutes {
                 "state": .string(state.state.rawValue),
             ])
         }
-        var response = JSONBody.response(JSONValue.object([
-            "controller": .string(settings.controllerName),
-            "page_text": .string(settings.pageText),
-            "first_name": .string(firstName),
-            "purposes": .array(purposes),
-        ]))
+        var response = JSONBody.response(
+            JSONValue.object([
+                "controller": .string(settings.controllerName),
+                "page_text": .string(settings.pageText),
+                "first_name": .string(firstName),
+                "purposes": .array(purposes),
+            ]))
         response.headers[.cacheControl] = "no-store"
         return response
     }

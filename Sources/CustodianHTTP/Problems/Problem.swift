@@ -32,21 +32,29 @@ public struct ProblemType: Sendable, Equatable {
     public var uri: String { "urn:custodian:problem:" + slug }
 
     public static let badRequest = ProblemType(slug: "bad-request", title: "The request is malformed", status: .badRequest)
-    public static let malformedJSON = ProblemType(slug: "malformed-json", title: "The body is not valid JSON of the expected shape", status: .badRequest)
+    public static let malformedJSON = ProblemType(
+        slug: "malformed-json", title: "The body is not valid JSON of the expected shape", status: .badRequest)
     public static let notFound = ProblemType(slug: "not-found", title: "Nothing is here", status: .notFound)
-    public static let methodNotAllowed = ProblemType(slug: "method-not-allowed", title: "This resource does not support that method", status: .methodNotAllowed)
-    public static let payloadTooLarge = ProblemType(slug: "payload-too-large", title: "The request body is too large", status: .contentTooLarge)
-    public static let unsupportedMediaType = ProblemType(slug: "unsupported-media-type", title: "The body must be application/json", status: .unsupportedMediaType)
+    public static let methodNotAllowed = ProblemType(
+        slug: "method-not-allowed", title: "This resource does not support that method", status: .methodNotAllowed)
+    public static let payloadTooLarge = ProblemType(
+        slug: "payload-too-large", title: "The request body is too large", status: .contentTooLarge)
+    public static let unsupportedMediaType = ProblemType(
+        slug: "unsupported-media-type", title: "The body must be application/json", status: .unsupportedMediaType)
     public static let unauthorized = ProblemType(slug: "unauthorized", title: "A valid API key is required", status: .unauthorized)
     public static let forbidden = ProblemType(slug: "forbidden", title: "Your role does not allow this", status: .forbidden)
-    public static let validationFailed = ProblemType(slug: "validation-failed", title: "Some fields are invalid", status: .unprocessableContent)
+    public static let validationFailed = ProblemType(
+        slug: "validation-failed", title: "Some fields are invalid", status: .unprocessableContent)
     public static let duplicate = ProblemType(slug: "duplicate", title: "A unique value is taken already", status: .conflict)
     public static let conflict = ProblemType(slug: "conflict", title: "The change conflicts with other data", status: .conflict)
-    public static let preconditionFailed = ProblemType(slug: "precondition-failed", title: "The record changed since you read it", status: .preconditionFailed)
+    public static let preconditionFailed = ProblemType(
+        slug: "precondition-failed", title: "The record changed since you read it", status: .preconditionFailed)
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
     public static let tooManyRequests = ProblemType(slug: "too-many-requests", title: "Too many requests", status: .tooManyRequests)
-    public static let databaseUnavailable = ProblemType(slug: "database-unavailable", title: "The database cannot be reached", status: .serviceUnavailable)
-    public static let internalError = ProblemType(slug: "internal-error", title: "The server failed to handle the request", status: .internalServerError)
+    public static let databaseUnavailable = ProblemType(
+        slug: "database-unavailable", title: "The database cannot be reached", status: .serviceUnavailable)
+    public static let internalError = ProblemType(
+        slug: "internal-error", title: "The server failed to handle the request", status: .internalServerError)
 
     /// For statuses raised by the framework itself with no more specific type.
     static func generic(for status: HTTPResponse.Status) -> ProblemType {

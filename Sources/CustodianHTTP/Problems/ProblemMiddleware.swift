@@ -1,8 +1,8 @@
 import CustodianCore
 import Foundation
-import Postgres
 import Hummingbird
 import NIOCore
+import Postgres
 
 /// Turns every error into an `application/problem+json` response. The one place where errors get
 /// a status and a problem type; anything unexpected becomes a logged 500 that reveals nothing.

@@ -67,8 +67,9 @@ struct CustomFieldRoutes {
             throw DomainError.invalid([])
         }
         let definition = try await definitions.create(
-            .init(entity: entity, key: key, label: label, type: type, options: options ?? [], required: required,
-                  visibleToSubject: visible, personal: personal),
+            .init(
+                entity: entity, key: key, label: label, type: type, options: options ?? [], required: required,
+                visibleToSubject: visible, personal: personal),
             by: actor.member.id
         )
         var response = try Self.response(definition, status: .created)

@@ -17,7 +17,9 @@ struct ListQuery {
     mutating func limit() -> Int {
         guard let text = raw("limit") else { return PageSize.default }
         guard let value = Int(text), PageSize.range.contains(value) else {
-            errors.append(FieldError(field: "limit", message: "must be a whole number from \(PageSize.range.lowerBound) to \(PageSize.range.upperBound)"))
+            errors.append(
+                FieldError(
+                    field: "limit", message: "must be a whole number from \(PageSize.range.lowerBound) to \(PageSize.range.upperBound)"))
             return PageSize.default
         }
         return value

@@ -12,7 +12,8 @@ struct StaffAuthenticator: Sendable {
         { request, context in
             let staff = try await authenticate(request)
             guard staff.member.role.allows(role) else {
-                throw ProblemError(.forbidden, detail: "this needs the \(role.rawValue) role or higher; yours is \(staff.member.role.rawValue)")
+                throw ProblemError(
+                    .forbidden, detail: "this needs the \(role.rawValue) role or higher; yours is \(staff.member.role.rawValue)")
             }
             var context = context
             context.logger[metadataKey: "staff_id"] = .string(staff.member.id.uuidString.lowercased())

@@ -2,7 +2,7 @@ import CLibPQ
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One libpq connection, used through blocking calls only.
@@ -36,7 +36,8 @@ final class LibPQConnection: @unchecked Sendable {
             // PQconsumeInput reads, without blocking, what the server sent while the connection sat
             // idle. A terminated backend sends a FATAL message and then closes: the first call takes
             // the message, the second sees EOF and turns the status to CONNECTION_BAD.
-            let alive = !needsReset && PQconsumeInput(handle) == 1 && PQconsumeInput(handle) == 1
+            let alive =
+                !needsReset && PQconsumeInput(handle) == 1 && PQconsumeInput(handle) == 1
                 && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
             if alive { return }
             disconnect()
@@ -187,7 +188,7 @@ private enum ParameterBuffers {
         var lengths: [Int32] = []
         var formats: [Int32] = []
         storage.reserveCapacity(parameters.count)
-        defer { storage.forEach { $0?.deallocate() } }
+        defer { for buffer in storage { buffer?.deallocate() } }
         for parameter in parameters {
             switch parameter {
             case .null:
@@ -229,7 +230,7 @@ private enum ParameterBuffers {
 private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
+    defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeBufferPointer { buffer in
         buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
     }

@@ -10,10 +10,12 @@ final class NoticeLogger: Sendable {
     func attach(to connection: OpaquePointer) {
         // The connection owner keeps this object alive for as long as the PGconn exists.
         let context = Unmanaged.passUnretained(self).toOpaque()
-        PQsetNoticeReceiver(connection, { context, result in
-            guard let context, let result else { return }
-            Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().receive(result)
-        }, context)
+        PQsetNoticeReceiver(
+            connection,
+            { context, result in
+                guard let context, let result else { return }
+                Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().receive(result)
+            }, context)
     }
 
     private func receive(_ result: OpaquePointer) {

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Timestamps in the form PostgreSQL prints them with `DateStyle = ISO` (every connection sets it),
