@@ -62,7 +62,9 @@ public struct Migrator: Sendable {
                     )
                 }
             } catch {
-                throw MigrationError.failed(version: file.version, name: file.name, reason: "\(error)")
+                // For the operator: the server's message names what failed; its DETAIL (row values) stays out.
+                let reason = (error as? PostgresError).map { "\($0.sqlState ?? "?") \($0.message)" } ?? "\(error)"
+                throw MigrationError.failed(version: file.version, name: file.name, reason: reason)
             }
             logger.info(
                 "applied migration",

@@ -17,6 +17,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case transactionAborted
         /// A value could not be sent (for example a string holding a NUL character).
         case invalidParameter
+        /// A time limit ran out: the statement timeout (57014) or the lock timeout (55P03).
+        case timeout
+        /// The statement was cancelled because its task was cancelled or its client went away.
+        case cancelled
         case other
     }
 
@@ -50,12 +54,24 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.column = column
     }
 
+    /// Safe for logs: the SQLSTATE and the names of what failed, never a value. The server's
+    /// DETAIL ("Failing row contains (...)") is left out, and so is the message of data
+    /// exceptions and integrity violations (class 22 and 23), which can quote the value.
     public var description: String {
         var text = "PostgreSQL error"
         if let sqlState { text += " \(sqlState)" }
-        text += ": \(message)"
-        if let detail { text += " (detail: \(detail))" }
+        let names = [("constraint", constraint), ("table", table), ("column", column)].compactMap { name, value in
+            value.map { "\(name) \($0)" }
+        }
+        if !names.isEmpty { text += " (" + names.joined(separator: ", ") + ")" }
+        if !mayQuoteValues { text += ": \(message)" }
         return text
+    }
+
+    /// Whether the server's message may hold a value the client sent or a row held.
+    var mayQuoteValues: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState.hasPrefix("P0")
     }
 
     static func kind(forSQLState sqlState: String) -> Kind {
@@ -67,6 +83,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case "23502": .notNullViolation
         case "23P01": .exclusionViolation
         case "25P02": .transactionAborted
+        case "57014", "55P03": .timeout
         // Class 08 is connection exceptions; 57P01..57P03 are the server shutting the session down.
         case _ where sqlState.hasPrefix("08"), "57P01", "57P02", "57P03": .connection
         default: .other

@@ -62,7 +62,7 @@ struct TransactionTests {
 
     @Test func aSerializationFailureSurfacesAsItsOwnKind() async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool(maxConnections: 2) { pool in
+            try await database.withPool(maxConnections: 2, transactionRetries: 0) { pool in
                 try await pool.execute("CREATE TABLE counters (id int PRIMARY KEY, value int)")
                 try await pool.execute("INSERT INTO counters VALUES (1, 0)")
                 let failure = try await #require(throws: PostgresError.self) {

@@ -162,13 +162,20 @@ public struct TestDatabase: Sendable {
     /// The server's connection string; pools pick the database by name on top of it.
     public let serverConnectionString: String
 
-    public func makePool(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) -> PostgresPool {
+    public func makePool(
+        maxConnections: Int = 4,
+        acquireTimeout: Duration = .seconds(10),
+        limits: SessionLimits = .api,
+        transactionRetries: Int = 3
+    ) -> PostgresPool {
         PostgresPool(
             configuration: .init(
                 connectionString: serverConnectionString,
                 databaseName: name,
                 maxConnections: maxConnections,
-                acquireTimeout: acquireTimeout
+                acquireTimeout: acquireTimeout,
+                limits: limits,
+                transactionRetries: transactionRetries
             ),
             logger: TestPostgres.logger
         )
@@ -178,9 +185,13 @@ public struct TestDatabase: Sendable {
     public func withPool<Result: Sendable>(
         maxConnections: Int = 4,
         acquireTimeout: Duration = .seconds(10),
+        limits: SessionLimits = .api,
+        transactionRetries: Int = 3,
         _ body: (PostgresPool) async throws -> Result
     ) async throws -> Result {
-        let pool = makePool(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
+        let pool = makePool(
+            maxConnections: maxConnections, acquireTimeout: acquireTimeout, limits: limits, transactionRetries: transactionRetries
+        )
         do {
             let result = try await body(pool)
             await pool.close()

@@ -1,5 +1,6 @@
 import CLibPQ
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -8,21 +9,23 @@ import Logging
 /// One libpq connection, used through blocking calls only.
 ///
 /// Not thread-safe: the pool hands it to one caller at a time and every call runs on the pool's
-/// own threads, so `@unchecked Sendable` states that contract rather than hiding a race.
+/// own threads, so `@unchecked Sendable` states that contract rather than hiding a race. A second
+/// statement started while one runs (a session shared between concurrent tasks) is refused.
 final class LibPQConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
-    private let connectionString: String
-    private let databaseName: String?
+    private let target: ConnectionTarget
+    private let limits: SessionLimits
     private let notices: NoticeLogger
     /// Set when the connection must not be reused as it is (broken, or left inside a transaction).
     private var needsReset = false
     /// Set by the pool when it lends the connection: the first statement checks it (or reconnects)
     /// in the same hop to the pool's threads as the statement itself.
     var checkBeforeNextStatement = true
+    private let running = Atomic<Bool>(false)
 
-    init(connectionString: String, databaseName: String?, logger: Logger) {
-        self.connectionString = connectionString
-        self.databaseName = databaseName
+    init(target: ConnectionTarget, limits: SessionLimits, logger: Logger) {
+        self.target = target
+        self.limits = limits
         self.notices = NoticeLogger(logger: logger)
     }
 
@@ -46,14 +49,7 @@ final class LibPQConnection: @unchecked Sendable {
     }
 
     private func connect() throws {
-        // Defaults first: libpq lets the expanded connection string override them, and a second
-        // `dbname` after it is taken as a plain database name that overrides the string's.
-        var keywords = ["fallback_application_name", "connect_timeout", "client_encoding", "dbname"]
-        var values = ["custodian", "10", "UTF8", connectionString]
-        if let databaseName {
-            keywords.append("dbname")
-            values.append(databaseName)
-        }
+        let (keywords, values) = target.connectionParameters()
         let connection = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -71,8 +67,16 @@ final class LibPQConnection: @unchecked Sendable {
         needsReset = false
         notices.attach(to: connection)
         do {
-            // Results are parsed assuming these; the server's or role's defaults may differ.
-            try executeScript("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET bytea_output TO 'hex'")
+            // Results are parsed assuming the first three; the server's or role's defaults may differ.
+            _ = try run(
+                """
+                SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
+                       set_config('bytea_output', 'hex', false), set_config('statement_timeout', $1, false),
+                       set_config('lock_timeout', $2, false), set_config('idle_in_transaction_session_timeout', $3, false)
+                """,
+                limits.settingValues.map(PostgresBinding.text),
+                interruption: nil
+            )
         } catch {
             disconnect()
             throw error
@@ -99,54 +103,135 @@ final class LibPQConnection: @unchecked Sendable {
         return PQtransactionStatus(handle) == PQTRANS_INERROR
     }
 
-    /// Runs one statement with `$1..$n` parameters through the extended protocol.
-    func query(_ sql: String, _ parameters: [PostgresBinding]) throws -> QueryResult {
-        let handle = try requireHandle()
-        for (position, parameter) in parameters.enumerated() {
-            if case .text(let text) = parameter, text.utf8.contains(0) {
-                throw PostgresError(
-                    kind: .invalidParameter,
-                    message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
-                )
+    var isInTransaction: Bool {
+        guard let handle else { return false }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Runs one statement with `$1..$n` parameters through the extended protocol. With an
+    /// `interruption`, the statement is cancelled on the server when it is requested.
+    func query(_ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?) throws -> QueryResult {
+        try exclusively {
+            if checkBeforeNextStatement {
+                checkBeforeNextStatement = false
+                try prepareForUse()
             }
+            for (position, parameter) in parameters.enumerated() {
+                if case .text(let text) = parameter, text.utf8.contains(0) {
+                    throw PostgresError(
+                        kind: .invalidParameter,
+                        message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
+                    )
+                }
+            }
+            return try run(sql, parameters, interruption: interruption)
         }
-        let result = ParameterBuffers.with(parameters) { values, lengths, formats in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
-        }
-        return try consume(result, handle: handle)
     }
 
     /// Runs SQL that may hold several statements and no parameters (the simple query protocol).
-    func executeScript(_ sql: String) throws {
+    func executeScript(_ sql: String, interruption: StatementInterruption?) throws {
+        try exclusively {
+            if checkBeforeNextStatement {
+                checkBeforeNextStatement = false
+                try prepareForUse()
+            }
+            let handle = try requireHandle()
+            guard PQsendQuery(handle, sql) == 1 else { throw sendFailure(handle) }
+            _ = try collectResults(handle, interruption: interruption)
+        }
+    }
+
+    private func exclusively<Result>(_ body: () throws -> Result) throws -> Result {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw PostgresError(
+                kind: .other,
+                message: "a statement is already running on this connection: a session must not be shared between concurrent tasks"
+            )
+        }
+        defer { running.store(false, ordering: .releasing) }
+        return try body()
+    }
+
+    private func run(_ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?) throws -> QueryResult {
         let handle = try requireHandle()
-        _ = try consume(PQexec(handle, sql), handle: handle)
+        let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
+            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+        }
+        guard sent == 1 else { throw sendFailure(handle) }
+        return try collectResults(handle, interruption: interruption)
     }
 
     private func requireHandle() throws -> OpaquePointer {
-        if checkBeforeNextStatement {
-            checkBeforeNextStatement = false
-            try prepareForUse()
-        }
         guard let handle else {
             throw PostgresError(kind: .connection, message: "the connection is closed")
         }
         return handle
     }
 
-    private func consume(_ result: OpaquePointer?, handle: OpaquePointer) throws -> QueryResult {
-        guard let result else {
+    private func sendFailure(_ handle: OpaquePointer) -> PostgresError {
+        if PQstatus(handle) != CONNECTION_OK { needsReset = true }
+        return PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the statement could not be sent")
+    }
+
+    /// Waits for every result of the statement(s) sent, copying the last one and throwing the
+    /// first error. While the server works, the socket is polled in short slices so that an
+    /// interruption can cancel the statement from this very thread: the cancel request goes out
+    /// before the connection can run anything else, so it can never hit a later statement.
+    private func collectResults(_ handle: OpaquePointer, interruption: StatementInterruption?) throws -> QueryResult {
+        var cancelSent = false
+        var firstError: PostgresError?
+        var last = QueryResult(columns: .init(names: [], types: []), cells: [], affectedRows: 0)
+        while true {
+            while PQisBusy(handle) == 1 {
+                if !cancelSent, let interruption, interruption.isRequested {
+                    cancelSent = true
+                    Self.sendCancel(handle)
+                }
+                try waitForInput(handle, sliceMilliseconds: interruption == nil || cancelSent ? -1 : 50)
+            }
+            guard let result = PQgetResult(handle) else { break }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                if firstError == nil { last = Self.copy(result) }
+            default:
+                let connectionIsBad = PQstatus(handle) != CONNECTION_OK
+                if connectionIsBad { needsReset = true }
+                var error = PostgresError(result: result, connectionIsBad: connectionIsBad)
+                if cancelSent && error.sqlState == "57014" { error.kind = .cancelled }
+                firstError = firstError ?? error
+            }
+        }
+        if PQstatus(handle) != CONNECTION_OK {
             needsReset = true
-            throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "no result from the server")
+            throw firstError ?? PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
         }
-        defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-            return Self.copy(result)
-        default:
-            let connectionIsBad = PQstatus(handle) != CONNECTION_OK
-            if connectionIsBad { needsReset = true }
-            throw PostgresError(result: result, connectionIsBad: connectionIsBad)
+        if let firstError { throw firstError }
+        return last
+    }
+
+    /// Blocks until the server sent something (or the slice ends) and reads it.
+    private func waitForInput(_ handle: OpaquePointer, sliceMilliseconds: Int32) throws {
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, sliceMilliseconds)
+        if ready < 0 && errno != EINTR {
+            needsReset = true
+            throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(errno))")
         }
+        guard PQconsumeInput(handle) == 1 else {
+            needsReset = true
+            throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
+        }
+    }
+
+    /// Asks the server to cancel what this connection runs. Blocking (it opens a short connection
+    /// of its own), which is fine on the pool's threads.
+    private static func sendCancel(_ handle: OpaquePointer) {
+        guard let cancel = PQgetCancel(handle) else { return }
+        defer { PQfreeCancel(cancel) }
+        var errorBuffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &errorBuffer, Int32(errorBuffer.count))
     }
 
     private static func copy(_ result: OpaquePointer) -> QueryResult {
@@ -227,7 +312,7 @@ private enum ParameterBuffers {
     }
 }
 
-private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }

@@ -15,20 +15,32 @@ public final class PostgresPool: Sendable {
         public var connectionString: String
         /// Connects to this database instead of the one the connection string names.
         public var databaseName: String?
+        /// Connects as this role instead of the one the connection string names.
+        public var user: String?
         public var maxConnections: Int
         /// How long a caller waits for a free connection before `PostgresPoolError.acquireTimeout`.
         public var acquireTimeout: Duration
+        /// Statement, lock and idle-in-transaction time limits of every session.
+        public var limits: SessionLimits
+        /// How often a transaction that lost a race (serialization failure, deadlock) is run again.
+        public var transactionRetries: Int
 
         public init(
             connectionString: String,
             databaseName: String? = nil,
+            user: String? = nil,
             maxConnections: Int = 8,
-            acquireTimeout: Duration = .seconds(10)
+            acquireTimeout: Duration = .seconds(10),
+            limits: SessionLimits = .api,
+            transactionRetries: Int = 3
         ) {
             self.connectionString = connectionString
             self.databaseName = databaseName
+            self.user = user
             self.maxConnections = max(1, maxConnections)
             self.acquireTimeout = acquireTimeout
+            self.limits = limits
+            self.transactionRetries = max(0, transactionRetries)
         }
     }
 
@@ -45,12 +57,14 @@ public final class PostgresPool: Sendable {
         self.lending = Mutex(LendingState())
     }
 
-    /// Lends a connection to `body` and takes it back afterwards, whatever happens.
+    /// Lends a connection to `body` and takes it back afterwards, whatever happens. Inside
+    /// `withAmbientTransaction`, `body` gets that transaction's session instead.
     @discardableResult
     public func withConnection<Result>(
         timeout: Duration? = nil,
         _ body: (PostgresSession) async throws -> Result
     ) async throws -> Result {
+        if let ambient = ambientSession { return try await body(ambient) }
         let connection = try await acquire(timeout: timeout ?? configuration.acquireTimeout)
         let session = PostgresSession(connection: connection, threads: threads)
         do {
@@ -64,15 +78,59 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    ///
+    /// A transaction that loses a race (serialization failure or deadlock, which PostgreSQL rolls
+    /// back) runs again, up to `transactionRetries` times, so `body` must do nothing but database
+    /// work that may be repeated. A failure whose outcome is unknown (the connection broke around
+    /// the COMMIT) is never retried. Inside `withAmbientTransaction`, `body` runs in a savepoint
+    /// of that transaction, whose owner retries.
     @discardableResult
     public func transaction<Result>(
         isolation: IsolationLevel = .readCommitted,
         readOnly: Bool = false,
         _ body: (PostgresSession) async throws -> Result
     ) async throws -> Result {
-        try await withConnection { session in
-            try await session.transaction(isolation: isolation, readOnly: readOnly, body)
+        if let ambient = ambientSession {
+            return try await ambient.transaction(isolation: isolation, readOnly: readOnly, body)
         }
+        var attempt = 0
+        while true {
+            do {
+                return try await withConnection { session in
+                    try await session.transaction(isolation: isolation, readOnly: readOnly, body)
+                }
+            } catch let error as PostgresError where error.kind == .serializationFailure && attempt < configuration.transactionRetries {
+                attempt += 1
+                logger.debug("transaction retried", metadata: ["postgres.sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
+                // Jitter keeps the transactions that collided from colliding again at once.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(4 << attempt))))
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction that every statement `body` sends through this pool joins
+    /// (nested `transaction` calls become savepoints): for work whose parts are written by code
+    /// that knows nothing of each other, such as a create and the record of its idempotency key.
+    /// Retried as a whole like `transaction`; `body` must not share the pool between concurrent tasks.
+    @discardableResult
+    public func withAmbientTransaction<Result>(_ body: () async throws -> Result) async throws -> Result {
+        try await transaction { session in
+            try await Self.$ambient.withValue(Ambient(pool: ObjectIdentifier(self), session: session)) {
+                try await body()
+            }
+        }
+    }
+
+    private struct Ambient: Sendable {
+        let pool: ObjectIdentifier
+        let session: PostgresSession
+    }
+
+    @TaskLocal private static var ambient: Ambient?
+
+    private var ambientSession: PostgresSession? {
+        guard let ambient = Self.ambient, ambient.pool == ObjectIdentifier(self) else { return nil }
+        return ambient.session
     }
 
     /// Closes every connection and stops the pool's threads; waiting callers fail with `.closed`.
@@ -172,8 +230,12 @@ public final class PostgresPool: Sendable {
         state.created += 1
         state.lent += 1
         return LibPQConnection(
-            connectionString: configuration.connectionString,
-            databaseName: configuration.databaseName,
+            target: ConnectionTarget(
+                connectionString: configuration.connectionString,
+                databaseName: configuration.databaseName,
+                user: configuration.user
+            ),
+            limits: configuration.limits,
             logger: logger
         )
     }

@@ -25,53 +25,95 @@ public enum IsolationLevel: String, Sendable, CaseIterable {
 }
 
 /// One connection lent by the pool: statements run in order on it, each on the pool's threads.
+///
+/// A statement runs only for a task that is not cancelled, and a task cancelled while its
+/// statement runs (or whose client went away, see `StatementScope`) cancels it on the server;
+/// the connection stays usable. Transaction control is never interrupted, so a transaction is
+/// always committed or rolled back cleanly.
 public struct PostgresSession: Queryable {
     let connection: LibPQConnection
     let threads: NIOThreadPool
 
     public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
+        try Task.checkCancellation()
         let bindings = parameters.map(\.postgresBinding)
-        return try await threads.runIfActive { [connection] in try connection.query(sql, bindings) }
+        let interruption = StatementInterruption(abandoned: StatementScope.isAbandoned)
+        return try await withTaskCancellationHandler {
+            try await threads.runIfActive { [connection] in
+                try connection.query(sql, bindings, interruption: interruption)
+            }
+        } onCancel: {
+            interruption.request()
+        }
     }
 
     /// Runs SQL that may hold several statements separated by semicolons; it takes no parameters.
     public func executeScript(_ sql: String) async throws {
-        try await threads.runIfActive { [connection] in try connection.executeScript(sql) }
+        try Task.checkCancellation()
+        let interruption = StatementInterruption(abandoned: StatementScope.isAbandoned)
+        try await withTaskCancellationHandler {
+            try await threads.runIfActive { [connection] in try connection.executeScript(sql, interruption: interruption) }
+        } onCancel: {
+            interruption.request()
+        }
+    }
+
+    /// BEGIN, COMMIT, ROLLBACK and savepoints: run even for a cancelled task, never interrupted.
+    private func control(_ sql: String) async throws {
+        try await threads.runIfActive { [connection] in try connection.executeScript(sql, interruption: nil) }
     }
 
     /// Runs `body` in one transaction on this session: committed when it returns, rolled back when
     /// it throws. A commit that fails (a serialization failure, a deferred constraint) throws too.
+    /// Inside a transaction already, `body` runs in a savepoint: its failure undoes only its own
+    /// work, and the outer transaction decides about the rest.
     @discardableResult
     public func transaction<Result>(
         isolation: IsolationLevel = .readCommitted,
         readOnly: Bool = false,
         _ body: (PostgresSession) async throws -> Result
     ) async throws -> Result {
-        try await executeScript("BEGIN ISOLATION LEVEL \(isolation.rawValue)\(readOnly ? " READ ONLY" : "")")
+        if connection.isInTransaction {
+            return try await savepoint(body)
+        }
+        try Task.checkCancellation()
+        try await control("BEGIN ISOLATION LEVEL \(isolation.rawValue)\(readOnly ? " READ ONLY" : "")")
         let result: Result
         do {
             result = try await body(self)
         } catch {
-            await rollbackAfterFailure()
+            await rollbackAfterFailure("ROLLBACK")
             throw error
         }
         try await threads.runIfActive { [connection] in
             // COMMIT of a failed transaction "succeeds" as a ROLLBACK; a swallowed error must not look committed.
             if connection.isInFailedTransaction {
-                try connection.executeScript("ROLLBACK")
+                try connection.executeScript("ROLLBACK", interruption: nil)
                 throw PostgresError(
                     kind: .transactionAborted,
                     sqlState: "25P02",
                     message: "the transaction had failed and was rolled back instead of committed"
                 )
             }
-            try connection.executeScript("COMMIT")
+            try connection.executeScript("COMMIT", interruption: nil)
         }
         return result
     }
 
-    private func rollbackAfterFailure() async {
-        // If even ROLLBACK fails the connection is in an unknown state; the pool replaces it on release.
-        _ = try? await executeScript("ROLLBACK")
+    private func savepoint<Result>(_ body: (PostgresSession) async throws -> Result) async throws -> Result {
+        try await control("SAVEPOINT nested")
+        do {
+            let result = try await body(self)
+            try await control("RELEASE SAVEPOINT nested")
+            return result
+        } catch {
+            await rollbackAfterFailure("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested")
+            throw error
+        }
+    }
+
+    private func rollbackAfterFailure(_ sql: String) async {
+        // If even this fails the connection is in an unknown state; the pool replaces it on release.
+        _ = try? await control(sql)
     }
 }
