@@ -5,10 +5,17 @@ import Postgres
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply pending migrations in order (each in its own transaction), or list them with --status."
+        abstract:
+            "Apply pending migrations in order (each in its own transaction) and grant the API role its privileges, or list them with --status.",
+        discussion: """
+            Migrations run as the role that owns the schema (CUSTODIAN_MIGRATE_DATABASE_URL, else \
+            DATABASE_URL); the API role (CUSTODIAN_API_ROLE) is granted exactly what the schema's \
+            api_privileges table lists, and is created when missing if the owner may create roles.
+            """
     )
 
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var migration: MigrationOptions
 
     @Flag(help: "List applied and pending migrations; change nothing.")
     var status = false
@@ -16,9 +23,10 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let logger = try database.makeLogger(label: "custodian.migrate")
         let files = try MigrationSource.load(from: database.migrationsDirectory())
-        let pool = try database.makePool(logger: logger)
+        let role = try migration.role()
+        let pool = try migration.makePool(database: database, logger: logger)
         do {
-            try await perform(Migrator(pool: pool, files: files, logger: logger))
+            try await perform(Migrator(pool: pool, files: files, logger: logger, apiRole: role))
             await pool.close()
         } catch {
             await pool.close()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustodianCore
 import CustodianHTTP
 import Foundation
 import Hummingbird
@@ -8,10 +9,15 @@ import Postgres
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the HTTP API. Refuses to start while migrations are pending, unless --migrate."
+        abstract: "Serve the HTTP API. Refuses to start while migrations are pending, unless --migrate.",
+        discussion: """
+            The API connects as its own role (DATABASE_URL), which must not be a superuser nor own \
+            the schema; --migrate applies migrations first as the owner (CUSTODIAN_MIGRATE_DATABASE_URL).
+            """
     )
 
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var migration: MigrationOptions
 
     @Option(help: "Address to listen on. Env: CUSTODIAN_HOST; default 127.0.0.1.")
     var host: String?
@@ -34,8 +40,28 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests per minute and client address on public endpoints. Env: CUSTODIAN_PUBLIC_RATE_LIMIT; default 60.")
     var publicRateLimit: Int?
 
+    @Option(
+        help: "Database connections of the public endpoints, apart from the staff API's. Env: CUSTODIAN_PUBLIC_DB_POOL_SIZE; default 2.")
+    var publicDbPoolSize: Int?
+
+    @Option(help: "Public requests handled at once; more get 503. Env: CUSTODIAN_PUBLIC_MAX_CONCURRENT; default 64.")
+    var publicMaxConcurrent: Int?
+
+    @Option(
+        help:
+            "Comma-separated proxy networks (CIDR) whose X-Forwarded-For is believed. Env: CUSTODIAN_TRUSTED_PROXIES; default none."
+    )
+    var trustedProxies: String?
+
     func run() async throws {
         let logger = try database.makeLogger(label: "custodian")
+        let environment = ProcessInfo.processInfo.environment
+        if environment["CUSTODIAN_TRUST_X_FORWARDED_FOR"] != nil {
+            throw fail(
+                "CUSTODIAN_TRUST_X_FORWARDED_FOR is gone: it let any client pick its address. "
+                    + "Set CUSTODIAN_TRUSTED_PROXIES to your proxies' networks instead (e.g. 10.0.0.0/8)."
+            )
+        }
         let settings = ServerSettings(
             host: try Setting("CUSTODIAN_HOST", default: "127.0.0.1").resolve(flag: host),
             port: try Setting("CUSTODIAN_PORT", default: 8080).resolve(flag: port),
@@ -43,30 +69,52 @@ struct Serve: AsyncParsableCommand {
             consentLinkBaseURL: try Setting("CUSTODIAN_CONSENT_LINK_BASE_URL", default: "http://127.0.0.1:8080/v1/public/consent")
                 .resolve(flag: consentLinkBaseURL),
             publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
-            // Only behind a proxy that sets it: otherwise any client could pick its own address.
-            trustForwardedFor: ProcessInfo.processInfo.environment["CUSTODIAN_TRUST_X_FORWARDED_FOR"] == "true"
+            publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),
+            trustedProxies: try Self.networks(Setting("CUSTODIAN_TRUSTED_PROXIES", default: "").resolve(flag: trustedProxies)),
+            signingKey: try Self.signingKey(environment: environment, logger: logger)
         )
-        let migrateFirst = migrate || ProcessInfo.processInfo.environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
+        let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())
+        if migrateFirst {
+            try await applyMigrations(files, logger: logger)
+        }
         let pool = try database.makePool(logger: logger)
-
+        let publicPool = try database.makePool(
+            logger: logger, maxConnections: try Setting("CUSTODIAN_PUBLIC_DB_POOL_SIZE", default: 2).resolve(flag: publicDbPoolSize)
+        )
         do {
-            try await ensureSchemaIsCurrent(Migrator(pool: pool, files: files, logger: logger), migrateFirst: migrateFirst)
+            try await checkDatabase(Migrator(pool: pool, files: files, logger: logger), pool: pool)
         } catch {
             await pool.close()
+            await publicPool.close()
             throw error
         }
-        logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(settings.port)"])
-        try await buildApplication(settings: settings, database: pool, logger: logger).runService()
+        logger.info(
+            "serving", metadata: ["host": "\(settings.host)", "port": "\(settings.port)", "signing_key_id": "\(settings.signingKey.keyID)"])
+        try await buildApplication(settings: settings, database: pool, publicDatabase: publicPool, logger: logger).runService()
         logger.info("stopped: in-flight requests finished and database connections closed")
     }
 
-    private func ensureSchemaIsCurrent(_ migrator: Migrator, migrateFirst: Bool) async throws {
+    private func applyMigrations(_ files: [MigrationFile], logger: Logger) async throws {
+        let pool = try migration.makePool(database: database, logger: logger)
         do {
-            if migrateFirst {
-                try await migrator.migrate()
-                return
-            }
+            try await Migrator(pool: pool, files: files, logger: logger, apiRole: try migration.role()).migrate()
+            await pool.close()
+        } catch let error as MigrationError {
+            await pool.close()
+            throw fail("\(error)")
+        } catch let error as PostgresError where error.kind == .connection {
+            await pool.close()
+            throw fail("cannot reach the database to migrate: \(error.message)")
+        } catch let error as PostgresError {
+            await pool.close()
+            throw fail("migrating failed (\(error)); CUSTODIAN_MIGRATE_DATABASE_URL must name the role that owns the schema")
+        }
+    }
+
+    /// The schema is current and the API's role is one the database can hold its promises against.
+    private func checkDatabase(_ migrator: Migrator, pool: PostgresPool) async throws {
+        do {
             let status = try await migrator.status()
             if let changed = status.changed.first {
                 throw fail("\(changed)")
@@ -77,10 +125,46 @@ struct Serve: AsyncParsableCommand {
                     "\(status.pending.count) migration(s) pending (\(names)). Run `custodian migrate` first, or start with --migrate."
                 )
             }
+            try await APIRole.requireUnprivileged(pool)
         } catch let error as MigrationError {
             throw fail("\(error)")
         } catch let error as PostgresError where error.kind == .connection {
             throw fail("cannot reach the database: \(error.message)")
+        } catch let error as PostgresError where error.sqlState == "42501" {
+            throw fail("the API's role may not read the schema (\(error)): run `custodian migrate`, which grants it its privileges")
         }
+    }
+
+    static func networks(_ list: String) throws -> [IPNetwork] {
+        try list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { text in
+            guard let network = IPNetwork(text) else {
+                throw ValidationError("CUSTODIAN_TRUSTED_PROXIES: \(text) is not an IP address or CIDR network")
+            }
+            return network
+        }
+    }
+
+    /// CUSTODIAN_SIGNING_KEY, or the file CUSTODIAN_SIGNING_KEY_FILE names; else a key made up
+    /// for this run (receipts it signs stay verifiable: its public key is published).
+    static func signingKey(environment: [String: String], logger: Logger) throws -> SigningKey {
+        var encoded = environment["CUSTODIAN_SIGNING_KEY"]
+        if encoded == nil, let path = environment["CUSTODIAN_SIGNING_KEY_FILE"] {
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("CUSTODIAN_SIGNING_KEY_FILE: cannot read \(path)")
+            }
+            encoded = contents
+        }
+        guard let encoded else {
+            let key = SigningKey.generate()
+            logger.warning(
+                "no CUSTODIAN_SIGNING_KEY: consent receipts are signed with a key made up for this run",
+                metadata: ["signing_key_id": "\(key.keyID)"]
+            )
+            return key
+        }
+        guard let key = SigningKey(encoded: encoded) else {
+            throw ValidationError("the signing key must be 32 bytes, base64url (run `custodian signing-key generate`)")
+        }
+        return key
     }
 }

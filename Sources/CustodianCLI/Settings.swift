@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Migrations
 import Postgres
 
 /// Reads one setting: the flag when given, else the environment variable, else the default.
@@ -32,14 +33,18 @@ extension Setting where Value == String {
 }
 
 extension Setting where Value == Int {
-    init(_ environmentKey: String, default defaultValue: Int) {
-        self.init(environmentKey: environmentKey, defaultValue: defaultValue, parse: { Int($0).flatMap { $0 > 0 ? $0 : nil } })
+    /// A positive whole number; with `allowZero`, 0 too (for limits that 0 switches off).
+    init(_ environmentKey: String, default defaultValue: Int, allowZero: Bool = false) {
+        self.init(
+            environmentKey: environmentKey, defaultValue: defaultValue,
+            parse: { Int($0).flatMap { $0 > 0 || (allowZero && $0 == 0) ? $0 : nil } }
+        )
     }
 }
 
 /// Options every command that talks to the database shares.
 struct DatabaseOptions: ParsableArguments {
-    @Option(help: "libpq connection string or URL. Env: DATABASE_URL.")
+    @Option(help: "libpq connection string or URL; the API's own role. Env: DATABASE_URL.")
     var databaseURL: String?
 
     @Option(help: "Maximum database connections (and database threads). Env: CUSTODIAN_DB_POOL_SIZE; default 8.")
@@ -48,17 +53,44 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Seconds a request waits for a free database connection. Env: CUSTODIAN_DB_ACQUIRE_TIMEOUT; default 5.")
     var dbAcquireTimeout: Int?
 
+    @Option(help: "Milliseconds a statement may run (0: no limit). Env: CUSTODIAN_DB_STATEMENT_TIMEOUT_MS; default 10000.")
+    var dbStatementTimeoutMs: Int?
+
+    @Option(help: "Milliseconds a statement may wait for a lock (0: no limit). Env: CUSTODIAN_DB_LOCK_TIMEOUT_MS; default 3000.")
+    var dbLockTimeoutMs: Int?
+
+    @Option(
+        help:
+            "Milliseconds a transaction may sit idle before the server ends the session (0: no limit). Env: CUSTODIAN_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS; default 60000."
+    )
+    var dbIdleInTransactionTimeoutMs: Int?
+
     @Option(help: "Directory of the NNNN_name.sql migration files. Env: CUSTODIAN_MIGRATIONS_DIR; default ./migrations.")
     var migrationsDir: String?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: CUSTODIAN_LOG_LEVEL; default info.")
     var logLevel: String?
 
-    func makePool(logger: Logger) throws -> PostgresPool {
+    func limits() throws -> SessionLimits {
+        func limit(_ key: String, _ flag: Int?, default milliseconds: Int) throws -> Duration? {
+            let value = try Setting(key, default: milliseconds, allowZero: true).resolve(flag: flag)
+            return value == 0 ? nil : .milliseconds(value)
+        }
+        return SessionLimits(
+            statementTimeout: try limit("CUSTODIAN_DB_STATEMENT_TIMEOUT_MS", dbStatementTimeoutMs, default: 10_000),
+            lockTimeout: try limit("CUSTODIAN_DB_LOCK_TIMEOUT_MS", dbLockTimeoutMs, default: 3_000),
+            idleInTransactionTimeout: try limit(
+                "CUSTODIAN_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", dbIdleInTransactionTimeoutMs, default: 60_000)
+        )
+    }
+
+    /// The API's pool, under the configured time limits.
+    func makePool(logger: Logger, maxConnections: Int? = nil) throws -> PostgresPool {
         let configuration = PostgresPool.Configuration(
             connectionString: try Setting("DATABASE_URL", default: nil).resolve(flag: databaseURL),
-            maxConnections: try Setting("CUSTODIAN_DB_POOL_SIZE", default: 8).resolve(flag: dbPoolSize),
-            acquireTimeout: .seconds(try Setting("CUSTODIAN_DB_ACQUIRE_TIMEOUT", default: 5).resolve(flag: dbAcquireTimeout))
+            maxConnections: try maxConnections ?? Setting("CUSTODIAN_DB_POOL_SIZE", default: 8).resolve(flag: dbPoolSize),
+            acquireTimeout: .seconds(try Setting("CUSTODIAN_DB_ACQUIRE_TIMEOUT", default: 5).resolve(flag: dbAcquireTimeout)),
+            limits: try limits()
         )
         return PostgresPool(configuration: configuration, logger: logger)
     }
@@ -83,6 +115,39 @@ struct DatabaseOptions: ParsableArguments {
             return handler
         }
         return Logger(label: label)
+    }
+}
+
+/// Where migrations run and whom they grant the API's privileges.
+struct MigrationOptions: ParsableArguments {
+    @Option(
+        help:
+            "libpq connection string or URL of the role that owns the schema and runs migrations. Env: CUSTODIAN_MIGRATE_DATABASE_URL; default DATABASE_URL."
+    )
+    var migrateDatabaseURL: String?
+
+    @Option(
+        help: "The PostgreSQL role the API connects as; migrate grants it its privileges. Env: CUSTODIAN_API_ROLE; default custodian_api.")
+    var apiRole: String?
+
+    /// A pool of one connection as the owner, with no time limits: migrations may rewrite large
+    /// tables and wait for each other's lock.
+    func makePool(database: DatabaseOptions, logger: Logger) throws -> PostgresPool {
+        let fallback = try Setting("DATABASE_URL", default: nil).resolve(flag: database.databaseURL)
+        let connectionString = try Setting("CUSTODIAN_MIGRATE_DATABASE_URL", default: fallback).resolve(flag: migrateDatabaseURL)
+        return PostgresPool(
+            configuration: .init(connectionString: connectionString, maxConnections: 1, limits: .unlimited),
+            logger: logger
+        )
+    }
+
+    func role() throws -> APIRole {
+        let name = try Setting("CUSTODIAN_API_ROLE", default: APIRole.defaultName).resolve(flag: apiRole)
+        do {
+            return try APIRole(name)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 

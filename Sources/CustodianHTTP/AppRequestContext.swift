@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// Per-request state shared by middleware and handlers.
 public struct AppRequestContext: RequestContext {
@@ -7,10 +8,17 @@ public struct AppRequestContext: RequestContext {
     public var requestID: String = ""
 
     /// The peer's IP address, as the connection shows it (a proxy in front shows its own).
-    public let clientAddress: String?
+    public let peerAddress: IPAddress?
+    /// The client's address: the peer, or behind trusted proxies the one they forwarded. Set by
+    /// `ClientAddressMiddleware`.
+    public var clientIP: IPAddress?
+    /// The connection the request came on, to notice a client that went away.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.clientAddress = source.channel.remoteAddress?.ipAddress
+        self.channel = source.channel
+        self.peerAddress = source.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+        self.clientIP = peerAddress
     }
 }

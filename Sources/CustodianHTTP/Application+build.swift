@@ -15,8 +15,12 @@ public struct ServerSettings: Sendable {
     /// Requests per window and client address on the public (unauthenticated) endpoints.
     public var publicRateLimit: Int
     public var publicRateWindow: Duration
-    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
-    public var trustForwardedFor: Bool
+    /// Public requests handled at once by this process; more get 503 at once.
+    public var publicMaxConcurrent: Int
+    /// Proxies whose X-Forwarded-For entries are believed (empty: the peer is the client).
+    public var trustedProxies: [IPNetwork]
+    /// Signs consent receipts.
+    public var signingKey: SigningKey
 
     public init(
         host: String = "127.0.0.1",
@@ -26,24 +30,31 @@ public struct ServerSettings: Sendable {
         consentLinkBaseURL: String = "http://127.0.0.1:8080/v1/public/consent",
         publicRateLimit: Int = 60,
         publicRateWindow: Duration = .seconds(60),
-        trustForwardedFor: Bool = false
+        publicMaxConcurrent: Int = 64,
+        trustedProxies: [IPNetwork] = [],
+        signingKey: SigningKey = .generate()
     ) {
-        self.publicRateWindow = publicRateWindow
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.readinessTimeout = readinessTimeout
         self.consentLinkBaseURL = consentLinkBaseURL
         self.publicRateLimit = publicRateLimit
-        self.trustForwardedFor = trustForwardedFor
+        self.publicRateWindow = publicRateWindow
+        self.publicMaxConcurrent = publicMaxConcurrent
+        self.trustedProxies = trustedProxies
+        self.signingKey = signingKey
     }
 }
 
-/// The router with every middleware and endpoint, and the catalogue of what it serves.
-/// `extraRoutes` lets tests exercise shared machinery (JSON bodies) through real endpoints.
+/// The router with every middleware and endpoint, and the catalogue of what it serves. Public
+/// (keyless) endpoints use `publicDatabase`, a pool of their own, so that they cannot take the
+/// staff API's connections; without one they share `database`. `extraRoutes` lets tests exercise
+/// shared machinery (JSON bodies) through real endpoints.
 public func buildRouter(
     settings: ServerSettings,
     database: PostgresPool,
+    publicDatabase: PostgresPool? = nil,
     extraRoutes: (inout RouteTable) -> Void = { _ in }
 ) -> (router: Router<AppRequestContext>, catalog: RouteCatalog) {
     var routes = RouteTable()
@@ -61,17 +72,25 @@ public func buildRouter(
     LeadConversionRoute(leads: leads, auth: auth).register(on: &routes)
     NoteRoutes(notes: Notes(database: database), auth: auth).register(on: &routes)
     let ledger = ConsentLedger(database: database)
+    let receipts = ConsentReceipts(key: settings.signingKey, database: database)
     ConsentPurposeRoutes(purposes: ConsentPurposes(database: database), ledger: ledger, auth: auth).register(on: &routes)
-    PersonConsentRoutes(ledger: ledger, auth: auth).register(on: &routes)
-    let links = ConsentLinks(database: database)
-    ConsentLinkRoutes(links: links, auth: auth, baseURL: settings.consentLinkBaseURL).register(on: &routes)
+    PersonConsentRoutes(ledger: ledger, receipts: receipts, auth: auth).register(on: &routes)
+    ConsentLinkRoutes(links: ConsentLinks(database: database), auth: auth, baseURL: settings.consentLinkBaseURL).register(on: &routes)
     ConsentSettingsRoutes(settings: ConsentSettings(database: database), auth: auth).register(on: &routes)
+
+    let publicPool = publicDatabase ?? database
+    let gate = PublicGate(
+        limiter: RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow),
+        maxConcurrent: settings.publicMaxConcurrent
+    )
+    let publicReceipts = ConsentReceipts(key: settings.signingKey, database: publicPool)
     PublicConsentRoutes(
-        links: links,
-        ledger: ledger,
-        limiter: RateLimiter(database: database, limit: settings.publicRateLimit, window: settings.publicRateWindow),
-        trustForwardedFor: settings.trustForwardedFor
+        links: ConsentLinks(database: publicPool),
+        ledger: ConsentLedger(database: publicPool),
+        receipts: publicReceipts,
+        gate: gate
     ).register(on: &routes)
+    PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 
@@ -80,6 +99,8 @@ public func buildRouter(
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware(routes: catalog))
+    router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))
+    router.add(middleware: AbandonedRequestMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
     routes.install(on: router)
     return (router, catalog)
@@ -90,14 +111,15 @@ public func buildRouter(
 public func buildApplication(
     settings: ServerSettings,
     database: PostgresPool,
+    publicDatabase: PostgresPool,
     logger: Logger
 ) -> some ApplicationProtocol {
-    let (router, _) = buildRouter(settings: settings, database: database)
+    let (router, _) = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
         logger: logger
     )
-    app.addServices(database)
+    app.addServices(database, publicDatabase)
     return app
 }

@@ -6,6 +6,8 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
     case checksumMismatch(version: Int64, name: String, applied: String, file: String)
     /// A migration failed; it was rolled back and nothing after it ran.
     case failed(version: Int64, name: String, reason: String)
+    /// The API's database role cannot be used as configured.
+    case apiRole(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
                 + "a landed migration is never edited: restore it and add a new migration instead"
         case .failed(let version, let name, let reason):
             "migration \(version) (\(name)) failed and was rolled back: \(reason)"
+        case .apiRole(let reason):
+            reason
         }
     }
 }

@@ -13,11 +13,14 @@ public struct Migrator: Sendable {
     public let files: [MigrationFile]
     let pool: PostgresPool
     let logger: Logger
+    /// The role the API connects as; `migrate` grants it what `api_privileges` lists.
+    let apiRole: APIRole?
 
-    public init(pool: PostgresPool, files: [MigrationFile], logger: Logger) {
+    public init(pool: PostgresPool, files: [MigrationFile], logger: Logger, apiRole: APIRole? = nil) {
         self.pool = pool
         self.files = files
         self.logger = logger
+        self.apiRole = apiRole
     }
 
     /// Every file with whether it was applied, plus applied versions the files no longer know.
@@ -28,7 +31,8 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// Applies the pending migrations and returns them; throws before applying anything when an
+    /// Applies the pending migrations and returns them, then grants the API role its privileges
+    /// (every time: grants are state, not history); throws before applying anything when an
     /// applied file was changed.
     @discardableResult
     public func migrate() async throws -> [MigrationFile] {
@@ -36,6 +40,7 @@ public struct Migrator: Sendable {
             _ = try await session.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
             do {
                 let applied = try await applyPending(session)
+                try await apiRole?.grantPrivileges(on: session)
                 _ = try await session.query("SELECT pg_advisory_unlock($1)", [Self.lockKey])
                 return applied
             } catch {

@@ -114,8 +114,17 @@ struct ConsentLinkTests {
                 try await client.send(.delete, "/v1/leads/\(setup.lead)/consent-link", headers: headers(key: fixture.adminKey)).status
                     == .noContent)
             #expect(try await client.send(.get, "/v1/public/consent/\(third)").status == .notFound)
-            let stored: Int = try await fixture.pool.query("SELECT count(*) AS n FROM consent_links").single().decode("n")
-            #expect(stored == 0)
+            // Ended links keep their rows (who issued them, how they ended) but not their token hashes.
+            let links = try await fixture.pool.query(
+                "SELECT count(*) FILTER (WHERE ended_at IS NULL) AS live, count(token_hash) AS hashes, count(*) AS total FROM consent_links"
+            ).single()
+            #expect(try links.decode("live", as: Int.self) == 0)
+            #expect(try links.decode("hashes", as: Int.self) == 0)
+            #expect(try links.decode("total", as: Int.self) == 3)
+            let listed = try await client.send(.get, "/v1/leads/\(setup.lead)/consent-links", headers: headers(key: fixture.adminKey))
+                .json()
+            let reasons = (listed["data"] as? [[String: Any]] ?? []).compactMap { $0["end_reason"] as? String }
+            #expect(reasons == ["revoked", "rotated", "rotated"])
         }
     }
 

@@ -21,7 +21,7 @@ struct HealthTests {
 
     @Test func readinessIs200WhenTheDatabaseAnswers() async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool { pool in
+            try await database.withPool(role: .api) { pool in
                 try await withApp(database: pool) { client in
                     let response = try await client.send(.get, "/readyz")
                     #expect(response.status == .ok)
@@ -48,7 +48,7 @@ struct HealthTests {
 
     @Test func readinessIs503WhenNoConnectionFreesUpInTime() async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool(maxConnections: 1) { pool in
+            try await database.withPool(role: .api, maxConnections: 1) { pool in
                 let settings = ServerSettings(readinessTimeout: .milliseconds(200))
                 try await withApp(database: pool, settings: settings) { client in
                     async let holder: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(1)") }
@@ -64,7 +64,7 @@ struct HealthTests {
 
     @Test func readinessRecoversWhenTheDatabaseComesBack() async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool(maxConnections: 2) { pool in
+            try await database.withPool(role: .api, maxConnections: 2) { pool in
                 try await withApp(database: pool) { client in
                     #expect(try await client.send(.get, "/readyz").status == .ok)
                     // Every connection of this database is killed, as by a server restart; the

@@ -8,8 +8,10 @@ import Postgres
 import TestSupport
 import Testing
 
-/// A test database with an admin key, and a client that sends it.
+/// A test database with an admin key, and a client that sends it. The app and `pool` connect as
+/// the API's role, as in production; `database` gives other roles for what only they can do.
 struct StaffFixture: Sendable {
+    let database: TestDatabase
     let pool: PostgresPool
     let adminKey: String
 
@@ -18,11 +20,11 @@ struct StaffFixture: Sendable {
         _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
     ) async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool { pool in
+            try await database.withPool(role: .api) { pool in
                 let key = try await StaffDirectory(database: pool).bootstrapKey(
                     staffName: "Ada Admin", email: "ada@example.org", role: .admin, keyName: "tests"
                 ).key
-                let fixture = StaffFixture(pool: pool, adminKey: key)
+                let fixture = StaffFixture(database: database, pool: pool, adminKey: key)
                 try await HTTPTests.withApp(database: pool, settings: settings) { client in try await body(fixture, client) }
             }
         }
@@ -118,7 +120,7 @@ struct StaffAuthenticationTests {
 
     @Test func theCommandLineBootstrapReusesTheNamedMember() async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool { pool in
+            try await database.withPool(role: .api) { pool in
                 let directory = StaffDirectory(database: pool)
                 let first = try await directory.bootstrapKey(staffName: "Root", email: nil, role: .admin, keyName: "cli")
                 let second = try await directory.bootstrapKey(staffName: "Root", email: nil, role: .admin, keyName: "cli")

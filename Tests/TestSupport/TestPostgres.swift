@@ -59,21 +59,40 @@ public actor TestPostgres {
             configuration: .init(connectionString: adminConnectionString, maxConnections: 4, acquireTimeout: .seconds(600)),
             logger: logger
         )
+        try await createRoles(admin)
         let templateName = "custodian_template_" + randomSuffix()
-        try await admin.execute("CREATE DATABASE \(quoted(templateName))")
+        try await admin.execute("CREATE DATABASE \(quoted(templateName)) OWNER \(TestRole.owner.name ?? "")")
         ClusterCleanup.registerDatabase(templateName, connectionString: adminConnectionString)
 
+        // Migrations run as the owner, and grant the API role its privileges, as in production.
         let templatePool = PostgresPool(
-            configuration: .init(connectionString: adminConnectionString, databaseName: templateName, maxConnections: 1),
+            configuration: .init(
+                connectionString: adminConnectionString, databaseName: templateName, user: TestRole.owner.name, maxConnections: 1,
+                limits: .unlimited
+            ),
             logger: logger
         )
         let files = try MigrationSource.load(from: migrationsDirectory)
-        try await Migrator(pool: templatePool, files: files, logger: logger).migrate()
+        try await Migrator(pool: templatePool, files: files, logger: logger, apiRole: try APIRole(TestRole.apiRoleName)).migrate()
         // CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.
         await templatePool.close()
         return Server(
             adminConnectionString: adminConnectionString, templateName: templateName, admin: admin, dropsDatabases: sharedServer
         )
+    }
+
+    /// The owner of every migrated test database and the API's role, as `custodian migrate` expects
+    /// them in production: the owner may not create roles, the API role owns nothing. Roles belong to
+    /// the whole server, so another test process may be creating them at the same moment.
+    private static func createRoles(_ admin: PostgresPool) async throws {
+        for role in [TestRole.owner, TestRole.api] {
+            guard let name = role.name else { continue }
+            do {
+                try await admin.execute("CREATE ROLE \(quoted(name)) LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB")
+            } catch let error as PostgresError where error.sqlState == "42710" || error.kind == .uniqueViolation {
+                // It exists already: created by an earlier or a concurrent test process.
+            }
+        }
     }
 
     /// A new database with every migration applied, dropped when `body` ends.
@@ -116,8 +135,10 @@ public actor TestPostgres {
     private func createDatabase(from template: String?) async throws -> TestDatabase {
         let server = try await startedServer()
         let name = "custodian_test_" + Self.randomSuffix()
+        // Migrated databases belong to the owner role, like the template whose tables it owns.
+        let owner = template == nil ? " OWNER \(Self.quoted(TestRole.owner.name ?? ""))" : ""
         try await server.admin.execute(
-            "CREATE DATABASE \(Self.quoted(name)) TEMPLATE \(Self.quoted(template ?? server.templateName))"
+            "CREATE DATABASE \(Self.quoted(name)) TEMPLATE \(Self.quoted(template ?? server.templateName))\(owner)"
         )
         return TestDatabase(name: name, serverConnectionString: server.adminConnectionString)
     }
@@ -163,6 +184,7 @@ public struct TestDatabase: Sendable {
     public let serverConnectionString: String
 
     public func makePool(
+        role: TestRole = .superuser,
         maxConnections: Int = 4,
         acquireTimeout: Duration = .seconds(10),
         limits: SessionLimits = .api,
@@ -172,6 +194,7 @@ public struct TestDatabase: Sendable {
             configuration: .init(
                 connectionString: serverConnectionString,
                 databaseName: name,
+                user: role.name,
                 maxConnections: maxConnections,
                 acquireTimeout: acquireTimeout,
                 limits: limits,
@@ -183,6 +206,7 @@ public struct TestDatabase: Sendable {
 
     /// A pool for `body`, closed when it ends.
     public func withPool<Result: Sendable>(
+        role: TestRole = .superuser,
         maxConnections: Int = 4,
         acquireTimeout: Duration = .seconds(10),
         limits: SessionLimits = .api,
@@ -190,6 +214,7 @@ public struct TestDatabase: Sendable {
         _ body: (PostgresPool) async throws -> Result
     ) async throws -> Result {
         let pool = makePool(
+            role: role,
             maxConnections: maxConnections, acquireTimeout: acquireTimeout, limits: limits, transactionRetries: transactionRetries
         )
         do {
@@ -199,6 +224,27 @@ public struct TestDatabase: Sendable {
         } catch {
             await pool.close()
             throw error
+        }
+    }
+}
+
+/// Whom a test connects as.
+public enum TestRole: Sendable {
+    /// The server's superuser: for tests of the database layer and of what only an admin can do.
+    case superuser
+    /// The role migrations run as, which owns every table.
+    case owner
+    /// The role the API runs as in production: what it may do is exactly what `api_privileges` grants.
+    case api
+
+    public static let apiRoleName = "custodian_test_api"
+
+    /// The role to connect as; nil keeps the connection string's.
+    public var name: String? {
+        switch self {
+        case .superuser: nil
+        case .owner: "custodian_test_owner"
+        case .api: Self.apiRoleName
         }
     }
 }

@@ -34,7 +34,24 @@ public struct ConsentLedger: Sendable {
         public let staffID: UUID?
         public let note: String?
         public let carriedFrom: UUID?
+        /// The link a decision was made through (channel `consent_link`).
+        public let linkID: UUID?
+        /// 1 for records written before hashes covered the purpose text and the link.
+        public let hashVersion: Int
+        /// SHA-256 of the purpose text the person acted on (hash version 2).
+        public let purposeTextHash: [UInt8]?
         public let hash: [UInt8]
+    }
+
+    /// The newest record of a person's chain: what a receipt signs. Seq 0 for an empty chain.
+    public struct ChainHead: Sendable, Equatable {
+        public let seq: Int64
+        public let hash: [UInt8]?
+
+        public init(seq: Int64, hash: [UInt8]?) {
+            self.seq = seq
+            self.hash = hash
+        }
     }
 
     /// What one purpose means for one person now.
@@ -53,13 +70,23 @@ public struct ConsentLedger: Sendable {
         public var userAgent: String?
         public var staffID: UUID?
         public var note: String?
+        /// For channel `consent_link`: the link used.
+        public var linkID: UUID?
 
-        public init(channel: Channel, ip: String? = nil, userAgent: String? = nil, staffID: UUID? = nil, note: String? = nil) {
+        public init(
+            channel: Channel,
+            ip: String? = nil,
+            userAgent: String? = nil,
+            staffID: UUID? = nil,
+            note: String? = nil,
+            linkID: UUID? = nil
+        ) {
             self.channel = channel
             self.ip = ip
             self.userAgent = userAgent
             self.staffID = staffID
             self.note = note
+            self.linkID = linkID
         }
     }
 
@@ -67,8 +94,10 @@ public struct ConsentLedger: Sendable {
 
     public init(database: PostgresPool) { self.database = database }
 
-    static let recordColumns =
-        "id, seq, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from, hash"
+    static let recordColumns = """
+        id, seq, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from,
+        link_id, hash_version, purpose_text_hash, hash
+        """
 
     static func record(from row: Row) throws -> Record {
         Record(
@@ -84,16 +113,25 @@ public struct ConsentLedger: Sendable {
             staffID: try row.decode("staff_id"),
             note: try row.decode("note"),
             carriedFrom: try row.decode("carried_from"),
+            linkID: try row.decode("link_id"),
+            hashVersion: try row.decode("hash_version"),
+            purposeTextHash: try row.decode("purpose_text_hash"),
             hash: try row.decode("hash")
         )
     }
 
-    /// Records decisions, each as its own row against the purpose's current text, in one transaction.
+    /// Records decisions, each as its own row against the purpose's current text, in one
+    /// transaction; refused for a converted lead (its contact is the person now) and for a kind
+    /// of person whose consent is switched off in the settings.
     public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: ConsentSubject, origin: Origin) async throws
         -> [Record]
     {
         try await database.transaction { transaction in
-            try await subject.requireExists(on: transaction)
+            try await subject.requireCurrent(on: transaction)
+            let settings = try await ConsentSettings(database: database).current(on: transaction)
+            guard settings.enabled(for: subject.kind) else {
+                throw DomainError.conflict("consent for \(subject.resource)s is switched off in the consent settings")
+            }
             var records: [Record] = []
             for (index, decision) in decisions.enumerated() {
                 let purposes = try await transaction.query(
@@ -111,13 +149,14 @@ public struct ConsentLedger: Sendable {
                 }
                 let inserted = try await transaction.query(
                     """
-                    INSERT INTO consent_records (\(subject.column), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    INSERT INTO consent_records
+                        (\(subject.column), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                     RETURNING \(Self.recordColumns)
                     """,
                     [
                         subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
-                        origin.ip, origin.userAgent, origin.staffID, origin.note,
+                        origin.ip, origin.userAgent, origin.staffID, origin.note, origin.linkID,
                     ]
                 ).single()
                 records.append(try Self.record(from: inserted))
@@ -154,6 +193,15 @@ public struct ConsentLedger: Sendable {
         }
     }
 
+    /// The newest record of the person's chain (seq 0 and no hash while it is empty).
+    public func head(of subject: ConsentSubject) async throws -> ChainHead {
+        let rows = try await database.query(
+            "SELECT seq, hash FROM consent_records WHERE \(subject.column) = $1 ORDER BY seq DESC LIMIT 1", [subject.id]
+        )
+        guard let row = rows.first else { return ChainHead(seq: 0, hash: nil) }
+        return ChainHead(seq: try row.decode("seq"), hash: try row.decode("hash"))
+    }
+
     /// 404 for a lead or contact that does not exist.
     public func requireExists(_ subject: ConsentSubject) async throws {
         try await subject.requireExists(on: database)
@@ -168,28 +216,49 @@ public struct ConsentLedger: Sendable {
     public struct Verification: Sendable {
         public let intact: Bool
         public let records: Int
-        /// The first record whose content, link or position does not check out.
+        /// The first record whose content, purpose text, link or position does not check out.
         public let firstBrokenSeq: Int64?
+        public let head: ChainHead
+        /// For a receipt given: whether the chain still holds its record (a removed tail fails here).
+        public let receiptMatches: Bool?
     }
 
-    /// Recomputes every hash of the person's chain and checks each link and position.
-    public func verify(_ subject: ConsentSubject) async throws -> Verification {
+    /// Recomputes every hash of the person's chain and checks each link and position, and that
+    /// each purpose text is still the one the record's hash covers. With a receipt's seq and hash,
+    /// also says whether the chain still holds that record.
+    public func verify(_ subject: ConsentSubject, receipt: (seq: Int64, hash: [UInt8])? = nil) async throws -> Verification {
         let row = try await database.query(
             """
             WITH chain AS (
-                SELECT seq, hash, prev_hash, consent_record_hash(r) AS recomputed,
-                       lag(hash) OVER (ORDER BY seq) AS previous_hash,
-                       row_number() OVER (ORDER BY seq) AS position
-                FROM consent_records r WHERE r.\(subject.column) = $1
+                SELECT r.seq, r.hash, r.prev_hash, consent_record_hash(r) AS recomputed,
+                       lag(r.hash) OVER (ORDER BY r.seq) AS previous_hash,
+                       row_number() OVER (ORDER BY r.seq) AS position,
+                       r.hash_version = 1
+                           OR r.purpose_text_hash IS NOT DISTINCT FROM consent_purpose_text_hash(v.name, v.description, v.lawful_basis)
+                           AS text_intact
+                FROM consent_records r
+                LEFT JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
+                WHERE r.\(subject.column) = $1
             )
             SELECT count(*) AS records,
-                   min(seq) FILTER (WHERE hash <> recomputed OR prev_hash IS DISTINCT FROM previous_hash OR seq <> position) AS first_broken
+                   min(seq) FILTER (
+                       WHERE hash <> recomputed OR prev_hash IS DISTINCT FROM previous_hash OR seq <> position OR NOT text_intact
+                   ) AS first_broken,
+                   coalesce(max(seq), 0) AS head_seq, (array_agg(hash ORDER BY seq DESC))[1] AS head_hash,
+                   coalesce(bool_or(seq = $2 AND hash = $3), false) AS receipt_found
             FROM chain
             """,
-            [subject.id]
+            [subject.id, receipt?.seq, receipt?.hash]
         ).single()
         let broken: Int64? = try row.decode("first_broken")
-        return Verification(intact: broken == nil, records: try row.decode("records"), firstBrokenSeq: broken)
+        let found: Bool = try row.decode("receipt_found")
+        return Verification(
+            intact: broken == nil,
+            records: try row.decode("records"),
+            firstBrokenSeq: broken,
+            head: ChainHead(seq: try row.decode("head_seq"), hash: try row.decode("head_hash")),
+            receiptMatches: receipt == nil ? nil : found && (broken.map { $0 > receipt?.seq ?? 0 } ?? true)
+        )
     }
 
     public struct Consenter: Sendable {
@@ -201,6 +270,7 @@ public struct ConsentLedger: Sendable {
     }
 
     /// People whose latest decision on the purpose is `give`, ordered by id, for marketing lists.
+    /// A converted lead is never listed: its contact is the person now, with its own state.
     public func consenters(of purposeID: UUID, after cursor: UUID?, limit: Int) async throws -> (items: [Consenter], next: UUID?) {
         let rows = try await database.query(
             """
@@ -215,7 +285,7 @@ public struct ConsentLedger: Sendable {
             FROM latest l
             LEFT JOIN leads ld ON ld.id = l.lead_id
             LEFT JOIN contacts c ON c.id = l.contact_id
-            WHERE l.action = 'give'
+            WHERE l.action = 'give' AND ld.converted_at IS NULL
             ORDER BY 1
             LIMIT $3
             """,
@@ -234,12 +304,13 @@ public struct ConsentLedger: Sendable {
     }
 
     /// Copies a lead's history, in order, to the contact it became, each row naming the one it
-    /// came from; the contact's chain covers the copies, and the lead keeps its own.
+    /// came from; the contact's chain covers the copies, and the lead keeps its own. The database
+    /// copies every value of a carried row from its original, so nothing can be altered on the way.
     static func carryOver(fromLead lead: UUID, toContact contact: UUID, in transaction: PostgresSession) async throws {
         try await transaction.execute(
             """
-            INSERT INTO consent_records (contact_id, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, carried_from)
-            SELECT $2, purpose_id, purpose_version, action, recorded_at, channel, ip, user_agent, staff_id, note, id
+            INSERT INTO consent_records (contact_id, purpose_id, purpose_version, action, channel, carried_from)
+            SELECT $2, purpose_id, purpose_version, action, channel, id
             FROM consent_records WHERE lead_id = $1 ORDER BY seq
             """,
             [lead, contact]

@@ -1,56 +1,144 @@
 import Foundation
 import Postgres
 
-/// Personal consent links: one per lead or contact, a capability that lets its holder see and
-/// change their own consent. The token has 256 random bits; only its SHA-256 is stored.
+/// Personal consent links: one live link per lead or contact, a capability that lets its holder
+/// see and change their own consent. The token has 256 random bits; only its SHA-256 is stored,
+/// and only while the link lives. An ended link (rotated, revoked, moved to the contact a lead
+/// became) keeps its row, so every decision made through it names who issued it.
 public struct ConsentLinks: Sendable {
     let database: PostgresPool
 
     public init(database: PostgresPool) { self.database = database }
 
     public struct Issued: Sendable {
+        public let id: UUID
         /// Shown once: the last path segment of the link.
         public let token: String
         public let expiresAt: Date?
     }
 
-    /// Issues the person's link, replacing (and so killing) any earlier one.
+    /// A link's record, without its token.
+    public struct Link: Sendable {
+        public enum State: String, Sendable {
+            case live, expired, ended
+        }
+
+        public let id: UUID
+        public let createdAt: Date
+        public let createdBy: UUID?
+        public let expiresAt: Date?
+        public let endedAt: Date?
+        public let endedBy: UUID?
+        public let endReason: String?
+        public let state: State
+    }
+
+    /// The live link behind a token.
+    public struct Resolved: Sendable {
+        public let linkID: UUID
+        public let subject: ConsentSubject
+        public let firstName: String
+        public let settings: ConsentSettings.Values
+    }
+
+    /// Issues the person's link, ending (and so killing) any earlier one.
     public func issue(for subject: ConsentSubject, by actor: UUID) async throws -> Issued {
         let token = Secret.randomToken()
         return try await database.transaction { transaction in
-            try await subject.requireExists(on: transaction, lock: true)
+            try await subject.requireCurrent(on: transaction, lock: true)
             let settings = try await ConsentSettings(database: database).current(on: transaction)
             guard settings.enabled(for: subject.kind) else {
                 throw DomainError.conflict("consent for \(subject.resource)s is switched off in the consent settings")
             }
-            try await transaction.execute("DELETE FROM consent_links WHERE \(subject.column) = $1", [subject.id])
+            try await end(subject, reason: "rotated", by: actor, on: transaction)
             let row = try await transaction.query(
                 """
                 INSERT INTO consent_links (\(subject.column), token_hash, created_by, expires_at)
                 VALUES ($1, $2, $3, now() + $4::integer * interval '1 day')
-                RETURNING expires_at
+                RETURNING id, expires_at
                 """,
                 [subject.id, Secret.hash(token), actor, settings.linkLifetimeDays]
             ).single()
-            return Issued(token: token, expiresAt: try row.decode("expires_at"))
+            return Issued(id: try row.decode("id"), token: token, expiresAt: try row.decode("expires_at"))
         }
     }
 
     /// Revokes the person's link at once; revoking when there is none changes nothing.
-    public func revoke(for subject: ConsentSubject) async throws {
+    public func revoke(for subject: ConsentSubject, by actor: UUID) async throws {
+        try await database.transaction { transaction in
+            try await subject.requireExists(on: transaction, lock: true)
+            try await end(subject, reason: "revoked", by: actor, on: transaction)
+        }
+    }
+
+    private func end(_ subject: ConsentSubject, reason: String, by actor: UUID?, on transaction: PostgresSession) async throws {
+        try await transaction.execute(
+            """
+            UPDATE consent_links SET token_hash = NULL, ended_at = now(), ended_by = $2, end_reason = $3
+            WHERE \(subject.column) = $1 AND ended_at IS NULL
+            """,
+            [subject.id, actor, reason]
+        )
+    }
+
+    /// Every link the person ever had, newest first.
+    public func list(for subject: ConsentSubject) async throws -> [Link] {
         try await subject.requireExists(on: database)
-        try await database.execute("DELETE FROM consent_links WHERE \(subject.column) = $1", [subject.id])
+        return try await database.query(
+            """
+            SELECT id, created_at, created_by, expires_at, ended_at, ended_by, end_reason,
+                   CASE WHEN ended_at IS NOT NULL THEN 'ended' WHEN expires_at <= now() THEN 'expired' ELSE 'live' END AS state
+            FROM consent_links WHERE \(subject.column) = $1
+            ORDER BY created_at DESC, id
+            """,
+            [subject.id]
+        ).map { row in
+            Link(
+                id: try row.decode("id"),
+                createdAt: try row.decode("created_at"),
+                createdBy: try row.decode("created_by"),
+                expiresAt: try row.decode("expires_at"),
+                endedAt: try row.decode("ended_at"),
+                endedBy: try row.decode("ended_by"),
+                endReason: try row.decode("end_reason"),
+                state: Link.State(rawValue: try row.decode("state")) ?? .ended
+            )
+        }
+    }
+
+    /// When a lead becomes a contact, its live link moves with it: the person keeps the link they
+    /// hold, and it now shows and changes the contact's consent.
+    static func moveOnConversion(fromLead lead: UUID, toContact contact: UUID, in transaction: PostgresSession) async throws {
+        try await transaction.execute(
+            """
+            WITH ended AS (
+                UPDATE consent_links k SET token_hash = NULL, ended_at = now(), end_reason = 'converted'
+                FROM consent_links live
+                WHERE live.id = k.id AND k.lead_id = $1 AND k.ended_at IS NULL
+                RETURNING live.token_hash, live.created_by, live.expires_at
+            )
+            INSERT INTO consent_links (contact_id, token_hash, created_by, expires_at)
+            SELECT $2, token_hash, created_by, expires_at FROM ended
+            """,
+            [lead, contact]
+        )
+    }
+
+    /// Whether `token` has the shape of a token this server issues (43 base64url characters):
+    /// anything else is refused without a database lookup.
+    public static func couldBeToken(_ token: String) -> Bool {
+        token.utf8.count == 43 && Data(base64URLEncoded: token) != nil
     }
 
     /// The person behind a live token and their first name, or nil for a token that is unknown,
-    /// replaced, revoked, expired, or whose kind of person has consent switched off — callers
-    /// answer all of these the same way.
-    public func resolve(_ token: String) async throws -> (subject: ConsentSubject, firstName: String, settings: ConsentSettings.Values)? {
-        guard token.utf8.count == 43, Data(base64URLEncoded: token) != nil else { return nil }
+    /// ended, expired, or whose kind of person has consent switched off — callers answer all of
+    /// these the same way.
+    public func resolve(_ token: String) async throws -> Resolved? {
+        guard Self.couldBeToken(token) else { return nil }
         let hash = Secret.hash(token)
         let rows = try await database.query(
             """
-            SELECT k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name
+            SELECT k.id, k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name
             FROM consent_links k
             LEFT JOIN leads l ON l.id = k.lead_id
             LEFT JOIN contacts c ON c.id = k.contact_id
@@ -69,6 +157,6 @@ public struct ConsentLinks: Sendable {
         }
         let settings = try await ConsentSettings(database: database).current()
         guard settings.enabled(for: subject.kind) else { return nil }
-        return (subject, try row.decode("first_name"), settings)
+        return Resolved(linkID: try row.decode("id"), subject: subject, firstName: try row.decode("first_name"), settings: settings)
     }
 }

@@ -99,6 +99,7 @@ public struct Leads: Sendable {
             )
             guard !converted.isEmpty else { throw DomainError.notFound(resource: "lead") }
             try await ConsentLedger.carryOver(fromLead: id, toContact: contact.id, in: transaction)
+            try await ConsentLinks.moveOnConversion(fromLead: id, toContact: contact.id, in: transaction)
             let updated = try await Self.table.find(id: id, on: transaction)
             return Conversion(lead: updated, customer: customer, contact: contact)
         }

@@ -1,19 +1,32 @@
 import Crypto
 import Foundation
 import Postgres
+import Synchronization
 
-/// Fixed-window request counting in PostgreSQL, so every API instance shares one limit.
-/// Addresses are stored hashed, and windows older than a few minutes are removed as new ones start.
-public struct RateLimiter: Sendable {
+/// Fixed-window request counting per client, shared by every API instance through PostgreSQL,
+/// with an in-process count in front: a client already over the limit on this instance is over
+/// it everywhere, and is refused without a database round trip. Addresses are stored hashed.
+public final class RateLimiter: Sendable {
     let database: PostgresPool
     /// Requests allowed per window and client.
     public let limit: Int
     public let window: Duration
+    private let local: Mutex<LocalWindow>
+
+    /// This instance's counts for the current window; forgotten whole when the window ends.
+    struct LocalWindow {
+        var start: Int64 = 0
+        var counts: [String: Int] = [:]
+    }
+
+    /// Clients tracked in process per window; beyond that, new ones are counted in PostgreSQL only.
+    static let localCapacity = 100_000
 
     public init(database: PostgresPool, limit: Int, window: Duration = .seconds(60)) {
         self.database = database
         self.limit = limit
         self.window = window
+        self.local = Mutex(LocalWindow())
     }
 
     public enum Decision: Sendable, Equatable {
@@ -22,10 +35,37 @@ public struct RateLimiter: Sendable {
         case refused(retryAfterSeconds: Int)
     }
 
-    /// Counts one request of `client` in `scope` and says whether it is within the limit.
+    private var windowSeconds: Int64 { max(1, window.components.seconds) }
+
+    /// Counts one request of `client` in this instance only, and refuses it when this instance
+    /// alone has seen more than the limit. For requests refused before they reach the database.
+    public func countLocally(scope: String, client: String) -> Decision {
+        let now = Int64(Date().timeIntervalSince1970)
+        let start = now - now % windowSeconds
+        let count = local.withLock { window -> Int in
+            if window.start != start {
+                window = LocalWindow(start: start)
+            }
+            let key = scope + ":" + client
+            guard let current = window.counts[key] else {
+                guard window.counts.count < Self.localCapacity else { return 0 }
+                window.counts[key] = 1
+                return 1
+            }
+            window.counts[key] = current + 1
+            return current + 1
+        }
+        guard count > limit else { return .allowed }
+        return .refused(retryAfterSeconds: Int(max(1, start + windowSeconds - now)))
+    }
+
+    /// Counts one request of `client` in `scope`, here and in PostgreSQL, and says whether it is
+    /// within the limit.
     public func hit(scope: String, client: String) async throws -> Decision {
+        if case .refused(let seconds) = countLocally(scope: scope, client: client) {
+            return .refused(retryAfterSeconds: seconds)
+        }
         let bucket = scope + ":" + Hex.encode(SHA256.hash(data: Data(client.utf8)).prefix(16))
-        let seconds = Int(window.components.seconds)
         let row = try await database.query(
             """
             WITH current AS (
@@ -36,19 +76,21 @@ public struct RateLimiter: Sendable {
                 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_hits.hits + 1
                 RETURNING hits, window_start
             )
-            SELECT hits, ceil(extract(epoch FROM window_start + $2::integer * interval '1 second' - now()))::integer AS remaining,
-                   hits = 1 AS first_in_window
+            SELECT hits, ceil(extract(epoch FROM window_start + $2::integer * interval '1 second' - now()))::integer AS remaining
             FROM counted
             """,
-            [bucket, seconds]
+            [bucket, Int(windowSeconds)]
         ).single()
-        if try row.decode("first_in_window", as: Bool.self) {
-            try await database.execute(
-                "DELETE FROM rate_limit_hits WHERE window_start < now() - $1::integer * interval '1 second'", [seconds * 5]
-            )
-        }
         let hits: Int = try row.decode("hits")
         guard hits > limit else { return .allowed }
         return .refused(retryAfterSeconds: max(1, try row.decode("remaining")))
+    }
+
+    /// Removes counts of windows that ended a while ago (by the window_start index).
+    @discardableResult
+    public func sweep() async throws -> Int {
+        try await database.execute(
+            "DELETE FROM rate_limit_hits WHERE window_start < now() - $1::integer * interval '1 second'", [Int(windowSeconds) * 5]
+        )
     }
 }

@@ -125,6 +125,12 @@ public struct StaffDirectory: Sendable {
     /// change would leave no active admin (nobody could manage staff or keys any more).
     public func update(id: UUID, _ changes: StaffChanges, expectedRevision: Int64?, by actor: UUID) async throws -> StaffMember {
         try await database.transaction { transaction in
+            if changes.role != nil || changes.active != nil {
+                // Two admins demoting each other at once must not both see the other still there:
+                // whoever changes a role or the active flag first locks every active admin, in one
+                // order, so such changes take turns and each sees the last one's result.
+                try await transaction.execute("SELECT id FROM staff WHERE role = 'admin' AND active ORDER BY id FOR UPDATE")
+            }
             let current = try await transaction.query("SELECT revision FROM staff WHERE id = $1 FOR UPDATE", [id])
             guard let revision: Int64 = try current.first?.decode("revision") else {
                 throw DomainError.notFound(resource: "staff member")
@@ -160,6 +166,12 @@ public struct StaffDirectory: Sendable {
             ).single().decode("n")
             if admins == 0 {
                 throw DomainError.conflict("this change would leave no active admin")
+            }
+            if changes.active == false {
+                // A deactivated member's keys end with their access: reactivating them gives no key back.
+                try await transaction.execute(
+                    "UPDATE api_keys SET revoked_at = now(), revoked_by = $2 WHERE staff_id = $1 AND revoked_at IS NULL", [id, actor]
+                )
             }
             return try Self.member(from: row)
         }

@@ -2,7 +2,8 @@ import CustodianCore
 import Foundation
 import Hummingbird
 
-/// `/v1/{leads|contacts}/{id}/consent-link`: issue (or rotate) and revoke a person's link.
+/// `/v1/{leads|contacts}/{id}/consent-link`: issue (or rotate) and revoke a person's link, and
+/// `/consent-links`: every link they ever had, with who issued and ended it.
 struct ConsentLinkRoutes {
     let links: ConsentLinks
     let auth: StaffAuthenticator
@@ -13,6 +14,7 @@ struct ConsentLinkRoutes {
         for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
             routes.on(.post, path + "/{id}/consent-link", use: auth.requiring(.staff, issue(kind)))
             routes.on(.delete, path + "/{id}/consent-link", use: auth.requiring(.staff, revoke(kind)))
+            routes.on(.get, path + "/{id}/consent-links", use: auth.requiring(.readonly, list(kind)))
         }
     }
 
@@ -22,7 +24,11 @@ struct ConsentLinkRoutes {
             let issued = try await links.issue(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
             let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             var response = JSONBody.response(
-                JSONValue.object(["url": .string(base + "/" + issued.token), "expires_at": .timestamp(issued.expiresAt)]),
+                JSONValue.object([
+                    "link_id": .uuid(issued.id),
+                    "url": .string(base + "/" + issued.token),
+                    "expires_at": .timestamp(issued.expiresAt),
+                ]),
                 status: .created
             )
             response.headers[.cacheControl] = "no-store"
@@ -31,9 +37,33 @@ struct ConsentLinkRoutes {
     }
 
     func revoke(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { _, context, _ in
-            try await links.revoke(for: try PersonConsentRoutes.subject(kind, context))
+        { _, context, actor in
+            try await links.revoke(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
             return Response(status: .noContent)
+        }
+    }
+
+    /// Newest first; a link's token is never shown again.
+    func list(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+        { _, context, _ in
+            let all = try await links.list(for: try PersonConsentRoutes.subject(kind, context))
+            return JSONBody.response(
+                JSONValue.object([
+                    "data": .array(
+                        all.map { link in
+                            .object([
+                                "id": .uuid(link.id),
+                                "state": .string(link.state.rawValue),
+                                "created_at": .timestamp(link.createdAt),
+                                "created_by": .uuid(link.createdBy),
+                                "expires_at": .timestamp(link.expiresAt),
+                                "ended_at": .timestamp(link.endedAt),
+                                "ended_by": .uuid(link.endedBy),
+                                "end_reason": .string(link.endReason),
+                            ])
+                        })
+                ])
+            )
         }
     }
 }

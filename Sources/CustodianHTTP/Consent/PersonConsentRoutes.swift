@@ -6,6 +6,7 @@ import Hummingbird
 /// record on their behalf, and the check of their chain.
 struct PersonConsentRoutes {
     let ledger: ConsentLedger
+    let receipts: ConsentReceipts
     let auth: StaffAuthenticator
 
     func register(on routes: inout RouteTable) {
@@ -35,6 +36,9 @@ struct PersonConsentRoutes {
             "staff_id": .uuid(record.staffID),
             "note": .string(record.note),
             "carried_from": .uuid(record.carriedFrom),
+            "link_id": .uuid(record.linkID),
+            "hash_version": .integer(record.hashVersion),
+            "purpose_text_hash": record.purposeTextHash.map(JSONValue.hex) ?? .null,
             "hash": .hex(record.hash),
         ])
     }
@@ -52,17 +56,21 @@ struct PersonConsentRoutes {
         ])
     }
 
-    /// The state per purpose and the full history, oldest first.
+    /// The state per purpose, the full history (oldest first), the chain's head and a signed
+    /// receipt of it.
     func overview(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { _, context, _ in
             let subject = try Self.subject(kind, context)
             let history = try await ledger.history(of: subject)
             let states = try await ledger.states(of: subject)
             if history.isEmpty { try await ledger.requireExists(subject) }
+            let head = ConsentLedger.ChainHead(seq: history.last?.seq ?? 0, hash: history.last?.hash)
             return JSONBody.response(
                 JSONValue.object([
                     "purposes": .array(states.map(Self.json)),
                     "history": .array(history.map(Self.json)),
+                    "chain_head": ConsentJSON.head(head),
+                    "receipt": ConsentJSON.receipt(try await receipts.receipt(for: head)),
                 ]))
         }
     }
@@ -79,29 +87,45 @@ struct PersonConsentRoutes {
             guard let purposeID = purposeID.value, let action = action.value else { throw DomainError.invalid([]) }
             let origin = ConsentLedger.Origin(
                 channel: .staff,
-                ip: context.clientAddress,
-                userAgent: request.headers[.userAgent].map { String($0.prefix(1000)) },
+                ip: context.clientIP?.description,
+                userAgent: request.userAgentForRecords,
                 staffID: actor.member.id,
                 note: note.value
             )
             let records = try await ledger.record([(purposeID, action)], for: subject, origin: origin)
             guard let record = records.first else { throw DomainError.invalid([]) }
-            return JSONBody.response(Self.json(record), status: .created)
+            // The receipt covers the chain up to and including this record.
+            let receipt = try await receipts.receipt(for: .init(seq: record.seq, hash: record.hash))
+            guard case .object(var body) = Self.json(record) else { throw DomainError.invalid([]) }
+            body["receipt"] = ConsentJSON.receipt(receipt)
+            return JSONBody.response(JSONValue.object(body), status: .created)
         }
     }
 
-    /// Recomputes the person's hash chain: whether any record was changed, removed or reordered.
+    /// Recomputes the person's hash chain: whether any record or purpose text was changed, or a
+    /// record removed or reordered. With a receipt's `receipt_seq` and `receipt_hash`, also
+    /// whether the chain still holds what the receipt proves (records removed from the end fail).
     func verify(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { _, context, _ in
+        { request, context, _ in
             let subject = try Self.subject(kind, context)
+            var query = ListQuery(request, known: [])
+            let receiptSeq = query.integer("receipt_seq", range: 1...Int(Int32.max))
+            let receiptHash = query.hex("receipt_hash", bytes: 32)
+            try query.finish()
+            if (receiptSeq == nil) != (receiptHash == nil) {
+                throw DomainError.invalid([FieldError(field: "receipt_hash", message: "receipt_seq and receipt_hash go together")])
+            }
             try await ledger.requireExists(subject)
-            let verification = try await ledger.verify(subject)
-            return JSONBody.response(
-                JSONValue.object([
-                    "intact": .bool(verification.intact),
-                    "records": .integer(verification.records),
-                    "first_broken_seq": verification.firstBrokenSeq.map { .integer(Int($0)) } ?? .null,
-                ]))
+            let receipt = receiptSeq.flatMap { seq in receiptHash.map { (Int64(seq), $0) } }
+            let verification = try await ledger.verify(subject, receipt: receipt)
+            var body: [String: JSONValue] = [
+                "intact": .bool(verification.intact),
+                "records": .integer(verification.records),
+                "first_broken_seq": verification.firstBrokenSeq.map { .integer(Int($0)) } ?? .null,
+                "chain_head": ConsentJSON.head(verification.head),
+            ]
+            if let matches = verification.receiptMatches { body["receipt_matches"] = .bool(matches) }
+            return JSONBody.response(JSONValue.object(body))
         }
     }
 }

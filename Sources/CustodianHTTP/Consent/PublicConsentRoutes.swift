@@ -3,51 +3,42 @@ import Foundation
 import Hummingbird
 
 /// `/v1/public/consent/{token}`: the person behind a consent link sees and changes their own
-/// consent, with no account. Rate-limited per client address.
+/// consent, with no account. Guarded by the public gate (concurrency, token shape, rate limit).
 struct PublicConsentRoutes {
     let links: ConsentLinks
     let ledger: ConsentLedger
-    let limiter: RateLimiter
-    let trustForwardedFor: Bool
+    let receipts: ConsentReceipts
+    let gate: PublicGate
 
     func register(on routes: inout RouteTable) {
-        routes.on(.get, "/v1/public/consent/{token}", use: limited(show))
-        routes.on(.post, "/v1/public/consent/{token}", use: limited(decide))
+        routes.on(.get, "/v1/public/consent/{token}", use: guarded(show))
+        routes.on(.post, "/v1/public/consent/{token}", use: guarded(decide))
     }
 
-    private func clientAddress(_ request: Request, _ context: AppRequestContext) -> String {
-        if trustForwardedFor, let forwarded = request.headers[.xForwardedFor]?.split(separator: ",").first {
-            return forwarded.trimmingCharacters(in: .whitespaces)
-        }
-        return context.clientAddress ?? "unknown"
+    private static func invalidLink() -> ProblemError {
+        ProblemError(.notFound, detail: "this consent link is not valid")
     }
 
-    private func limited(_ handler: @escaping RouteTable.Handler) -> RouteTable.Handler {
-        { request, context in
-            switch try await limiter.hit(scope: "public-consent", client: clientAddress(request, context)) {
-            case .allowed:
-                return try await handler(request, context)
-            case .refused(let seconds):
-                var headers = HTTPFields()
-                headers[.retryAfter] = "\(seconds)"
-                throw ProblemError(
-                    .tooManyRequests, detail: "too many requests from your address; try again in \(seconds) s", headers: headers)
-            }
-        }
+    private func guarded(_ handler: @escaping RouteTable.Handler) -> RouteTable.Handler {
+        gate.guarding(
+            scope: "public-consent",
+            tokenLooksValid: { context in context.parameters.get("token").map(ConsentLinks.couldBeToken) ?? false },
+            notFound: Self.invalidLink,
+            handler
+        )
     }
 
     /// One answer for unknown, replaced, revoked and expired tokens: nothing tells them apart.
-    private func resolve(_ context: AppRequestContext) async throws -> (
-        subject: ConsentSubject, firstName: String, settings: ConsentSettings.Values
-    ) {
+    private func resolve(_ context: AppRequestContext) async throws -> ConsentLinks.Resolved {
         guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token) else {
-            throw ProblemError(.notFound, detail: "this consent link is not valid")
+            throw Self.invalidLink()
         }
         return resolved
     }
 
-    private func page(_ subject: ConsentSubject, firstName: String, settings: ConsentSettings.Values) async throws -> Response {
-        let states = try await ledger.states(of: subject, activeOnly: true)
+    private func page(_ resolved: ConsentLinks.Resolved) async throws -> Response {
+        let states = try await ledger.states(of: resolved.subject, activeOnly: true)
+        let head = try await ledger.head(of: resolved.subject)
         let purposes: [JSONValue] = states.map { state in
             .object([
                 "purpose_id": .uuid(state.purpose.id),
@@ -60,36 +51,40 @@ struct PublicConsentRoutes {
         }
         var response = JSONBody.response(
             JSONValue.object([
-                "controller": .string(settings.controllerName),
-                "page_text": .string(settings.pageText),
-                "first_name": .string(firstName),
+                "controller": .string(resolved.settings.controllerName),
+                "page_text": .string(resolved.settings.pageText),
+                "first_name": .string(resolved.firstName),
                 "purposes": .array(purposes),
-            ]))
+                "chain_head": ConsentJSON.head(head),
+                "receipt": ConsentJSON.receipt(try await receipts.receipt(for: head)),
+            ])
+        )
         response.headers[.cacheControl] = "no-store"
         return response
     }
 
     /// What the person needs to decide: the controller, the purposes with their current text and
-    /// the person's state, and their first name — nothing else about them.
+    /// the person's state, their first name — nothing else about them — and a signed receipt of
+    /// their history as it stands.
     @Sendable func show(_: Request, context: AppRequestContext) async throws -> Response {
-        let (subject, firstName, settings) = try await resolve(context)
-        return try await page(subject, firstName: firstName, settings: settings)
+        try await page(try await resolve(context))
     }
 
-    /// Records each decision as its own row (channel consent_link, IP, user agent), then answers
-    /// like the GET.
+    /// Records each decision as its own row (channel consent_link, the link, IP, user agent),
+    /// then answers like the GET.
     @Sendable func decide(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (subject, firstName, settings) = try await resolve(context)
+        let resolved = try await resolve(context)
         var fields = try await RequestFields.read(request)
         let decisions = fields.decisions("decisions")
         try fields.finish()
         let origin = ConsentLedger.Origin(
             channel: .consentLink,
-            ip: clientAddress(request, context),
-            userAgent: request.headers[.userAgent].map { String($0.prefix(1000)) }
+            ip: context.clientIP?.description,
+            userAgent: request.userAgentForRecords,
+            linkID: resolved.linkID
         )
-        _ = try await ledger.record(decisions, for: subject, origin: origin)
-        return try await page(subject, firstName: firstName, settings: settings)
+        _ = try await ledger.record(decisions, for: resolved.subject, origin: origin)
+        return try await page(resolved)
     }
 }
 

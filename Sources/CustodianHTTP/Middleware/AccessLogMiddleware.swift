@@ -1,6 +1,9 @@
 import Hummingbird
 
-/// One log line per request: method, path, status and duration.
+/// One log line per request: method, route, status and duration.
+///
+/// The route is the pattern the request matched (`/v1/public/consent/{token}`), never the path
+/// itself: paths carry consent tokens and record ids, and query strings carry searched names.
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
@@ -13,11 +16,17 @@ struct AccessLogMiddleware: RouterMiddleware {
             "request",
             metadata: [
                 "http.method": "\(request.method)",
-                "http.path": "\(request.uri.path)",
+                "http.route": "\(Self.route(context))",
                 "http.status": "\(response.status.code)",
                 "duration_ms": "\((milliseconds * 1000).rounded() / 1000)",
             ]
         )
         return response
+    }
+
+    /// The matched route's pattern; requests that matched none are all alike in the log.
+    static func route(_ context: Context) -> String {
+        guard let pattern = context.endpointPath, pattern.hasPrefix("/") else { return "(no route)" }
+        return pattern
     }
 }

@@ -5,7 +5,6 @@ import NIOCore
 
 extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
-    static let xForwardedFor = Self("X-Forwarded-For")!
 }
 
 /// Gives every request an id: the caller's `X-Request-Id` when it is sensible, else a new UUID.

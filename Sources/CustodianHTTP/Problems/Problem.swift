@@ -51,6 +51,10 @@ public struct ProblemType: Sendable, Equatable {
         slug: "precondition-failed", title: "The record changed since you read it", status: .preconditionFailed)
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
     public static let tooManyRequests = ProblemType(slug: "too-many-requests", title: "Too many requests", status: .tooManyRequests)
+    public static let busy = ProblemType(slug: "busy", title: "The server is busy; try again shortly", status: .serviceUnavailable)
+    public static let databaseTimeout = ProblemType(
+        slug: "database-timeout", title: "The database did not answer in time", status: .serviceUnavailable
+    )
     public static let databaseUnavailable = ProblemType(
         slug: "database-unavailable", title: "The database cannot be reached", status: .serviceUnavailable)
     public static let internalError = ProblemType(
@@ -86,9 +90,23 @@ public struct ProblemError: Error, Sendable {
 
     /// 503 with `Retry-After`: the database cannot be reached or no connection is free.
     static func databaseUnavailable(_ detail: String) -> ProblemError {
+        serviceUnavailable(.databaseUnavailable, detail, retryAfterSeconds: 5)
+    }
+
+    /// 503 with `Retry-After`: too many requests of a kind are running in this process.
+    static func busy(_ detail: String) -> ProblemError {
+        serviceUnavailable(.busy, detail, retryAfterSeconds: 1)
+    }
+
+    /// 503 with `Retry-After`: a statement ran into its lock or statement timeout.
+    static func databaseTimeout(_ detail: String) -> ProblemError {
+        serviceUnavailable(.databaseTimeout, detail, retryAfterSeconds: 1)
+    }
+
+    private static func serviceUnavailable(_ kind: ProblemType, _ detail: String, retryAfterSeconds: Int) -> ProblemError {
         var headers = HTTPFields()
-        headers[.retryAfter] = "5"
-        return ProblemError(.databaseUnavailable, detail: detail, headers: headers)
+        headers[.retryAfter] = "\(retryAfterSeconds)"
+        return ProblemError(kind, detail: detail, headers: headers)
     }
 }
 

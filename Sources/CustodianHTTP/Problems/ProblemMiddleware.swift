@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import Postgres
 
@@ -16,7 +17,7 @@ struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problemError = classify(error, request: request, context: context)
-            return Self.response(for: problemError, requestID: context.requestID, instance: request.uri.path)
+            return Self.response(for: problemError, requestID: context.requestID)
         }
     }
 
@@ -29,9 +30,10 @@ struct ProblemMiddleware: RouterMiddleware {
         case let error as PostgresPoolError:
             context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
             return .databaseUnavailable("no database connection is available")
-        case let error as PostgresError where error.kind == .connection:
-            context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
-            return .databaseUnavailable("the database cannot be reached")
+        case let error as PostgresError:
+            return Self.problem(for: error, logger: context.logger)
+        case is CancellationError:
+            return .databaseUnavailable("the request was cancelled (the server is shutting down)")
         case let error as HTTPError where error.status == .notFound:
             // The router answers 404 for a known path with an unknown method; 405 is the truth then.
             let allowed = routes.allowedMethods(forPath: request.uri.path)
@@ -40,7 +42,7 @@ struct ProblemMiddleware: RouterMiddleware {
                 headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
                 return ProblemError(.methodNotAllowed, detail: "\(request.method) is not supported here", headers: headers)
             }
-            return ProblemError(.notFound, detail: "no resource at \(request.uri.path)")
+            return ProblemError(.notFound, detail: "no resource at this path")
         case let error as HTTPError:
             return ProblemError(.generic(for: error.status), detail: error.body)
         case is NIOTooManyBytesError:
@@ -48,7 +50,49 @@ struct ProblemMiddleware: RouterMiddleware {
         case let error as DecodingError:
             return ProblemError(.malformedJSON, detail: JSONBody.explain(error))
         default:
-            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            // The type only: an error's description can quote the values it failed on.
+            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
+            return ProblemError(.internalError)
+        }
+    }
+
+    /// Database errors a client can cause (bad data, a broken rule, a timeout) are theirs to fix
+    /// or retry: 4xx or 503. Everything else is a bug in our SQL: a 500. Neither the answer nor the
+    /// log quotes the server's message or DETAIL, which can hold row values.
+    static func problem(for error: PostgresError, logger: Logger) -> ProblemError {
+        switch error.kind {
+        case .connection:
+            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            return .databaseUnavailable("the database cannot be reached")
+        case .timeout:
+            logger.warning("database timeout", metadata: ["error": "\(error)"])
+            return .databaseTimeout("a lock or statement took too long (another change holds the data); try again")
+        case .cancelled:
+            return .databaseUnavailable("the request was cancelled")
+        case .serializationFailure:
+            return ProblemError(.conflict, detail: "the change collided with a concurrent one too often; try again")
+        case .uniqueViolation:
+            return ProblemError(.duplicate, detail: "a unique value is taken already")
+        case .foreignKeyViolation:
+            return ProblemError(
+                .validationFailed, detail: "a referenced record does not exist",
+                errors: [FieldError(field: error.field, message: "no such record")])
+        case .checkViolation, .notNullViolation, .invalidParameter:
+            return ProblemError(
+                .validationFailed, detail: "invalid: \(error.field)",
+                errors: [FieldError(field: error.field, message: "is not allowed here")])
+        case .exclusionViolation:
+            return ProblemError(.conflict, detail: "the change conflicts with other data")
+        case .transactionAborted, .other:
+            if let sqlState = error.sqlState, sqlState.hasPrefix("22") {
+                return ProblemError(
+                    .validationFailed, detail: "a value is out of range or malformed",
+                    errors: [FieldError(field: error.field, message: "is out of range or malformed")])
+            }
+            if let sqlState = error.sqlState, sqlState.hasPrefix("23") {
+                return ProblemError(.conflict, detail: "the change conflicts with other data")
+            }
+            logger.error("unhandled database error", metadata: ["error": "\(error)"])
             return ProblemError(.internalError)
         }
     }
@@ -76,12 +120,26 @@ struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
-    static func response(for error: ProblemError, requestID: String, instance: String) -> Response {
+    static func response(for error: ProblemError, requestID: String) -> Response {
         var problem = error.problem
         problem.requestID = requestID
-        problem.instance = problem.instance ?? instance
         var headers = error.headers
         headers[.contentType] = "application/problem+json"
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: problem.json.serialized())))
+    }
+}
+
+extension PostgresError {
+    /// The field a constraint error is about, as far as the names tell: the column PostgreSQL
+    /// reports, or the one its default constraint names hold (`<table>_<column>_check`); else the body.
+    var field: String {
+        if let column { return column }
+        if let constraint, let table, constraint.hasPrefix(table + "_") {
+            let name = constraint.dropFirst(table.count + 1)
+            for suffix in ["_check", "_fkey", "_key"] where name.hasSuffix(suffix) && name.count > suffix.count {
+                return String(name.dropLast(suffix.count))
+            }
+        }
+        return "body"
     }
 }

@@ -2,19 +2,34 @@ import CustodianCore
 import Foundation
 import Hummingbird
 
-/// Reads a list endpoint's query string: `limit`, `cursor` and the filters, collecting problems.
+/// Reads a query string: a list's `limit`, `cursor` and filters, or any endpoint's parameters,
+/// collecting every problem; unknown parameters are refused.
 struct ListQuery {
     private let request: Request
     private var errors: [FieldError] = []
-    private var known: Set<String> = ["limit", "cursor"]
+    private var known: Set<String>
 
-    init(_ request: Request) { self.request = request }
+    /// `known` holds the parameters read without a reader of their own (a list's limit and cursor).
+    init(_ request: Request, known: Set<String> = ["limit", "cursor"]) {
+        self.request = request
+        self.known = known
+    }
 
-    private func raw(_ name: String) -> String? {
-        request.uri.queryParameters[name[...]].map(String.init)
+    /// The decoded value; one holding a NUL character (which no PostgreSQL text can store) is a
+    /// problem of its own, reported once.
+    private mutating func raw(_ name: String) -> String? {
+        guard let value = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
+        if value.utf8.contains(0) {
+            if !errors.contains(where: { $0.field == name }) {
+                errors.append(FieldError(field: name, message: "must not contain NUL characters"))
+            }
+            return nil
+        }
+        return value
     }
 
     mutating func limit() -> Int {
+        known.insert("limit")
         guard let text = raw("limit") else { return PageSize.default }
         guard let value = Int(text), PageSize.range.contains(value) else {
             errors.append(
@@ -26,6 +41,7 @@ struct ListQuery {
     }
 
     mutating func cursor() throws -> Cursor? {
+        known.insert("cursor")
         guard let token = raw("cursor") else { return nil }
         return try Cursor(token: token)
     }
@@ -33,7 +49,7 @@ struct ListQuery {
     mutating func text(_ name: String, maxLength: Int = 200) -> String? {
         known.insert(name)
         guard let text = raw(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        guard text.count <= maxLength else {
+        guard text.unicodeScalars.count <= maxLength else {
             errors.append(FieldError(field: name, message: "must be at most \(maxLength) characters"))
             return nil
         }
@@ -49,6 +65,27 @@ struct ListQuery {
             return nil
         }
         return date
+    }
+
+    mutating func integer(_ name: String, range: ClosedRange<Int>) -> Int? {
+        known.insert(name)
+        guard let text = raw(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            errors.append(FieldError(field: name, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound)"))
+            return nil
+        }
+        return value
+    }
+
+    /// Lower- or upper-case hex of exactly `bytes` bytes, such as a SHA-256 hash.
+    mutating func hex(_ name: String, bytes: Int) -> [UInt8]? {
+        known.insert(name)
+        guard let text = raw(name) else { return nil }
+        guard let decoded = Hex.decode(text), decoded.count == bytes else {
+            errors.append(FieldError(field: name, message: "must be \(bytes * 2) hexadecimal digits"))
+            return nil
+        }
+        return decoded
     }
 
     mutating func uuid(_ name: String) -> UUID? {
