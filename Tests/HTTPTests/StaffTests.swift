@@ -115,6 +115,65 @@ struct StaffAuthenticationTests {
             )
             #expect(deactivate.status == .ok)
             #expect(try await client.send(.get, "/v1/staff", headers: headers(key: second)).status == .unauthorized)
+
+            // Coming back gives access back, not the old keys: those ended with the deactivation.
+            let reactivate = try await client.send(
+                .patch, "/v1/staff/\(leeID)", headers: headers(key: fixture.adminKey, json: true), body: #"{"active": true}"#
+            )
+            #expect(reactivate.status == .ok)
+            #expect(try await client.send(.get, "/v1/staff", headers: headers(key: second)).status == .unauthorized)
+            let keys = try await client.send(.get, "/v1/api-keys?staff_id=\(leeID)", headers: headers(key: fixture.adminKey)).json()
+            #expect((keys["data"] as? [[String: Any]])?.allSatisfy { $0["revoked_at"] is String } == true)
+        }
+    }
+
+    @Test func twoAdminsStepDownAtOnceAndOneStaysAdmin() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            // Each transaction that writes a staff row lingers at its commit, so both demotions have
+            // counted the admins left before either commits: without serialising that check, both
+            // would see the other admin still there.
+            try await fixture.database.withPool(role: .owner) { owner in
+                try await owner.execute(
+                    "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$"
+                )
+                try await owner.execute(
+                    """
+                    CREATE CONSTRAINT TRIGGER staff_linger AFTER UPDATE ON staff DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW EXECUTE FUNCTION linger()
+                    """
+                )
+            }
+            for round in 0..<3 {
+                var ids: [String] = []
+                var keys: [String] = []
+                for name in ["First \(round)", "Second \(round)"] {
+                    let key = try await fixture.key(role: .admin, name: name)
+                    keys.append(key)
+                    ids.append(
+                        try await fixture.pool.query("SELECT id::text AS id FROM staff WHERE name = $1", [name]).single().decode("id"))
+                }
+                // Only these two are admins now.
+                try await fixture.pool.execute(
+                    "UPDATE staff SET role = 'staff' WHERE role = 'admin' AND NOT (id = ANY($1::uuid[]))",
+                    ["{\(ids.joined(separator: ","))}"]
+                )
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for (id, key) in zip(ids, keys) {
+                        group.addTask {
+                            try await client.send(
+                                .patch, "/v1/staff/\(id)", headers: headers(key: key, json: true), body: #"{"role": "staff"}"#
+                            ).status
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let admins: Int = try await fixture.pool.query("SELECT count(*) AS n FROM staff WHERE role = 'admin' AND active").single()
+                    .decode("n")
+                #expect(admins == 1, "round \(round): \(statuses)")
+                #expect(statuses.filter { $0 == .ok }.count == 1, "round \(round): \(statuses)")
+                // Hand admin back to the fixture's key for the next round.
+                try await fixture.pool.execute("UPDATE staff SET role = 'admin' WHERE name = 'Ada Admin'")
+            }
         }
     }
 
