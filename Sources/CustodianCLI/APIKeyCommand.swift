@@ -39,7 +39,7 @@ struct APIKey: AsyncParsableCommand {
                 throw ValidationError("--role must be admin, staff or readonly")
             }
             let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !name.isEmpty, name.count <= 200 else { throw ValidationError("--name must be 1 to 200 characters") }
+            guard !name.isEmpty, name.unicodeScalars.count <= 200 else { throw ValidationError("--name must be 1 to 200 characters") }
             let logger = try database.makeLogger(label: "custodian.api-key", to: .standardError)
             let pool = try database.makePool(logger: logger)
             do {

@@ -55,8 +55,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Safe for logs: the SQLSTATE and the names of what failed, never a value. The server's
-    /// DETAIL ("Failing row contains (...)") is left out, and so is the message of data
-    /// exceptions and integrity violations (class 22 and 23), which can quote the value.
+    /// DETAIL ("Failing row contains (...)") is left out, and so is its message unless its class
+    /// names only objects and conditions (syntax, privileges, connections, locks, resources);
+    /// data exceptions and integrity violations, for one, quote the value.
     public var description: String {
         var text = "PostgreSQL error"
         if let sqlState { text += " \(sqlState)" }
@@ -68,10 +69,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
-    /// Whether the server's message may hold a value the client sent or a row held.
+    /// Whether the server's message may hold a value the client sent or a row held. Messages
+    /// written by this client or libpq (no SQLSTATE) never do.
     var mayQuoteValues: Bool {
         guard let sqlState else { return false }
-        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState.hasPrefix("P0")
+        return !["08", "0A", "25", "40", "42", "53", "54", "55", "57", "58"].contains(String(sqlState.prefix(2)))
     }
 
     static func kind(forSQLState sqlState: String) -> Kind {

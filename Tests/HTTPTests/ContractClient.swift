@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Postgres
 import TestSupport
 import Testing
@@ -69,12 +70,14 @@ struct ContractClient {
 /// Builds the application on `pool` and runs `body` with a contract-checking client.
 func withApp<Result: Sendable>(
     database pool: PostgresPool,
+    publicDatabase: PostgresPool? = nil,
     settings: ServerSettings = ServerSettings(),
+    logger: Logger = TestPostgres.logger,
     extraRoutes: (inout RouteTable) -> Void = { _ in },
     _ body: @Sendable (ContractClient) async throws -> Result
 ) async throws -> Result {
-    let (router, _) = buildRouter(settings: settings, database: pool, extraRoutes: extraRoutes)
-    let app = Application(router: router, logger: TestPostgres.logger)
+    let (router, _) = buildRouter(settings: settings, database: pool, publicDatabase: publicDatabase, extraRoutes: extraRoutes)
+    let app = Application(router: router, logger: logger)
     return try await app.test(.router) { client in
         try await body(ContractClient(client: client))
     }

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Postgres
 import TestSupport
 import Testing
@@ -17,15 +18,17 @@ struct StaffFixture: Sendable {
 
     static func withApp(
         settings: ServerSettings = ServerSettings(),
+        logger: Logger = TestPostgres.logger,
         _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
     ) async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool(role: .api) { pool in
+            try await database.withPool(role: .api, logger: logger) { pool in
                 let key = try await StaffDirectory(database: pool).bootstrapKey(
                     staffName: "Ada Admin", email: "ada@example.org", role: .admin, keyName: "tests"
                 ).key
                 let fixture = StaffFixture(database: database, pool: pool, adminKey: key)
-                try await HTTPTests.withApp(database: pool, settings: settings) { client in try await body(fixture, client) }
+                try await HTTPTests.withApp(database: pool, settings: settings, logger: logger) { client in try await body(fixture, client)
+                }
             }
         }
     }

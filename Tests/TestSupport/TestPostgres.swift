@@ -188,7 +188,8 @@ public struct TestDatabase: Sendable {
         maxConnections: Int = 4,
         acquireTimeout: Duration = .seconds(10),
         limits: SessionLimits = .api,
-        transactionRetries: Int = 3
+        transactionRetries: Int = 3,
+        logger: Logger = TestPostgres.logger
     ) -> PostgresPool {
         PostgresPool(
             configuration: .init(
@@ -200,7 +201,7 @@ public struct TestDatabase: Sendable {
                 limits: limits,
                 transactionRetries: transactionRetries
             ),
-            logger: TestPostgres.logger
+            logger: logger
         )
     }
 
@@ -211,11 +212,13 @@ public struct TestDatabase: Sendable {
         acquireTimeout: Duration = .seconds(10),
         limits: SessionLimits = .api,
         transactionRetries: Int = 3,
+        logger: Logger = TestPostgres.logger,
         _ body: (PostgresPool) async throws -> Result
     ) async throws -> Result {
         let pool = makePool(
             role: role,
-            maxConnections: maxConnections, acquireTimeout: acquireTimeout, limits: limits, transactionRetries: transactionRetries
+            maxConnections: maxConnections, acquireTimeout: acquireTimeout, limits: limits, transactionRetries: transactionRetries,
+            logger: logger
         )
         do {
             let result = try await body(pool)

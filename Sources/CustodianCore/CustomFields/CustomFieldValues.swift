@@ -48,9 +48,9 @@ public enum CustomFieldValues {
         case (.text, .string(let text)):
             return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                 ? "must not be empty"
-                : text.count > 1000 ? "must be at most 1000 characters" : nil
+                : text.unicodeScalars.count > 1000 ? "must be at most 1000 characters" : nil
         case (.textarea, .string(let text)):
-            return text.count > 10000 ? "must be at most 10000 characters" : nil
+            return text.unicodeScalars.count > 10000 ? "must be at most 10000 characters" : nil
         case (.number, .integer):
             return nil
         case (.number, .number(let number)):
@@ -83,7 +83,7 @@ public enum CustomFieldValues {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
             let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-            (1...12).contains(month), day >= 1
+            (1...9999).contains(year), (1...12).contains(month), day >= 1
         else { return false }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? .current

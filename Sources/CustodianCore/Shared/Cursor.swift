@@ -25,6 +25,10 @@ public struct Cursor: Sendable, Equatable {
     /// The same for lists whose first page binds NULL as `$1`: the cursor is `$1` and `$2`.
     static let afterParameters1And2 = "($1::bigint IS NULL OR \(condition(micros: "$1", id: "$2")))"
 
+    /// Creation times a row can have: years 1 to 9999, as microseconds since 1970. Anything else
+    /// was not issued by this server, and would overflow PostgreSQL's timestamp arithmetic.
+    static let validMicroseconds: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+
     public var token: String {
         Data("\(createdAtMicroseconds):\(id.uuidString.lowercased())".utf8).base64URLEncoded
     }
@@ -34,7 +38,9 @@ public struct Cursor: Sendable, Equatable {
             let text = String(data: data, encoding: .utf8)
         else { throw .invalidCursor }
         let parts = text.split(separator: ":")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+        guard parts.count == 2, let micros = Int64(parts[0]), Self.validMicroseconds.contains(micros),
+            let id = UUID(uuidString: String(parts[1]))
+        else {
             throw .invalidCursor
         }
         self.init(createdAtMicroseconds: micros, id: id)

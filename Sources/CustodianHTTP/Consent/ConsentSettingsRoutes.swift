@@ -48,7 +48,7 @@ extension RequestFields {
     /// A string that may be empty (page texts); nil when absent.
     mutating func text(_ field: String, maxLength: Int) -> String? {
         guard let value = rawMember(field) else { return nil }
-        guard let text = value.string, text.count <= maxLength else {
+        guard let text = value.string, text.unicodeScalars.count <= maxLength else {
             fail(field, "must be a string of at most \(maxLength) characters")
             return nil
         }

@@ -108,7 +108,7 @@ extension RequestFields {
         }
         var strings: [String] = []
         for item in items {
-            guard let text = item.string?.trimmingCharacters(in: .whitespaces), !text.isEmpty, text.count <= maxLength else {
+            guard let text = item.string?.trimmingCharacters(in: .whitespaces), !text.isEmpty, text.unicodeScalars.count <= maxLength else {
                 fail(field, "must be a list of strings of 1 to \(maxLength) characters")
                 return nil
             }

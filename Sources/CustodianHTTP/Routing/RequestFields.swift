@@ -21,7 +21,11 @@ public struct RequestFields {
         guard let members = body.object else {
             throw ProblemError(.malformedJSON, detail: "the body must be a JSON object")
         }
-        return RequestFields(members: members)
+        var fields = RequestFields(members: members)
+        for path in JSONValue.pathsHoldingNUL(in: body) {
+            fields.fail(path, "must not contain NUL characters, which no text in the database can hold")
+        }
+        return fields
     }
 
     init(members: [String: JSONValue]) { self.members = members }
@@ -56,7 +60,7 @@ public struct RequestFields {
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty {
                 fail(field, "must not be empty")
-            } else if trimmed.count > maxLength {
+            } else if trimmed.unicodeScalars.count > maxLength {
                 fail(field, "must be at most \(maxLength) characters")
             } else if trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
                 fail(field, "must not contain control characters")
@@ -134,10 +138,12 @@ public struct RequestFields {
         return .value(choice)
     }
 
-    /// Throws 422 listing every problem, unknown fields included; returns when all is well.
+    /// Throws 422 listing every problem (the first one per field), unknown fields included;
+    /// returns when all is well.
     public func finish() throws {
-        var all = errors
-        for unknown in members.keys.sorted() where !seen.contains(unknown) {
+        var all: [FieldError] = []
+        for error in errors where !all.contains(where: { $0.field == error.field }) { all.append(error) }
+        for unknown in members.keys.sorted() where !seen.contains(unknown) && !all.contains(where: { $0.field == unknown }) {
             all.append(FieldError(field: unknown, message: "is not a field of this resource"))
         }
         if !all.isEmpty { throw DomainError.invalid(all) }
@@ -149,5 +155,26 @@ extension RequestFields.Presence {
     public var value: Value? {
         if case .value(let value) = self { return value }
         return nil
+    }
+}
+
+extension JSONValue {
+    /// The JSON paths (`custom_fields.notes`, `options[2]`) of every string or member name that
+    /// holds a NUL character: JSON allows it, PostgreSQL's text and jsonb do not.
+    static func pathsHoldingNUL(in value: JSONValue, at path: String = "") -> [String] {
+        func child(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+        switch value {
+        case .string(let text):
+            return text.utf8.contains(0) ? [path.isEmpty ? "body" : path] : []
+        case .array(let items):
+            return items.enumerated().flatMap { pathsHoldingNUL(in: $0.element, at: "\(path.isEmpty ? "body" : path)[\($0.offset)]") }
+        case .object(let members):
+            return members.keys.sorted().flatMap { key -> [String] in
+                let name = key.utf8.contains(0) ? [child(key.replacingOccurrences(of: "\0", with: "\\u0000"))] : []
+                return name + pathsHoldingNUL(in: members[key] ?? .null, at: child(key))
+            }
+        default:
+            return []
+        }
     }
 }

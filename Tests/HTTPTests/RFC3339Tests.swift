@@ -1,0 +1,34 @@
+import CustodianCore
+import Foundation
+import Testing
+
+@Suite("RFC 3339 timestamps: parsed strictly, in PostgreSQL's calendar")
+struct RFC3339Tests {
+    @Test func validTimestampsAndTheirInstants() throws {
+        let cases: [(String, Double)] = [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2026-11-29T15:44:48Z", 1_795_967_088),
+            ("2026-11-29T16:44:48.250+01:00", 1_795_967_088.25),
+            ("2026-11-29t15:44:48z", 1_795_967_088),
+            ("2024-02-29T00:00:00-00:30", 1_709_166_600),
+            // Proleptic Gregorian, as PostgreSQL counts: no Julian days before 1582.
+            ("0001-01-01T00:00:00Z", -62_135_596_800),
+            ("9999-12-31T23:59:59.999Z", 253_402_300_799.999),
+        ]
+        for (text, seconds) in cases {
+            let date = try #require(RFC3339.date(from: text), "\(text)")
+            #expect(abs(date.timeIntervalSince1970 - seconds) < 0.0005, "\(text)")
+        }
+    }
+
+    @Test func anythingElseIsRefused() {
+        for text in [
+            "", "2026-11-29", "2026-11-29T15:44:48", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z",
+            "2026-11-29T24:00:00Z", "2026-11-29T15:60:00Z", "2026-11-29T15:44:60Z", "2026-11-29 15:44:48Z", "2026-11-29T15:44:48.Z",
+            "2026-11-29T15:44:48.1234567890Z", "2026-11-29T15:44:48+0100", "2026-11-29T15:44:48Z ", "0000-01-01T00:00:00Z",
+            "0001-01-01T00:30:00+01:00", "10000-01-01T00:00:00Z", "+2026-11-29T15:44:48Z", "２０２６-11-29T15:44:48Z",
+        ] {
+            #expect(RFC3339.date(from: text) == nil, "\(text)")
+        }
+    }
+}
