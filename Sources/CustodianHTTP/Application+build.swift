@@ -56,11 +56,11 @@ public func buildRouter(
     database: PostgresPool,
     publicDatabase: PostgresPool? = nil,
     extraRoutes: (inout RouteTable) -> Void = { _ in }
-) -> (router: Router<AppRequestContext>, catalog: RouteCatalog) {
+) -> (router: Router<AppRequestContext>, catalog: RouteCatalog, upkeep: [Housekeeping.Job]) {
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
     let directory = StaffDirectory(database: database)
-    let auth = StaffAuthenticator(directory: directory)
+    let auth = StaffAuthenticator(directory: directory, idempotency: Idempotency(database: database, maxBodyBytes: settings.maxBodyBytes))
     StaffRoutes(directory: directory, auth: auth).register(on: &routes)
     let definitions = CustomFieldDefinitions(database: database)
     CustomFieldRoutes(definitions: definitions, auth: auth).register(on: &routes)
@@ -79,10 +79,8 @@ public func buildRouter(
     ConsentSettingsRoutes(settings: ConsentSettings(database: database), auth: auth).register(on: &routes)
 
     let publicPool = publicDatabase ?? database
-    let gate = PublicGate(
-        limiter: RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow),
-        maxConcurrent: settings.publicMaxConcurrent
-    )
+    let limiter = RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow)
+    let gate = PublicGate(limiter: limiter, maxConcurrent: settings.publicMaxConcurrent)
     let publicReceipts = ConsentReceipts(key: settings.signingKey, database: publicPool)
     PublicConsentRoutes(
         links: ConsentLinks(database: publicPool),
@@ -103,7 +101,11 @@ public func buildRouter(
     router.add(middleware: AbandonedRequestMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
     routes.install(on: router)
-    return (router, catalog)
+    let upkeep = [
+        Housekeeping.Job(name: "rate-limit windows", work: limiter.sweep),
+        Housekeeping.Job(name: "idempotency keys", work: IdempotencyKeys(database: database).purgeExpired),
+    ]
+    return (router, catalog, upkeep)
 }
 
 /// The Hummingbird application, with the database pool as a service that closes after the server
@@ -114,12 +116,12 @@ public func buildApplication(
     publicDatabase: PostgresPool,
     logger: Logger
 ) -> some ApplicationProtocol {
-    let (router, _) = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase)
+    let (router, _, upkeep) = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
         logger: logger
     )
-    app.addServices(database, publicDatabase)
+    app.addServices(database, publicDatabase, Housekeeping(jobs: upkeep, logger: logger))
     return app
 }

@@ -12,7 +12,7 @@ struct ConsentLinkRoutes {
 
     func register(on routes: inout RouteTable) {
         for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
-            routes.on(.post, path + "/{id}/consent-link", use: auth.requiring(.staff, issue(kind)))
+            routes.on(.post, path + "/{id}/consent-link", use: auth.creatingSecret(.staff, issue(kind)))
             routes.on(.delete, path + "/{id}/consent-link", use: auth.requiring(.staff, revoke(kind)))
             routes.on(.get, path + "/{id}/consent-links", use: auth.requiring(.readonly, list(kind)))
         }

@@ -10,7 +10,7 @@ struct ConsentPurposeRoutes {
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/consent-purposes", use: auth.requiring(.readonly, list))
-        routes.on(.post, "/v1/consent-purposes", use: auth.requiring(.admin, create))
+        routes.on(.post, "/v1/consent-purposes", use: auth.creating(.admin, create))
         routes.on(.get, "/v1/consent-purposes/{id}", use: auth.requiring(.readonly, read))
         routes.on(.patch, "/v1/consent-purposes/{id}", use: auth.requiring(.admin, update))
         routes.on(.delete, "/v1/consent-purposes/{id}", use: auth.requiring(.admin, delete))

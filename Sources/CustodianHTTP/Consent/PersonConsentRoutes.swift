@@ -12,7 +12,7 @@ struct PersonConsentRoutes {
     func register(on routes: inout RouteTable) {
         for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
             routes.on(.get, path + "/{id}/consents", use: auth.requiring(.readonly, overview(kind)))
-            routes.on(.post, path + "/{id}/consents", use: auth.requiring(.staff, record(kind)))
+            routes.on(.post, path + "/{id}/consents", use: auth.creating(.staff, record(kind)))
             routes.on(.get, path + "/{id}/consents/verify", use: auth.requiring(.readonly, verify(kind)))
         }
     }

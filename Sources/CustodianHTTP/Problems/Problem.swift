@@ -49,6 +49,12 @@ public struct ProblemType: Sendable, Equatable {
     public static let conflict = ProblemType(slug: "conflict", title: "The change conflicts with other data", status: .conflict)
     public static let preconditionFailed = ProblemType(
         slug: "precondition-failed", title: "The record changed since you read it", status: .preconditionFailed)
+    public static let idempotencyKeyReused = ProblemType(
+        slug: "idempotency-key-reused", title: "The Idempotency-Key was used for another request", status: .unprocessableContent
+    )
+    public static let idempotencyNotSupported = ProblemType(
+        slug: "idempotency-not-supported", title: "This operation does not take an Idempotency-Key", status: .badRequest
+    )
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
     public static let tooManyRequests = ProblemType(slug: "too-many-requests", title: "Too many requests", status: .tooManyRequests)
     public static let busy = ProblemType(slug: "busy", title: "The server is busy; try again shortly", status: .serviceUnavailable)

@@ -9,7 +9,7 @@ struct CustomFieldRoutes {
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/custom-fields", use: auth.requiring(.readonly, list))
-        routes.on(.post, "/v1/custom-fields", use: auth.requiring(.admin, create))
+        routes.on(.post, "/v1/custom-fields", use: auth.creating(.admin, create))
         routes.on(.get, "/v1/custom-fields/{id}", use: auth.requiring(.readonly, read))
         routes.on(.patch, "/v1/custom-fields/{id}", use: auth.requiring(.admin, update))
     }

@@ -22,7 +22,7 @@ struct LeadConversionRoute {
     let auth: StaffAuthenticator
 
     func register(on routes: inout RouteTable) {
-        routes.on(.post, "/v1/leads/{id}/convert", use: auth.requiring(.staff, convert))
+        routes.on(.post, "/v1/leads/{id}/convert", use: auth.creating(.staff, convert))
     }
 
     /// Makes the lead a customer with the lead as its primary contact, all or nothing.

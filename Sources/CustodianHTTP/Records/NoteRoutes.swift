@@ -10,7 +10,7 @@ struct NoteRoutes {
     func register(on routes: inout RouteTable) {
         for (path, kind) in [("/v1/leads", Notes.Kind.lead), ("/v1/customers", .customer), ("/v1/contacts", .contact)] {
             routes.on(.get, path + "/{id}/notes", use: auth.requiring(.readonly, list(kind)))
-            routes.on(.post, path + "/{id}/notes", use: auth.requiring(.staff, add(kind)))
+            routes.on(.post, path + "/{id}/notes", use: auth.creating(.staff, add(kind)))
         }
     }
 

@@ -26,7 +26,7 @@ struct RecordRoutes {
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, path, use: auth.requiring(.readonly, list))
-        routes.on(.post, path, use: auth.requiring(.staff, create))
+        routes.on(.post, path, use: auth.creating(.staff, create))
         routes.on(.get, path + "/{id}", use: auth.requiring(.readonly, read))
         routes.on(.patch, path + "/{id}", use: auth.requiring(.staff, update))
         routes.on(.delete, path + "/{id}", use: auth.requiring(.staff, delete))

@@ -4,6 +4,7 @@ import Hummingbird
 /// Turns `Authorization: Bearer <key>` into the staff member behind it, and guards handlers by role.
 struct StaffAuthenticator: Sendable {
     let directory: StaffDirectory
+    let idempotency: Idempotency
 
     typealias AuthenticatedHandler = @Sendable (Request, AppRequestContext, AuthenticatedStaff) async throws -> Response
 
@@ -19,6 +20,16 @@ struct StaffAuthenticator: Sendable {
             context.logger[metadataKey: "staff_id"] = .string(staff.member.id.uuidString.lowercased())
             return try await handler(request, context, staff)
         }
+    }
+
+    /// For POSTs that create: `requiring`, and an `Idempotency-Key` makes retries safe.
+    func creating(_ role: StaffRole, _ handler: @escaping AuthenticatedHandler) -> RouteTable.Handler {
+        requiring(role, idempotency.wrap(handler))
+    }
+
+    /// For POSTs that create a secret shown once: `requiring`, and an `Idempotency-Key` is refused.
+    func creatingSecret(_ role: StaffRole, _ handler: @escaping AuthenticatedHandler) -> RouteTable.Handler {
+        requiring(role, idempotency.refuse(handler))
     }
 
     private func authenticate(_ request: Request) async throws -> AuthenticatedStaff {

@@ -9,11 +9,11 @@ struct StaffRoutes {
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/staff", use: auth.requiring(.readonly, listStaff))
-        routes.on(.post, "/v1/staff", use: auth.requiring(.admin, createStaff))
+        routes.on(.post, "/v1/staff", use: auth.creating(.admin, createStaff))
         routes.on(.get, "/v1/staff/{id}", use: auth.requiring(.readonly, getStaff))
         routes.on(.patch, "/v1/staff/{id}", use: auth.requiring(.admin, updateStaff))
         routes.on(.get, "/v1/api-keys", use: auth.requiring(.admin, listKeys))
-        routes.on(.post, "/v1/api-keys", use: auth.requiring(.admin, createKey))
+        routes.on(.post, "/v1/api-keys", use: auth.creatingSecret(.admin, createKey))
         routes.on(.delete, "/v1/api-keys/{id}", use: auth.requiring(.admin, revokeKey))
     }
 
