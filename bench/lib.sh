@@ -14,18 +14,14 @@ bench_setup() {
   trap bench_cleanup EXIT
 
   log "throwaway cluster in $work"
-  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$work"
-  chmod 700 "$work"
-  pg_tool initdb -D "$work/data" -A trust -E UTF8 --locale=C -U postgres >/dev/null
-  pg_tool pg_ctl -D "$work/data" -l "$work/server.log" -w \
-    -o "-k $work -c listen_addresses='' -p 5432 -c max_connections=200" start >/dev/null
-  psql -X -q -h "$work" -U postgres -d postgres -c "CREATE DATABASE bench" >/dev/null
-  database_url="host=$work port=5432 user=postgres dbname=bench"
+  start_throwaway_cluster "$work" -c max_connections=200
+  # The API's role serves and seeds; the superuser runs pgbench and the set-up SQL.
+  database_url="$throwaway_database_url"
 
   log "building the release binary"
   swift build -c release --product custodian >/dev/null
   binary="$(swift build -c release --show-bin-path)/custodian"
-  DATABASE_URL="$database_url" "$binary" migrate >/dev/null
+  DATABASE_URL="$database_url" CUSTODIAN_MIGRATE_DATABASE_URL="$throwaway_migrate_url" "$binary" migrate >/dev/null
 }
 
 bench_start_server() {
@@ -42,7 +38,7 @@ bench_start_server() {
 
 bench_cleanup() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  pg_tool pg_ctl -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
+  stop_throwaway_cluster "$work"
   rm -rf "$work"
 }
 
@@ -61,7 +57,7 @@ bench_pgbench() {
   printf '%s\n' "$sql" > "$work/$name.sql"
   chmod 644 "$work/$name.sql"
   (cd "$work" && "$(pg_bindir)/pgbench" -n -h "$work" -U postgres -c "$connections" -j "$bench_threads" \
-    -T "$duration" -f "$work/$name.sql" bench) | tee "$work/$name.pgbench"
+    -T "$duration" -f "$work/$name.sql" custodian) | tee "$work/$name.pgbench"
 }
 
 # bench_report NAME...: requests/s and latency of each API/pgbench pair, and their ratio.

@@ -35,11 +35,19 @@ pg_tool() {
   fi
 }
 
-# A development cluster under .local/postgres (git ignores it), reachable by unix socket only.
+# A development cluster under .local/postgres (git ignores it), reachable by unix socket only,
+# with the two roles production has: `custodian` owns the schema and runs migrations, and
+# `custodian_api` is what the API connects as (it owns nothing; `custodian migrate` grants it
+# what it may do). Both log in without a password over the socket (trust), as on a dev machine.
 local_cluster_dir="$repo_root/.local/postgres"
 local_socket_dir="$local_cluster_dir/socket"
 
-start_local_cluster() {
+local_psql() {
+  psql -X -q -v ON_ERROR_STOP=1 -h "$local_socket_dir" -U postgres -d postgres "$@"
+}
+
+# Creates the cluster when there is none and starts it when it is stopped.
+run_local_cluster() {
   local data="$local_cluster_dir/data"
   if [ ! -f "$data/PG_VERSION" ]; then
     log "creating a local PostgreSQL cluster in .local/postgres"
@@ -53,10 +61,36 @@ start_local_cluster() {
     pg_tool pg_ctl -D "$data" -l "$local_cluster_dir/server.log" -w \
       -o "-k $local_socket_dir -c listen_addresses='' -p 5432" start >/dev/null
   fi
-  if ! psql -X -q -h "$local_socket_dir" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'custodian'" | grep -q 1; then
-    psql -X -q -h "$local_socket_dir" -U postgres -d postgres -c "CREATE DATABASE custodian" >/dev/null
+}
+
+# The running cluster with both roles and the database, owned by the owner role.
+start_local_cluster() {
+  run_local_cluster
+  local role
+  for role in custodian custodian_api; do
+    if ! local_psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$role'" | grep -q 1; then
+      local_psql -c "CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" >/dev/null
+    fi
+  done
+  local owner
+  owner=$(local_psql -tAc "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'custodian'")
+  if [ -z "$owner" ]; then
+    local_psql -c "CREATE DATABASE custodian OWNER custodian" >/dev/null
+  elif [ "$owner" != "custodian" ]; then
+    echo "The local database 'custodian' belongs to $owner, from before the API had a role of its own." >&2
+    echo "Run 'scripts/run reset-db' to start it afresh (its data is deleted)." >&2
+    exit 1
   fi
-  echo "host=$local_socket_dir port=5432 user=postgres dbname=custodian"
+}
+
+# The API's connection string and the migrations' (the owner's) for the local cluster.
+local_database_url() { echo "host=$local_socket_dir port=5432 user=custodian_api dbname=custodian"; }
+local_migrate_database_url() { echo "host=$local_socket_dir port=5432 user=custodian dbname=custodian"; }
+
+reset_local_database() {
+  run_local_cluster
+  local_psql -c "DROP DATABASE IF EXISTS custodian WITH (FORCE)" >/dev/null
+  log "dropped the local database; the next scripts/run creates it afresh"
 }
 
 stop_local_cluster() {
@@ -65,4 +99,42 @@ stop_local_cluster() {
     pg_tool pg_ctl -D "$data" -m fast -w stop >/dev/null
     log "stopped the local PostgreSQL cluster"
   fi
+}
+
+# Installs a PyPI package into the project's own venv (.local/venv) unless it is there already:
+# ensure_venv_package <module to import> <pip requirement>.
+ensure_venv_package() {
+  local module="$1" requirement="$2" venv="$repo_root/.local/venv"
+  if ! "$venv/bin/python" -c "import $module" >/dev/null 2>&1; then
+    log "installing $requirement into .local/venv"
+    # Debian's own python3 ships venv separately.
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" 2>/dev/null || {
+      as_root apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
+  fi
+}
+
+# A throwaway cluster in DIR (an empty temporary directory the caller removes), reachable by
+# unix socket only, with Custodian's two roles and a database `custodian` owned by the owner.
+# Sets throwaway_database_url (the API role) and throwaway_migrate_url (the owner). Further
+# arguments are server options, such as "-c max_connections=200".
+start_throwaway_cluster() {
+  local dir="$1"; shift
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
+  chmod 700 "$dir"
+  pg_tool initdb -D "$dir/data" -A trust -E UTF8 --locale=C -U postgres --no-sync >/dev/null
+  pg_tool pg_ctl -D "$dir/data" -l "$dir/server.log" -w -o "-k $dir -c listen_addresses='' -p 5432 $*" start >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -U postgres -d postgres >/dev/null <<'SQL'
+CREATE ROLE custodian LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+CREATE ROLE custodian_api LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+CREATE DATABASE custodian OWNER custodian;
+SQL
+  throwaway_database_url="host=$dir port=5432 user=custodian_api dbname=custodian"
+  throwaway_migrate_url="host=$dir port=5432 user=custodian dbname=custodian"
+}
+
+stop_throwaway_cluster() {
+  [ -f "$1/data/PG_VERSION" ] && pg_tool pg_ctl -D "$1/data" -m immediate -w stop >/dev/null 2>&1 || true
 }

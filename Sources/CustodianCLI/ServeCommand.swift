@@ -147,8 +147,8 @@ struct Serve: AsyncParsableCommand {
     /// CUSTODIAN_SIGNING_KEY, or the file CUSTODIAN_SIGNING_KEY_FILE names; else a key made up
     /// for this run (receipts it signs stay verifiable: its public key is published).
     static func signingKey(environment: [String: String], logger: Logger) throws -> SigningKey {
-        var encoded = environment["CUSTODIAN_SIGNING_KEY"]
-        if encoded == nil, let path = environment["CUSTODIAN_SIGNING_KEY_FILE"] {
+        var encoded = environment["CUSTODIAN_SIGNING_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if encoded == nil, let path = environment["CUSTODIAN_SIGNING_KEY_FILE"], !path.isEmpty {
             guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("CUSTODIAN_SIGNING_KEY_FILE: cannot read \(path)")
             }

@@ -19,10 +19,11 @@ struct StaffFixture: Sendable {
     static func withApp(
         settings: ServerSettings = ServerSettings(),
         logger: Logger = TestPostgres.logger,
+        limits: SessionLimits = .api,
         _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
     ) async throws {
         try await TestPostgres.shared.withDatabase { database in
-            try await database.withPool(role: .api, logger: logger) { pool in
+            try await database.withPool(role: .api, limits: limits, logger: logger) { pool in
                 let key = try await StaffDirectory(database: pool).bootstrapKey(
                     staffName: "Ada Admin", email: "ada@example.org", role: .admin, keyName: "tests"
                 ).key

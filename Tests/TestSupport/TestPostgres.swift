@@ -81,6 +81,26 @@ public actor TestPostgres {
         )
     }
 
+    /// A migrated database named `custodian` on a server of the test's own (a cluster it is going
+    /// to stop and start), with the roles production has.
+    public static func migratedDatabase(on adminConnectionString: String) async throws -> TestDatabase {
+        let admin = PostgresPool(configuration: .init(connectionString: adminConnectionString, maxConnections: 1), logger: logger)
+        do {
+            try await createRoles(admin)
+            try await admin.execute("CREATE DATABASE custodian OWNER \(quoted(TestRole.owner.name ?? ""))")
+            await admin.close()
+        } catch {
+            await admin.close()
+            throw error
+        }
+        let database = TestDatabase(name: "custodian", serverConnectionString: adminConnectionString)
+        try await database.withPool(role: .owner, maxConnections: 1, limits: .unlimited) { owner in
+            let files = try MigrationSource.load(from: migrationsDirectory)
+            try await Migrator(pool: owner, files: files, logger: logger, apiRole: try APIRole(TestRole.apiRoleName)).migrate()
+        }
+        return database
+    }
+
     /// The owner of every migrated test database and the API's role, as `custodian migrate` expects
     /// them in production: the owner may not create roles, the API role owns nothing. Roles belong to
     /// the whole server, so another test process may be creating them at the same moment.

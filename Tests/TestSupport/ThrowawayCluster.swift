@@ -22,7 +22,9 @@ public final class ThrowawayCluster: Sendable {
         "host=\(socketDirectory) port=5432 user=\(superuser) dbname=postgres"
     }
 
-    public static func start() throws -> ThrowawayCluster {
+    /// With `durableCommits`, a commit is acknowledged only once its WAL is written, so a crash
+    /// loses no acknowledged transaction (the default trades that for speed).
+    public static func start(durableCommits: Bool = false) throws -> ThrowawayCluster {
         removeAbandonedClusters()
         let runAsPostgres = geteuid() == 0
         let binDirectory = try postgresBinDirectory()
@@ -37,13 +39,17 @@ public final class ThrowawayCluster: Sendable {
             directory: directory,
             binDirectory: binDirectory,
             superuser: runAsPostgres ? "postgres" : (ProcessInfo.processInfo.environment["USER"] ?? "postgres"),
-            runAsPostgres: runAsPostgres
+            runAsPostgres: runAsPostgres,
+            durableCommits: durableCommits
         )
         try cluster.initialize()
         return cluster
     }
 
-    private init(directory: String, binDirectory: String, superuser: String, runAsPostgres: Bool) {
+    private let durableCommits: Bool
+
+    private init(directory: String, binDirectory: String, superuser: String, runAsPostgres: Bool, durableCommits: Bool) {
+        self.durableCommits = durableCommits
         self.directory = directory
         self.socketDirectory = directory
         self.binDirectory = binDirectory
@@ -61,9 +67,11 @@ public final class ThrowawayCluster: Sendable {
 
     /// Starts the server (again, after `stopServer`).
     public func startServer() throws {
+        // fsync stays off even for durable commits: the tests crash PostgreSQL, never the machine,
+        // and the kernel keeps what was written.
         let serverOptions = [
             "-k \(socketDirectory)", "-c listen_addresses=''", "-p 5432",
-            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+            "-c fsync=off", "-c synchronous_commit=\(durableCommits ? "on" : "off")", "-c full_page_writes=off",
             "-c max_connections=400",
         ].joined(separator: " ")
         try runTool("pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-o", serverOptions, "-w", "start"])
