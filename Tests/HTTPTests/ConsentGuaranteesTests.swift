@@ -184,7 +184,7 @@ struct ConsentGuaranteesTests {
             #expect(publicKey.isValidSignature(signature, for: Data(message.utf8)))
             #expect(!publicKey.isValidSignature(signature, for: Data(message.replacingOccurrences(of: "\n3\n", with: "\n2\n").utf8)))
 
-            let check = "\(person)/consents/verify?receipt_seq=3&receipt_hash=\(receipt["hash"] as? String ?? "")"
+            let check = "\(person)/consents/verify?receipt=3:\(receipt["hash"] as? String ?? "")"
             #expect(try await client.send(.get, check, headers: headers(key: fixture.adminKey)).json()["receipt_matches"] as? Bool == true)
 
             // Somebody with the owner's powers removes the newest record: the chain alone still
@@ -202,8 +202,11 @@ struct ConsentGuaranteesTests {
             #expect(verdict["receipt_matches"] as? Bool == false)
             #expect((verdict["chain_head"] as? [String: Any])?["seq"] as? Int == 2)
 
-            let half = try await client.send(.get, "\(person)/consents/verify?receipt_seq=3", headers: headers(key: fixture.adminKey))
-            #expect(half.status == .unprocessableContent)
+            for malformed in ["3", "0:\(receipt["hash"] as? String ?? "")", "3:abc", "-3:\(String(repeating: "a", count: 64))"] {
+                let response = try await client.send(
+                    .get, "\(person)/consents/verify?receipt=\(malformed)", headers: headers(key: fixture.adminKey))
+                #expect(response.status == .unprocessableContent, "\(malformed)")
+            }
         }
     }
 
@@ -225,7 +228,8 @@ struct ConsentGuaranteesTests {
             let record = try #require((history["history"] as? [[String: Any]])?.first)
             #expect(record["channel"] as? String == "consent_link")
             #expect(record["link_id"] as? String == linkID)
-            let links = try await client.send(.get, "/v1/leads/\(leadID)/consent-links", headers: headers(key: fixture.adminKey)).json()
+            let links = try await client.send(.get, "/v1/leads/\(leadID)/consent-link-history", headers: headers(key: fixture.adminKey))
+                .json()
             let link = try #require((links["data"] as? [[String: Any]])?.first)
             #expect(link["id"] as? String == linkID)
             #expect(link["state"] as? String == "live")
@@ -286,10 +290,11 @@ struct ConsentGuaranteesTests {
             #expect(
                 try await client.send(.post, "/v1/leads/\(leadID)/consent-link", headers: headers(key: fixture.adminKey)).status
                     == .conflict)
-            let leadLinks = try await client.send(.get, "/v1/leads/\(leadID)/consent-links", headers: headers(key: fixture.adminKey)).json()
+            let leadLinks = try await client.send(.get, "/v1/leads/\(leadID)/consent-link-history", headers: headers(key: fixture.adminKey))
+                .json()
             #expect((leadLinks["data"] as? [[String: Any]])?.first?["end_reason"] as? String == "converted")
             let contactLinks = try await client.send(
-                .get, "/v1/contacts/\(contactID)/consent-links", headers: headers(key: fixture.adminKey)
+                .get, "/v1/contacts/\(contactID)/consent-link-history", headers: headers(key: fixture.adminKey)
             ).json()
             #expect((contactLinks["data"] as? [[String: Any]])?.first?["state"] as? String == "live")
         }

@@ -121,8 +121,10 @@ struct ConsentLinkTests {
             #expect(try links.decode("live", as: Int.self) == 0)
             #expect(try links.decode("hashes", as: Int.self) == 0)
             #expect(try links.decode("total", as: Int.self) == 3)
-            let listed = try await client.send(.get, "/v1/leads/\(setup.lead)/consent-links", headers: headers(key: fixture.adminKey))
-                .json()
+            let listed = try await client.send(
+                .get, "/v1/leads/\(setup.lead)/consent-link-history", headers: headers(key: fixture.adminKey)
+            )
+            .json()
             let reasons = (listed["data"] as? [[String: Any]] ?? []).compactMap { $0["end_reason"] as? String }
             #expect(reasons == ["revoked", "rotated", "rotated"])
         }

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 
 /// `/v1/{leads|contacts}/{id}/consent-link`: issue (or rotate) and revoke a person's link, and
-/// `/consent-links`: every link they ever had, with who issued and ended it.
+/// `/consent-link-history`: every link they ever had, with who issued and ended it.
 struct ConsentLinkRoutes {
     let links: ConsentLinks
     let auth: StaffAuthenticator
@@ -14,7 +14,7 @@ struct ConsentLinkRoutes {
         for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
             routes.on(.post, path + "/{id}/consent-link", use: auth.creatingSecret(.staff, issue(kind)))
             routes.on(.delete, path + "/{id}/consent-link", use: auth.requiring(.staff, revoke(kind)))
-            routes.on(.get, path + "/{id}/consent-links", use: auth.requiring(.readonly, list(kind)))
+            routes.on(.get, path + "/{id}/consent-link-history", use: auth.requiring(.readonly, list(kind)))
         }
     }
 

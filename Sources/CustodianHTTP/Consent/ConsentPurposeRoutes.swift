@@ -94,8 +94,8 @@ struct ConsentPurposeRoutes {
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
         var changes = ConsentPurposes.Changes()
-        changes.name = fields.string("name", required: false, maxLength: 200).value
-        changes.description = fields.string("description", required: false, maxLength: 10000).value
+        changes.name = fields.change("name", maxLength: 200)
+        changes.description = fields.change("description", maxLength: 10000)
         changes.lawfulBasis = fields.choice("lawful_basis", ConsentPurposes.LawfulBasis.self, required: false).value
         changes.appliesTo = fields.choice("applies_to", ConsentPurposes.AppliesTo.self, required: false).value
         changes.active = fields.bool("active", required: false).value

@@ -34,7 +34,7 @@ struct ConsentSettingsRoutes {
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
         var changes = ConsentSettings.Changes()
-        changes.controllerName = fields.string("controller_name", required: false, maxLength: 200).value
+        changes.controllerName = fields.change("controller_name", maxLength: 200)
         changes.contactsEnabled = fields.bool("contacts_enabled", required: false).value
         changes.leadsEnabled = fields.bool("leads_enabled", required: false).value
         changes.pageText = fields.text("page_text", maxLength: 10000)

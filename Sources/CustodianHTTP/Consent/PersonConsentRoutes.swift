@@ -109,14 +109,9 @@ struct PersonConsentRoutes {
         { request, context, _ in
             let subject = try Self.subject(kind, context)
             var query = ListQuery(request, known: [])
-            let receiptSeq = query.integer("receipt_seq", range: 1...Int(Int32.max))
-            let receiptHash = query.hex("receipt_hash", bytes: 32)
+            let receipt = query.receipt("receipt")
             try query.finish()
-            if (receiptSeq == nil) != (receiptHash == nil) {
-                throw DomainError.invalid([FieldError(field: "receipt_hash", message: "receipt_seq and receipt_hash go together")])
-            }
             try await ledger.requireExists(subject)
-            let receipt = receiptSeq.flatMap { seq in receiptHash.map { (Int64(seq), $0) } }
             let verification = try await ledger.verify(subject, receipt: receipt)
             var body: [String: JSONValue] = [
                 "intact": .bool(verification.intact),

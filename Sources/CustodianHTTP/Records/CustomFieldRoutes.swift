@@ -87,7 +87,7 @@ struct CustomFieldRoutes {
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
         var changes = CustomFieldDefinitions.Changes()
-        changes.label = fields.string("label", required: false, maxLength: 200).value
+        changes.label = fields.change("label", maxLength: 200)
         changes.options = fields.stringList("options", maxLength: 200)
         changes.required = fields.bool("required", required: false).value
         changes.visibleToSubject = fields.bool("visible_to_subject", required: false).value
@@ -107,13 +107,17 @@ extension RequestFields {
             return nil
         }
         var strings: [String] = []
-        for item in items {
-            guard let text = item.string?.trimmingCharacters(in: .whitespaces), !text.isEmpty, text.unicodeScalars.count <= maxLength else {
-                fail(field, "must be a list of strings of 1 to \(maxLength) characters")
-                return nil
+        for (index, item) in items.enumerated() {
+            guard let text = item.string else {
+                fail("\(field)[\(index)]", "must be a string, not \(item.jsonTypeName)")
+                continue
             }
-            strings.append(text)
+            if let problem = Self.problem(withText: text, maxLength: maxLength) {
+                fail("\(field)[\(index)]", problem)
+                continue
+            }
+            strings.append(text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        return strings
+        return strings.count == items.count ? strings : nil
     }
 }

@@ -8,8 +8,9 @@ enum ETag {
     static func expectedRevision(_ request: Request) throws -> Int64? {
         guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces) else { return nil }
         if header == "*" { return nil }
-        guard header.hasPrefix("\""), header.hasSuffix("\""), header.count > 2,
-            let revision = Int64(header.dropFirst().dropLast())
+        let digits = header.dropFirst().dropLast()
+        guard header.hasPrefix("\""), header.hasSuffix("\""), (1...18).contains(digits.count), digits.allSatisfy(\.isASCIIDigit),
+            let revision = Int64(digits)
         else {
             throw ProblemError(.badRequest, detail: "If-Match must be an ETag this server returned, such as \"3\"")
         }

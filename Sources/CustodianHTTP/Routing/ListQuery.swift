@@ -48,12 +48,13 @@ struct ListQuery {
 
     mutating func text(_ name: String, maxLength: Int = 200) -> String? {
         known.insert(name)
-        guard let text = raw(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        guard text.unicodeScalars.count <= maxLength else {
+        guard let raw = raw(name) else { return nil }
+        guard raw.unicodeScalars.count <= maxLength else {
             errors.append(FieldError(field: name, message: "must be at most \(maxLength) characters"))
             return nil
         }
-        return text
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        return text.isEmpty ? nil : text
     }
 
     /// An RFC 3339 timestamp, such as 2026-11-29T12:00:00Z.
@@ -67,25 +68,18 @@ struct ListQuery {
         return date
     }
 
-    mutating func integer(_ name: String, range: ClosedRange<Int>) -> Int? {
+    /// A consent receipt's position and hash, `<seq>:<64 hex digits>`.
+    mutating func receipt(_ name: String) -> (seq: Int64, hash: [UInt8])? {
         known.insert(name)
         guard let text = raw(name) else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            errors.append(FieldError(field: name, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound)"))
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count <= 18, parts[0].allSatisfy(\.isASCIIDigit), let seq = Int64(parts[0]), seq >= 1,
+            let hash = Hex.decode(String(parts[1])), hash.count == 32
+        else {
+            errors.append(FieldError(field: name, message: "must be a receipt's seq and hash: <seq>:<64 hexadecimal digits>"))
             return nil
         }
-        return value
-    }
-
-    /// Lower- or upper-case hex of exactly `bytes` bytes, such as a SHA-256 hash.
-    mutating func hex(_ name: String, bytes: Int) -> [UInt8]? {
-        known.insert(name)
-        guard let text = raw(name) else { return nil }
-        guard let decoded = Hex.decode(text), decoded.count == bytes else {
-            errors.append(FieldError(field: name, message: "must be \(bytes * 2) hexadecimal digits"))
-            return nil
-        }
-        return decoded
+        return (seq, hash)
     }
 
     mutating func uuid(_ name: String) -> UUID? {
@@ -136,4 +130,9 @@ extension Page {
     func json(_ item: (Item) -> JSONValue) -> JSONValue {
         .object(["data": .array(items.map(item)), "next_cursor": .string(nextCursor?.token)])
     }
+}
+
+extension Character {
+    /// 0 to 9 only: `Int` parsing alone would take a sign too.
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -49,7 +49,8 @@ public struct RequestFields {
         return value
     }
 
-    /// A string of 1...`maxLength` characters (after trimming), without control characters.
+    /// A string of at most `maxLength` characters (Unicode code points, as the database counts),
+    /// not blank, without control characters but for newlines and tabs; stored trimmed.
     public mutating func string(_ field: String, required: Bool, maxLength: Int) -> Presence<String> {
         guard let value = raw(field, required: required) else { return .absent }
         switch value {
@@ -57,21 +58,36 @@ public struct RequestFields {
             if required { fail(field, "must not be null") }
             return .null
         case .string(let text):
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty {
-                fail(field, "must not be empty")
-            } else if trimmed.unicodeScalars.count > maxLength {
-                fail(field, "must be at most \(maxLength) characters")
-            } else if trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
-                fail(field, "must not contain control characters")
-            } else {
-                return .value(trimmed)
+            if let problem = Self.problem(withText: text, maxLength: maxLength) {
+                fail(field, problem)
+                return .absent
             }
-            return .absent
+            return .value(text.trimmingCharacters(in: .whitespacesAndNewlines))
         default:
             fail(field, "must be a string, not \(value.jsonTypeName)")
             return .absent
         }
+    }
+
+    /// For a PATCH of a text field that cannot be cleared: nil when absent, and `null` is refused.
+    public mutating func change(_ field: String, maxLength: Int) -> String? {
+        switch string(field, required: false, maxLength: maxLength) {
+        case .absent: return nil
+        case .null:
+            fail(field, "must not be null: it cannot be cleared")
+            return nil
+        case .value(let text): return text
+        }
+    }
+
+    /// What is wrong with a text field's value, if anything (see `string`).
+    static func problem(withText text: String, maxLength: Int) -> String? {
+        if text.unicodeScalars.count > maxLength { return "must be at most \(maxLength) characters" }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+            return "must not contain control characters"
+        }
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return "must not be empty" }
+        return nil
     }
 
     public mutating func email(_ field: String, required: Bool) -> Presence<String> {

@@ -83,7 +83,7 @@ struct StaffRoutes {
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
         var changes = StaffDirectory.StaffChanges()
-        changes.name = fields.string("name", required: false, maxLength: 200).value
+        changes.name = fields.change("name", maxLength: 200)
         switch fields.email("email", required: false) {
         case .absent: break
         case .null: changes.email = .some(nil)
