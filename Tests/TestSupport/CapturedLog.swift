@@ -1,9 +1,22 @@
 import Logging
 import Synchronization
 
-/// A log handler that keeps every line, rendered with all its metadata, for a test to search.
+/// A log handler that keeps every entry, with all its metadata, for a test to read or search.
 public final class CapturedLog: Sendable {
-    private let lines = Mutex<[String]>([])
+    public struct Entry: Sendable {
+        public let level: Logger.Level
+        public let message: String
+        /// The logger's metadata and the entry's own, merged.
+        public let metadata: Logger.Metadata
+
+        /// The whole entry as one line: what a log file would hold.
+        public var line: String {
+            let rendered = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            return "\(level) \(message) \(rendered)"
+        }
+    }
+
+    private let entries = Mutex<[Entry]>([])
 
     public init() {}
 
@@ -14,10 +27,10 @@ public final class CapturedLog: Sendable {
         return logger
     }
 
-    public var all: [String] { lines.withLock { $0 } }
+    public var all: [Entry] { entries.withLock { $0 } }
 
-    fileprivate func append(_ line: String) {
-        lines.withLock { $0.append(line) }
+    fileprivate func append(_ entry: Entry) {
+        entries.withLock { $0.append(entry) }
     }
 
     private struct Handler: LogHandler {
@@ -31,9 +44,7 @@ public final class CapturedLog: Sendable {
         }
 
         func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            log.append("\(event.level) \(event.message) \(rendered) \(event.source)")
+            log.append(Entry(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
         }
     }
 }

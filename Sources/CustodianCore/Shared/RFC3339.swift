@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 #if canImport(Glibc)
     import Glibc
@@ -11,55 +12,36 @@ public enum RFC3339 {
     /// whose instant lies in the years 0001 to 9999 UTC; nil for anything else. The calendar is
     /// the proleptic Gregorian one PostgreSQL uses, also before 1582.
     public static func date(from text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.count <= 40 else { return nil }
-        var index = 0
-        func number(_ digits: Int) -> Int? {
-            guard index + digits <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[index..<index + digits] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            index += digits
-            return value
-        }
-        func expect(_ allowed: String) -> Bool {
-            guard index < bytes.count, allowed.utf8.contains(bytes[index]) else { return false }
-            index += 1
-            return true
-        }
-        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2), expect("Tt"),
-            let hour = number(2), expect(":"), let minute = number(2), expect(":"), let second = number(2),
+        guard text.utf8.count <= 40 else { return nil }
+        var scanner = DigitScanner(text)
+        guard let year = scanner.number(digits: 4), scanner.skip("-"), let month = scanner.number(digits: 2), scanner.skip("-"),
+            let day = scanner.number(digits: 2), scanner.skip("T") || scanner.skip("t"),
+            let hour = scanner.number(digits: 2), scanner.skip(":"), let minute = scanner.number(digits: 2), scanner.skip(":"),
+            let second = scanner.number(digits: 2),
             (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60, second < 60
         else { return nil }
         var fraction = 0.0
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            var scale = 0.1
-            let start = index
-            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
-                fraction += Double(bytes[index] - UInt8(ascii: "0")) * scale
-                scale /= 10
-                index += 1
-            }
-            guard index > start, index - start <= 9 else { return nil }
+        if scanner.skip(".") {
+            guard let (value, count) = scanner.digitRun(), count <= 9 else { return nil }
+            fraction = Double(value) / pow(10, Double(count))
         }
         var offsetSeconds = 0
-        if expect("Zz") {
-            offsetSeconds = 0
-        } else {
-            guard index < bytes.count else { return nil }
-            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-            guard expect("+-"), let offsetHours = number(2), expect(":"), let offsetMinutes = number(2), offsetHours < 24,
-                offsetMinutes < 60
+        if !(scanner.skip("Z") || scanner.skip("z")) {
+            guard let sign = scanner.sign(), let offsetHours = scanner.number(digits: 2), scanner.skip(":"),
+                let offsetMinutes = scanner.number(digits: 2), offsetHours < 24, offsetMinutes < 60
             else { return nil }
             offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
         }
-        guard index == bytes.count else { return nil }
-        let days = daysSinceEpoch(year: year, month: month, day: day)
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        let date = Date(timeIntervalSince1970: Double(seconds) + fraction)
+        guard scanner.isAtEnd else { return nil }
+        // timegm counts in the proleptic Gregorian calendar, as PostgreSQL does.
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let date = Date(timeIntervalSince1970: Double(Int64(timegm(&parts)) - Int64(offsetSeconds)) + fraction)
         return validRange.contains(date) ? date : nil
     }
 
@@ -72,17 +54,6 @@ public enum RFC3339 {
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    /// Days from 1970-01-01 to the date in the proleptic Gregorian calendar (Howard Hinnant's
-    /// days_from_civil).
-    private static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 
     static func string(from date: Date) -> String {

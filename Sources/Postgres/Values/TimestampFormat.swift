@@ -33,7 +33,7 @@ enum TimestampFormat {
         case "-infinity": return .distantPast
         default: break
         }
-        var scanner = DigitScanner(Array(text.utf8))
+        var scanner = DigitScanner(text)
         guard let year = scanner.number(digits: 4), scanner.skip("-"),
             let month = scanner.number(digits: 2), scanner.skip("-"),
             let day = scanner.number(digits: 2), scanner.skip(" ") || scanner.skip("T"),
@@ -73,48 +73,5 @@ enum TimestampFormat {
         parts.tm_sec = Int32(second)
         let utcSeconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
         return Date(timeIntervalSince1970: Double(utcSeconds) + fraction)
-    }
-}
-
-private struct DigitScanner {
-    private let bytes: [UInt8]
-    private var position = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isAtEnd: Bool { position == bytes.count }
-
-    mutating func skip(_ character: Unicode.Scalar) -> Bool {
-        guard position < bytes.count, bytes[position] == UInt8(ascii: character) else { return false }
-        position += 1
-        return true
-    }
-
-    mutating func sign() -> Int? {
-        if skip("+") { return 1 }
-        if skip("-") { return -1 }
-        return nil
-    }
-
-    mutating func number(digits: Int) -> Int? {
-        guard position + digits <= bytes.count else { return nil }
-        var value = 0
-        for byte in bytes[position..<position + digits] {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-        position += digits
-        return value
-    }
-
-    mutating func digitRun() -> (value: Int, count: Int)? {
-        var value = 0
-        var count = 0
-        while position < bytes.count, bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9") {
-            value = value * 10 + Int(bytes[position] - UInt8(ascii: "0"))
-            count += 1
-            position += 1
-        }
-        return count == 0 ? nil : (value, count)
     }
 }
