@@ -93,7 +93,7 @@ struct TimeLimitTests {
             try await database.withPool(maxConnections: 1, limits: .unlimited) { pool in
                 let gone = Flag()
                 let work = Task {
-                    try await StatementScope.$isAbandoned.withValue({ gone.isSet }) {
+                    try await StatementScope.$watch.withValue(StatementScope.Watch { gone.isSet }) {
                         try await pool.execute("SELECT pg_sleep(60)")
                     }
                 }

@@ -10,8 +10,7 @@ struct AbandonedRequestMiddleware: RouterMiddleware {
         let channel = context.channel
         // A connection that is not open to begin with (an in-process test client) has nothing to watch.
         guard channel.isActive else { return try await next(request, context) }
-        let isAbandoned: @Sendable () -> Bool = { !channel.isActive }
-        return try await StatementScope.$isAbandoned.withValue(isAbandoned) {
+        return try await StatementScope.$watch.withValue(StatementScope.Watch { !channel.isActive }) {
             try await next(request, context)
         }
     }

@@ -4,9 +4,9 @@ import Synchronization
 /// found when the client the statement works for has gone away.
 final class StatementInterruption: Sendable {
     private let requested = Atomic<Bool>(false)
-    private let abandoned: (@Sendable () -> Bool)?
+    private let abandoned: StatementScope.Watch?
 
-    init(abandoned: (@Sendable () -> Bool)?) {
+    init(abandoned: StatementScope.Watch?) {
         self.abandoned = abandoned
     }
 
@@ -15,13 +15,22 @@ final class StatementInterruption: Sendable {
     }
 
     var isRequested: Bool {
-        requested.load(ordering: .relaxed) || (abandoned?() ?? false)
+        requested.load(ordering: .relaxed) || (abandoned?.isAbandoned() ?? false)
     }
 }
 
 /// What the code calling the database knows about who waits for the answer.
 public enum StatementScope {
-    /// Set around a request's handling: true once its client is gone, so statements still running
-    /// for it are cancelled instead of finishing for nobody.
-    @TaskLocal public static var isAbandoned: (@Sendable () -> Bool)?
+    /// Says whether the client a statement works for has gone away.
+    public final class Watch: Sendable {
+        let isAbandoned: @Sendable () -> Bool
+
+        public init(isAbandoned: @escaping @Sendable () -> Bool) {
+            self.isAbandoned = isAbandoned
+        }
+    }
+
+    /// Set around a request's handling: once its client is gone, statements still running for it
+    /// are cancelled instead of finishing for nobody.
+    @TaskLocal public static var watch: Watch?
 }

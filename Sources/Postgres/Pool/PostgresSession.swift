@@ -37,7 +37,7 @@ public struct PostgresSession: Queryable {
     public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
         try Task.checkCancellation()
         let bindings = parameters.map(\.postgresBinding)
-        let interruption = StatementInterruption(abandoned: StatementScope.isAbandoned)
+        let interruption = StatementInterruption(abandoned: StatementScope.watch)
         return try await withTaskCancellationHandler {
             try await threads.runIfActive { [connection] in
                 try connection.query(sql, bindings, interruption: interruption)
@@ -50,7 +50,7 @@ public struct PostgresSession: Queryable {
     /// Runs SQL that may hold several statements separated by semicolons; it takes no parameters.
     public func executeScript(_ sql: String) async throws {
         try Task.checkCancellation()
-        let interruption = StatementInterruption(abandoned: StatementScope.isAbandoned)
+        let interruption = StatementInterruption(abandoned: StatementScope.watch)
         try await withTaskCancellationHandler {
             try await threads.runIfActive { [connection] in try connection.executeScript(sql, interruption: interruption) }
         } onCancel: {
