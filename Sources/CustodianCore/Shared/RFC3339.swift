@@ -14,17 +14,7 @@ public enum RFC3339 {
     public static func date(from text: String) -> Date? {
         guard text.utf8.count <= 40 else { return nil }
         var scanner = DigitScanner(text)
-        guard let year = scanner.number(digits: 4), scanner.skip("-"), let month = scanner.number(digits: 2), scanner.skip("-"),
-            let day = scanner.number(digits: 2), scanner.skip("T") || scanner.skip("t"),
-            let hour = scanner.number(digits: 2), scanner.skip(":"), let minute = scanner.number(digits: 2), scanner.skip(":"),
-            let second = scanner.number(digits: 2),
-            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60, second < 60
-        else { return nil }
-        var fraction = 0.0
-        if scanner.skip(".") {
-            guard let (value, count) = scanner.digitRun(), count <= 9 else { return nil }
-            fraction = Double(value) / pow(10, Double(count))
-        }
+        guard let time = scanner.civilTime(separators: ["T", "t"]), time.isValid else { return nil }
         var offsetSeconds = 0
         if !(scanner.skip("Z") || scanner.skip("z")) {
             guard let sign = scanner.sign(), let offsetHours = scanner.number(digits: 2), scanner.skip(":"),
@@ -33,28 +23,12 @@ public enum RFC3339 {
             offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
         }
         guard scanner.isAtEnd else { return nil }
-        // timegm counts in the proleptic Gregorian calendar, as PostgreSQL does.
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let date = Date(timeIntervalSince1970: Double(Int64(timegm(&parts)) - Int64(offsetSeconds)) + fraction)
+        let date = time.date(offsetSeconds: offsetSeconds)
         return validRange.contains(date) ? date : nil
     }
 
     /// 0001-01-01T00:00:00Z up to the end of 9999.
     static let validRange = Date(timeIntervalSince1970: -62_135_596_800)..<Date(timeIntervalSince1970: 253_402_300_800)
-
-    private static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
 
     static func string(from date: Date) -> String {
         let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)

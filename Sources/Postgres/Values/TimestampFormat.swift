@@ -34,18 +34,7 @@ enum TimestampFormat {
         default: break
         }
         var scanner = DigitScanner(text)
-        guard let year = scanner.number(digits: 4), scanner.skip("-"),
-            let month = scanner.number(digits: 2), scanner.skip("-"),
-            let day = scanner.number(digits: 2), scanner.skip(" ") || scanner.skip("T"),
-            let hour = scanner.number(digits: 2), scanner.skip(":"),
-            let minute = scanner.number(digits: 2), scanner.skip(":"),
-            let second = scanner.number(digits: 2)
-        else { return nil }
-        var fraction = 0.0
-        if scanner.skip(".") {
-            guard let (value, count) = scanner.digitRun(), count <= 9 else { return nil }
-            fraction = Double(value) / pow(10, Double(count))
-        }
+        guard let time = scanner.civilTime(separators: [" ", "T"]) else { return nil }
         var offsetSeconds = 0
         if let sign = scanner.sign() {
             guard let offsetHours = scanner.number(digits: 2) else { return nil }
@@ -63,15 +52,6 @@ enum TimestampFormat {
             offsetSeconds = 0
         }
         guard scanner.isAtEnd else { return nil }
-
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let utcSeconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
-        return Date(timeIntervalSince1970: Double(utcSeconds) + fraction)
+        return time.date(offsetSeconds: offsetSeconds)
     }
 }
