@@ -143,13 +143,10 @@ struct ConsentGuaranteesTests {
             let record = try await decide(client, key: fixture.adminKey, person: person, purpose: newsletter, "give")
             #expect(record["hash_version"] as? Int == 2)
             #expect((record["purpose_text_hash"] as? String)?.count == 64)
-            try await fixture.database.withPool(role: .owner) { owner in
-                try await owner.transaction { transaction in
-                    try await transaction.execute("ALTER TABLE consent_purpose_versions DISABLE TRIGGER consent_purpose_versions_immutable")
-                    try await transaction.execute("UPDATE consent_purpose_versions SET description = 'We may sell your address.'")
-                    try await transaction.execute("ALTER TABLE consent_purpose_versions ENABLE TRIGGER consent_purpose_versions_immutable")
-                }
-            }
+            try await fixture.tamper(
+                "UPDATE consent_purpose_versions SET description = 'We may sell your address.'",
+                bypassing: "consent_purpose_versions_immutable", on: "consent_purpose_versions"
+            )
             let verdict = try await client.send(.get, person + "/consents/verify", headers: headers(key: fixture.adminKey)).json()
             #expect(verdict["intact"] as? Bool == false)
             #expect(verdict["first_broken_seq"] as? Int == 1)
@@ -189,13 +186,9 @@ struct ConsentGuaranteesTests {
 
             // Somebody with the owner's powers removes the newest record: the chain alone still
             // looks whole; the receipt does not match any more.
-            try await fixture.database.withPool(role: .owner) { owner in
-                try await owner.transaction { transaction in
-                    try await transaction.execute("ALTER TABLE consent_records DISABLE TRIGGER consent_records_append_only")
-                    try await transaction.execute("DELETE FROM consent_records WHERE seq = 3")
-                    try await transaction.execute("ALTER TABLE consent_records ENABLE TRIGGER consent_records_append_only")
-                }
-            }
+            try await fixture.tamper(
+                "DELETE FROM consent_records WHERE seq = 3", bypassing: "consent_records_append_only", on: "consent_records"
+            )
             let plain = try await client.send(.get, person + "/consents/verify", headers: headers(key: fixture.adminKey)).json()
             #expect(plain["intact"] as? Bool == true)
             let verdict = try await client.send(.get, check, headers: headers(key: fixture.adminKey)).json()

@@ -121,13 +121,9 @@ struct ConsentTests {
                 try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()["intact"] as? Bool
                     == true)
             // Only the table's owner (or a superuser) can switch a trigger off; the API's role cannot.
-            try await fixture.database.withPool(role: .owner) { owner in
-                try await owner.transaction { transaction in
-                    try await transaction.execute("ALTER TABLE consent_records DISABLE TRIGGER consent_records_append_only")
-                    try await transaction.execute("UPDATE consent_records SET action = 'give' WHERE seq = 2")
-                    try await transaction.execute("ALTER TABLE consent_records ENABLE TRIGGER consent_records_append_only")
-                }
-            }
+            try await fixture.tamper(
+                "UPDATE consent_records SET action = 'give' WHERE seq = 2", bypassing: "consent_records_append_only", on: "consent_records"
+            )
             let verdict = try await client.send(.get, lead + "/consents/verify", headers: headers(key: fixture.adminKey)).json()
             #expect(verdict["intact"] as? Bool == false)
             #expect(verdict["first_broken_seq"] as? Int == 2)

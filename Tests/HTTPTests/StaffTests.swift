@@ -34,6 +34,18 @@ struct StaffFixture: Sendable {
         }
     }
 
+    /// Runs `statement` as the owner with `trigger` of `table` switched off for it: tampering that
+    /// only the owner (or a superuser) can do, and that the checks must then find.
+    func tamper(_ statement: String, bypassing trigger: String, on table: String) async throws {
+        try await database.withPool(role: .owner) { owner in
+            try await owner.transaction { transaction in
+                try await transaction.execute("ALTER TABLE \(table) DISABLE TRIGGER \(trigger)")
+                try await transaction.execute(statement)
+                try await transaction.execute("ALTER TABLE \(table) ENABLE TRIGGER \(trigger)")
+            }
+        }
+    }
+
     /// A key for a new staff member with `role`.
     func key(role: StaffRole, name: String = "Member \(UUID().uuidString.prefix(6))") async throws -> String {
         try await StaffDirectory(database: pool).bootstrapKey(staffName: name, email: nil, role: role, keyName: "tests").key
