@@ -27,7 +27,7 @@ bench_setup() {
 bench_start_server() {
   log "starting custodian on 127.0.0.1:$bench_port (pool $bench_pool)"
   DATABASE_URL="$database_url" CUSTODIAN_LOG_LEVEL=warning CUSTODIAN_DB_POOL_SIZE="$bench_pool" \
-    "$binary" serve --host 127.0.0.1 --port "$bench_port" >"$work/custodian.log" 2>&1 &
+    CUSTODIAN_SECRET_KEY="$("$binary" secret-key generate 2>/dev/null)" "$binary" serve --host 127.0.0.1 --port "$bench_port" >"$work/custodian.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$bench_port/readyz" >/dev/null 2>&1 && return 0

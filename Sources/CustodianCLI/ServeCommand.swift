@@ -71,7 +71,8 @@ struct Serve: AsyncParsableCommand {
             publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
             publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),
             trustedProxies: try Self.networks(Setting("CUSTODIAN_TRUSTED_PROXIES", default: "").resolve(flag: trustedProxies)),
-            signingKey: try Self.signingKey(environment: environment, logger: logger)
+            signingKey: try Self.signingKey(environment: environment, logger: logger),
+            secrets: try Self.secrets(environment: environment)
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())
@@ -144,17 +145,42 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// CUSTODIAN_SECRET_KEY (or the file CUSTODIAN_SECRET_KEY_FILE names), and the keys it replaced
+    /// (CUSTODIAN_RETIRED_SECRET_KEYS, comma-separated). Required: what it keys and seals must stay
+    /// readable across restarts.
+    static func secrets(environment: [String: String]) throws -> ServerSecrets {
+        guard let encoded = try keyText("CUSTODIAN_SECRET_KEY", environment: environment) else {
+            throw ValidationError(
+                "set CUSTODIAN_SECRET_KEY (or CUSTODIAN_SECRET_KEY_FILE): the key for erased people's email hashes and webhook "
+                    + "secrets; `custodian secret-key generate` makes one"
+            )
+        }
+        guard let current = ServerSecret(encoded: encoded) else {
+            throw ValidationError("CUSTODIAN_SECRET_KEY must be 32 bytes, base64url (run `custodian secret-key generate`)")
+        }
+        let retired = try (environment["CUSTODIAN_RETIRED_SECRET_KEYS"] ?? "").split(separator: ",").map { text in
+            guard let key = ServerSecret(encoded: String(text)) else {
+                throw ValidationError("CUSTODIAN_RETIRED_SECRET_KEYS: every key must be 32 bytes, base64url")
+            }
+            return key
+        }
+        return ServerSecrets(current: current, retired: retired)
+    }
+
+    /// A key from NAME, or from the file NAME_FILE names; nil when neither is set.
+    static func keyText(_ name: String, environment: [String: String]) throws -> String? {
+        if let value = environment[name], !value.isEmpty { return value }
+        guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
+        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("\(name)_FILE: cannot read \(path)")
+        }
+        return contents
+    }
+
     /// CUSTODIAN_SIGNING_KEY, or the file CUSTODIAN_SIGNING_KEY_FILE names; else a key made up
     /// for this run (receipts it signs stay verifiable: its public key is published).
     static func signingKey(environment: [String: String], logger: Logger) throws -> SigningKey {
-        var encoded = environment["CUSTODIAN_SIGNING_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        if encoded == nil, let path = environment["CUSTODIAN_SIGNING_KEY_FILE"], !path.isEmpty {
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("CUSTODIAN_SIGNING_KEY_FILE: cannot read \(path)")
-            }
-            encoded = contents
-        }
-        guard let encoded else {
+        guard let encoded = try keyText("CUSTODIAN_SIGNING_KEY", environment: environment) else {
             let key = SigningKey.generate()
             logger.warning(
                 "no CUSTODIAN_SIGNING_KEY: consent receipts are signed with a key made up for this run",

@@ -25,3 +25,29 @@ struct SigningKeyCommand: ParsableCommand {
         }
     }
 }
+
+struct SecretKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secret-key",
+        abstract: "Manage the server's secret key (CUSTODIAN_SECRET_KEY).",
+        subcommands: [Generate.self]
+    )
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a new secret key (base64url) for CUSTODIAN_SECRET_KEY; its key id goes to stderr.",
+            discussion: """
+                It keys the hashes of erased people's emails and seals webhook signing secrets. To \
+                rotate: set the new key as CUSTODIAN_SECRET_KEY and move the old one to \
+                CUSTODIAN_RETIRED_SECRET_KEYS; keep it there as long as suppression entries or \
+                webhooks made with it exist.
+                """
+        )
+
+        func run() throws {
+            let key = ServerSecret.generate()
+            print(key.encoded)
+            FileHandle.standardError.write(Data("key id \(key.keyID)\n".utf8))
+        }
+    }
+}

@@ -21,6 +21,9 @@ public struct ServerSettings: Sendable {
     public var trustedProxies: [IPNetwork]
     /// Signs consent receipts.
     public var signingKey: SigningKey
+    /// Keys erased people's email hashes and seals webhook secrets.
+    public var secrets: ServerSecrets
+    public var webhooks: WebhookDispatcher.Configuration
 
     public init(
         host: String = "127.0.0.1",
@@ -32,7 +35,9 @@ public struct ServerSettings: Sendable {
         publicRateWindow: Duration = .seconds(60),
         publicMaxConcurrent: Int = 64,
         trustedProxies: [IPNetwork] = [],
-        signingKey: SigningKey = .generate()
+        signingKey: SigningKey = .generate(),
+        secrets: ServerSecrets = ServerSecrets(current: .generate()),
+        webhooks: WebhookDispatcher.Configuration = .init()
     ) {
         self.host = host
         self.port = port
@@ -44,7 +49,18 @@ public struct ServerSettings: Sendable {
         self.publicMaxConcurrent = publicMaxConcurrent
         self.trustedProxies = trustedProxies
         self.signingKey = signingKey
+        self.secrets = secrets
+        self.webhooks = webhooks
     }
+}
+
+/// What `buildRouter` makes: the router, the catalogue of what it serves, and the work the server
+/// does beside requests.
+public struct AppParts {
+    public let router: Router<AppRequestContext>
+    public let catalog: RouteCatalog
+    public let upkeep: Housekeeping
+    public let dispatcher: WebhookDispatcher
 }
 
 /// The router with every middleware and endpoint, and the catalogue of what it serves. Public
@@ -55,8 +71,9 @@ public func buildRouter(
     settings: ServerSettings,
     database: PostgresPool,
     publicDatabase: PostgresPool? = nil,
+    logger: Logger = Logger(label: "custodian"),
     extraRoutes: (inout RouteTable) -> Void = { _ in }
-) -> (router: Router<AppRequestContext>, catalog: RouteCatalog, upkeep: [Housekeeping.Job]) {
+) -> AppParts {
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
     let directory = StaffDirectory(database: database)
@@ -77,6 +94,12 @@ public func buildRouter(
     PersonConsentRoutes(ledger: ledger, receipts: receipts, auth: auth).register(on: &routes)
     ConsentLinkRoutes(links: ConsentLinks(database: database), auth: auth, baseURL: settings.consentLinkBaseURL).register(on: &routes)
     ConsentSettingsRoutes(settings: ConsentSettings(database: database), auth: auth).register(on: &routes)
+    let cases = RequestCases(database: database)
+    RequestRoutes(cases: cases, auth: auth).register(on: &routes)
+    RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
+    let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets)
+    WebhookRoutes(endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth)
+        .register(on: &routes)
 
     let publicPool = publicDatabase ?? database
     let limiter = RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow)
@@ -89,6 +112,8 @@ public func buildRouter(
         gate: gate
     ).register(on: &routes)
     PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
+    PublicPeopleRoutes(links: ConsentLinks(database: publicPool), cases: RequestCases(database: publicPool), gate: gate)
+        .register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 
@@ -101,11 +126,16 @@ public func buildRouter(
     router.add(middleware: AbandonedRequestMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
     routes.install(on: router)
-    let upkeep = [
-        Housekeeping.Job(name: "rate-limit windows", work: limiter.sweep),
-        Housekeeping.Job(name: "idempotency keys", work: IdempotencyKeys(database: database).purgeExpired),
-    ]
-    return (router, catalog, upkeep)
+    let upkeep = Housekeeping(
+        jobs: [
+            .init(name: "rate-limit windows", work: limiter.sweep),
+            .init(name: "idempotency keys", work: IdempotencyKeys(database: database).purgeExpired),
+            .init(name: "request deadlines", work: cases.announceDeadlines),
+        ],
+        logger: logger
+    )
+    let dispatcher = WebhookDispatcher(deliveries: deliveries, configuration: settings.webhooks, logger: logger)
+    return AppParts(router: router, catalog: catalog, upkeep: upkeep, dispatcher: dispatcher)
 }
 
 /// The Hummingbird application, with the database pool as a service that closes after the server
@@ -116,12 +146,12 @@ public func buildApplication(
     publicDatabase: PostgresPool,
     logger: Logger
 ) -> some ApplicationProtocol {
-    let (router, _, upkeep) = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase)
+    let parts = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase, logger: logger)
     var app = Application(
-        router: router,
+        router: parts.router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
         logger: logger
     )
-    app.addServices(database, publicDatabase, Housekeeping(jobs: upkeep, logger: logger))
+    app.addServices(database, publicDatabase, parts.upkeep, parts.dispatcher)
     return app
 }

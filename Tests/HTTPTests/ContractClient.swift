@@ -76,7 +76,8 @@ func withApp<Result: Sendable>(
     extraRoutes: (inout RouteTable) -> Void = { _ in },
     _ body: @Sendable (ContractClient) async throws -> Result
 ) async throws -> Result {
-    let (router, _, _) = buildRouter(settings: settings, database: pool, publicDatabase: publicDatabase, extraRoutes: extraRoutes)
+    let router = buildRouter(settings: settings, database: pool, publicDatabase: publicDatabase, logger: logger, extraRoutes: extraRoutes)
+        .router
     let app = Application(router: router, logger: logger)
     return try await app.test(.router) { client in
         try await body(ContractClient(client: client))

@@ -54,7 +54,7 @@ struct FaultTests {
         try await database.withPool(role: .api, maxConnections: 8, acquireTimeout: .seconds(2)) { pool in
             let key = try await StaffDirectory(database: pool).bootstrapKey(staffName: "Loader", email: nil, role: .staff, keyName: "load")
                 .key
-            let (router, _, _) = buildRouter(settings: ServerSettings(), database: pool)
+            let router = buildRouter(settings: ServerSettings(), database: pool).router
             let app = Application(
                 router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: TestPostgres.logger
             )

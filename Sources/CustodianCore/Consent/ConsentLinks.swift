@@ -131,9 +131,10 @@ public struct ConsentLinks: Sendable {
     }
 
     /// The person behind a live token and their first name, or nil for a token that is unknown,
-    /// ended, expired, or whose kind of person has consent switched off — callers answer all of
-    /// these the same way.
-    public func resolve(_ token: String) async throws -> Resolved? {
+    /// ended, expired, or (`forConsent`) whose kind of person has consent switched off — callers
+    /// answer all of these the same way. The link is the person's way in for more than consent
+    /// (their requests), where the consent switch does not apply.
+    public func resolve(_ token: String, forConsent: Bool = true) async throws -> Resolved? {
         guard Self.couldBeToken(token) else { return nil }
         let hash = Secret.hash(token)
         let rows = try await database.query(
@@ -156,7 +157,7 @@ public struct ConsentLinks: Sendable {
             return nil
         }
         let settings = try await ConsentSettings(database: database).current()
-        guard settings.enabled(for: subject.kind) else { return nil }
+        guard !forConsent || settings.enabled(for: subject.kind) else { return nil }
         return Resolved(linkID: try row.decode("id"), subject: subject, firstName: try row.decode("first_name"), settings: settings)
     }
 }

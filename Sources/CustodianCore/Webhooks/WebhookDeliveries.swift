@@ -1,0 +1,180 @@
+import Foundation
+import Postgres
+
+/// The delivery queue behind the outbox: claimed with a lease by whichever server instance gets
+/// there first, attempted, and settled; retried with growing pauses for a day.
+public struct WebhookDeliveries: Sendable {
+    let database: PostgresPool
+    let secrets: ServerSecrets
+
+    public init(database: PostgresPool, secrets: ServerSecrets) {
+        self.database = database
+        self.secrets = secrets
+    }
+
+    /// One message to send, with everything the sender needs.
+    public struct Due: Sendable {
+        public let deliveryID: UUID
+        public let eventID: UUID
+        public let type: String
+        public let data: JSONValue
+        public let eventCreatedAt: Date
+        public let attempt: Int
+        public let url: String
+        /// The endpoint's `whsec_` secret, unsealed.
+        public let secret: String
+    }
+
+    /// Claims up to `limit` due deliveries for `lease`: another instance skips them meanwhile
+    /// (SKIP LOCKED), and picks them up again should this one die before settling them.
+    public func claim(limit: Int, lease: Duration) async throws -> [Due] {
+        let rows = try await database.query(
+            """
+            WITH claimed AS (
+                SELECT id FROM webhook_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= now()
+                ORDER BY next_attempt_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE webhook_deliveries d
+            SET next_attempt_at = now() + $2::integer * interval '1 millisecond', attempts = d.attempts + 1
+            FROM claimed, webhook_events ev, webhook_endpoints ep
+            WHERE d.id = claimed.id AND ev.id = d.event_id AND ep.id = d.endpoint_id
+            RETURNING d.id AS delivery_id, ev.id AS event_id, ev.type, ev.payload, ev.created_at, d.attempts, ep.url,
+                      ep.sealed_secret, ep.secret_key_id
+            """,
+            [limit, Int(lease.components.seconds * 1000)]
+        )
+        return try rows.map { row in
+            let sealed: [UInt8] = try row.decode("sealed_secret")
+            let secret = try secrets.secret(withID: try row.decode("secret_key_id")).open(sealed)
+            return Due(
+                deliveryID: try row.decode("delivery_id"),
+                eventID: try row.decode("event_id"),
+                type: try row.decode("type"),
+                data: try row.decode("payload", as: JSONB<JSONValue>.self).value,
+                eventCreatedAt: try row.decode("created_at"),
+                attempt: try row.decode("attempts"),
+                url: try row.decode("url"),
+                secret: String(decoding: secret, as: UTF8.self)
+            )
+        }
+    }
+
+    /// How an attempt went.
+    public struct Outcome: Sendable {
+        public let responseStatus: Int?
+        public let error: String?
+        public let duration: Duration
+
+        public init(responseStatus: Int?, error: String?, duration: Duration) {
+            self.responseStatus = responseStatus
+            self.error = error
+            self.duration = duration
+        }
+
+        var succeeded: Bool { (200..<300).contains(responseStatus ?? 0) }
+    }
+
+    /// Records the attempt; a 2xx settles the delivery, anything else schedules the next attempt
+    /// after `retryDelay(attempt)`, or gives up once the event is older than `giveUpAfter`.
+    public func settle(
+        _ due: Due, outcome: Outcome, retryDelay: Duration, giveUpAfter: Duration
+    ) async throws {
+        try await database.transaction { transaction in
+            try await transaction.execute(
+                "INSERT INTO webhook_attempts (delivery_id, response_status, error, duration_ms) VALUES ($1, $2, $3, $4)",
+                [
+                    due.deliveryID, outcome.responseStatus, outcome.error.map { String($0.unicodeScalars.prefix(500)) },
+                    Int(outcome.duration.components.seconds * 1000 + outcome.duration.components.attoseconds / 1_000_000_000_000_000),
+                ]
+            )
+            if outcome.succeeded {
+                try await transaction.execute(
+                    "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now() WHERE id = $1", [due.deliveryID]
+                )
+            } else {
+                try await transaction.execute(
+                    """
+                    UPDATE webhook_deliveries d SET
+                        status = CASE WHEN ev.created_at + $3::integer * interval '1 millisecond' <= now() THEN 'failed' ELSE 'pending' END,
+                        next_attempt_at = now() + $2::integer * interval '1 millisecond'
+                    FROM webhook_events ev
+                    WHERE d.id = $1 AND ev.id = d.event_id
+                    """,
+                    [due.deliveryID, Self.milliseconds(retryDelay), Self.milliseconds(giveUpAfter)]
+                )
+            }
+        }
+    }
+
+    public static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// One endpoint's deliveries, newest first, with every attempt.
+    public struct Delivery: Sendable {
+        public let id: UUID
+        public let eventID: UUID
+        public let type: String
+        public let status: String
+        public let attempts: Int
+        public let nextAttemptAt: Date?
+        public let deliveredAt: Date?
+        public let createdAt: Date
+        public let tries: [Attempt]
+    }
+
+    public struct Attempt: Sendable {
+        public let attemptedAt: Date
+        public let responseStatus: Int?
+        public let error: String?
+        public let durationMilliseconds: Int
+    }
+
+    public func deliveries(of endpointID: UUID, after cursor: Cursor?, limit: Int) async throws -> Page<Delivery> {
+        let found = try await database.query("SELECT 1 FROM webhook_endpoints WHERE id = $1", [endpointID])
+        if found.isEmpty { throw DomainError.notFound(resource: "webhook") }
+        let rows = try await database.query(
+            """
+            SELECT d.id, d.event_id, ev.type, d.status, d.attempts, d.next_attempt_at, d.delivered_at, d.created_at,
+                   (extract(epoch FROM d.created_at) * 1000000)::bigint AS created_at_us,
+                   coalesce((SELECT jsonb_agg(jsonb_build_array(
+                                 (extract(epoch FROM a.attempted_at) * 1000)::bigint, a.response_status, a.error, a.duration_ms)
+                                 ORDER BY a.attempted_at)
+                             FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]') AS tries
+            FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+            WHERE d.endpoint_id = $3 AND ($1::bigint IS NULL OR \(Cursor.condition(micros: "$1", id: "$2", alias: "d")))
+            ORDER BY d.created_at, d.id LIMIT $4
+            """,
+            [cursor?.createdAtMicroseconds, cursor?.id, endpointID, limit + 1]
+        )
+        return try Page.keyset(rows, limit: limit) { row in
+            let tries = try row.decode("tries", as: JSONB<[JSONValue]>.self).value.map { entry -> Attempt in
+                let parts = entry.array ?? []
+                let millis: Int = { if case .integer(let value)? = parts.first { return value } else { return 0 } }()
+                let status: Int? = { if parts.count > 1, case .integer(let value) = parts[1] { return value } else { return nil } }()
+                let duration: Int = { if parts.count > 3, case .integer(let value) = parts[3] { return value } else { return 0 } }()
+                return Attempt(
+                    attemptedAt: Date(timeIntervalSince1970: Double(millis) / 1000),
+                    responseStatus: status,
+                    error: parts.count > 2 ? parts[2].string : nil,
+                    durationMilliseconds: duration
+                )
+            }
+            let status: String = try row.decode("status")
+            return Delivery(
+                id: try row.decode("id"),
+                eventID: try row.decode("event_id"),
+                type: try row.decode("type"),
+                status: status,
+                attempts: try row.decode("attempts"),
+                nextAttemptAt: status == "pending" ? try row.decode("next_attempt_at") : nil,
+                deliveredAt: try row.decode("delivered_at"),
+                createdAt: try row.decode("created_at"),
+                tries: tries
+            )
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// `/v1/public/people/{token}`: the person's own way in through their personal link (the token
+/// of their consent link). Here: filing a request and following their cases.
+struct PublicPeopleRoutes {
+    let links: ConsentLinks
+    let cases: RequestCases
+    let gate: PublicGate
+
+    func register(on routes: inout RouteTable) {
+        routes.on(.get, "/v1/public/people/{token}/requests", use: guarded(list))
+        routes.on(.post, "/v1/public/people/{token}/requests", use: guarded(file))
+    }
+
+    private static func invalidLink() -> ProblemError {
+        ProblemError(.notFound, detail: "this link is not valid")
+    }
+
+    private func guarded(_ handler: @escaping RouteTable.Handler) -> RouteTable.Handler {
+        gate.guarding(
+            scope: "public-people",
+            tokenLooksValid: { context in context.parameters.get("token").map(ConsentLinks.couldBeToken) ?? false },
+            notFound: Self.invalidLink,
+            handler
+        )
+    }
+
+    private func person(_ context: AppRequestContext) async throws -> ConsentSubject {
+        guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token, forConsent: false) else {
+            throw Self.invalidLink()
+        }
+        return resolved.subject
+    }
+
+    /// The person's own cases, oldest first.
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var query = ListQuery(request)
+        let limit = query.limit()
+        let cursor = try query.cursor()
+        try query.finish()
+        let page = try await cases.cases(of: try await person(context), after: cursor, limit: limit)
+        var response = JSONBody.response(page.json(RequestJSON.person))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// Files a request; the link proves who the person is. Which kinds are offered is in the
+    /// request settings.
+    @Sendable func file(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let person = try await person(context)
+        var fields = try await RequestFields.read(request)
+        let kind = fields.choice("kind", RequestCases.Kind.self, required: true)
+        let details = fields.string("details", required: false, maxLength: 10000).value
+        try fields.finish()
+        guard let kind = kind.value else { throw DomainError.invalid([]) }
+        let filed = try await cases.file(kind, details: details, by: person)
+        var response = JSONBody.response(RequestJSON.person(filed), status: .created)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}

@@ -1,0 +1,134 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// `/v1/webhooks`: admins register endpoints for events and see every delivery attempt.
+struct WebhookRoutes {
+    let endpoints: WebhookEndpoints
+    let deliveries: WebhookDeliveries
+    let auth: StaffAuthenticator
+
+    func register(on routes: inout RouteTable) {
+        routes.on(.get, "/v1/webhooks", use: auth.requiring(.admin, list))
+        routes.on(.post, "/v1/webhooks", use: auth.creatingSecret(.admin, create))
+        routes.on(.get, "/v1/webhooks/{id}", use: auth.requiring(.admin, read))
+        routes.on(.patch, "/v1/webhooks/{id}", use: auth.requiring(.admin, update))
+        routes.on(.delete, "/v1/webhooks/{id}", use: auth.requiring(.admin, delete))
+        routes.on(.get, "/v1/webhooks/{id}/deliveries", use: auth.requiring(.admin, listDeliveries))
+    }
+
+    static func json(_ endpoint: WebhookEndpoints.Endpoint) -> [String: JSONValue] {
+        [
+            "id": .uuid(endpoint.id),
+            "url": .string(endpoint.url),
+            "events": .array(endpoint.events.map { .string($0.rawValue) }),
+            "description": .string(endpoint.description),
+            "active": .bool(endpoint.active),
+            "created_at": .timestamp(endpoint.createdAt),
+            "updated_at": .timestamp(endpoint.updatedAt),
+        ]
+    }
+
+    private static func response(_ endpoint: WebhookEndpoints.Endpoint, status: HTTPResponse.Status = .ok) -> Response {
+        var response = JSONBody.response(JSONValue.object(json(endpoint)), status: status)
+        response.headers[.eTag] = ETag.value(endpoint.revision)
+        return response
+    }
+
+    @Sendable func list(_ request: Request, _: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        var query = ListQuery(request)
+        let limit = query.limit()
+        let cursor = try query.cursor()
+        try query.finish()
+        return JSONBody.response(try await endpoints.list(after: cursor, limit: limit).json { .object(Self.json($0)) })
+    }
+
+    /// Registers an endpoint; the answer's `secret` (whsec_…) is the only time it is shown.
+    @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
+        var fields = try await RequestFields.read(request)
+        let url = fields.webhookURL("url", required: true)
+        let events = fields.choices("events", EventType.self)
+        if events == nil { fields.fail("events", "is required") }
+        if events?.isEmpty == true { fields.fail("events", "must name at least one event") }
+        let description = fields.string("description", required: false, maxLength: 500).value
+        try fields.finish()
+        guard let url, let events, !events.isEmpty else { throw DomainError.invalid([]) }
+        let (endpoint, secret) = try await endpoints.create(url: url, events: events, description: description, by: actor.member.id)
+        var body = Self.json(endpoint)
+        body["secret"] = .string(secret)
+        var response = JSONBody.response(JSONValue.object(body), status: .created)
+        response.headers[.location] = "/v1/webhooks/\(endpoint.id.uuidString.lowercased())"
+        response.headers[.eTag] = ETag.value(endpoint.revision)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    @Sendable func read(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        Self.response(try await endpoints.find(id: try context.parameters.uuid("id")))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
+        let id = try context.parameters.uuid("id")
+        let expected = try ETag.expectedRevision(request)
+        var fields = try await RequestFields.read(request)
+        var changes = WebhookEndpoints.Changes()
+        changes.url = fields.webhookURL("url", required: false)
+        changes.events = fields.choices("events", EventType.self)
+        if changes.events?.isEmpty == true { fields.fail("events", "must name at least one event") }
+        changes.description = fields.string("description", required: false, maxLength: 500).nullable
+        changes.active = fields.bool("active", required: false).value
+        try fields.finish()
+        return Self.response(try await endpoints.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
+    }
+
+    /// Removes the endpoint and its deliveries still waiting.
+    @Sendable func delete(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        try await endpoints.delete(id: try context.parameters.uuid("id"))
+        return Response(status: .noContent)
+    }
+
+    /// Every delivery to the endpoint, oldest first, with each attempt.
+    @Sendable func listDeliveries(_ request: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        let id = try context.parameters.uuid("id")
+        var query = ListQuery(request)
+        let limit = query.limit()
+        let cursor = try query.cursor()
+        try query.finish()
+        let page = try await deliveries.deliveries(of: id, after: cursor, limit: limit)
+        return JSONBody.response(
+            page.json { delivery in
+                .object([
+                    "id": .uuid(delivery.id),
+                    "event_id": .uuid(delivery.eventID),
+                    "type": .string(delivery.type),
+                    "status": .string(delivery.status),
+                    "attempts": .array(
+                        delivery.tries.map { attempt in
+                            .object([
+                                "attempted_at": .timestamp(attempt.attemptedAt),
+                                "response_status": attempt.responseStatus.map { .integer($0) } ?? .null,
+                                "error": .string(attempt.error),
+                                "duration_ms": .integer(attempt.durationMilliseconds),
+                            ])
+                        }),
+                    "next_attempt_at": .timestamp(delivery.nextAttemptAt),
+                    "delivered_at": .timestamp(delivery.deliveredAt),
+                    "created_at": .timestamp(delivery.createdAt),
+                ])
+            })
+    }
+}
+
+extension RequestFields {
+    /// An absolute http(s) URL with a host, at most 2,000 characters.
+    mutating func webhookURL(_ field: String, required: Bool) -> String? {
+        guard let text = string(field, required: required, maxLength: 2000).value else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else {
+            fail(field, "must be an http or https URL")
+            return nil
+        }
+        return text
+    }
+}
