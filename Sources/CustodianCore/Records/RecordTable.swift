@@ -134,6 +134,9 @@ public struct RecordTable: Sendable {
 
     public func delete(id: UUID, expectedRevision: Int64?, in transaction: PostgresSession) async throws {
         _ = try await lock(id: id, atRevision: expectedRevision, in: transaction)
+        if let person = RequestCases.SubjectType(rawValue: resource) {
+            try await PersonHistory.refuseDeletion(of: person, id: id, on: transaction)
+        }
         try await translatingConstraints {
             try await transaction.execute("DELETE FROM \(table) WHERE id = $1", [id])
         }

@@ -194,7 +194,11 @@ public struct RequestCases: Sendable {
     }
 
     public func find(id: UUID) async throws -> Case {
-        let rows = try await database.query("SELECT \(Self.columns) FROM request_cases WHERE id = $1", [id])
+        try await find(id: id, on: database)
+    }
+
+    func find(id: UUID, on session: some Queryable) async throws -> Case {
+        let rows = try await session.query("SELECT \(Self.columns) FROM request_cases WHERE id = $1", [id])
         guard let row = rows.first else { throw DomainError.notFound(resource: "request") }
         return try Self.requestCase(from: row)
     }

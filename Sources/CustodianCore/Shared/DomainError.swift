@@ -13,6 +13,8 @@ public enum DomainError: Error, Sendable, Equatable {
     case conflict(String)
     /// The cursor is not one this server issued.
     case invalidCursor
+    /// The value (an email) is an erased person's: staff may not enter them again.
+    case erasedPerson(field: String)
 }
 
 extension DomainError {

@@ -84,7 +84,10 @@ public struct WebhookDeliveries: Sendable {
     ) async throws {
         try await database.transaction { transaction in
             try await transaction.execute(
-                "INSERT INTO webhook_attempts (delivery_id, response_status, error, duration_ms) VALUES ($1, $2, $3, $4)",
+                """
+                INSERT INTO webhook_attempts (delivery_id, response_status, error, duration_ms)
+                SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
+                """,
                 [
                     due.deliveryID, outcome.responseStatus, outcome.error.map { String($0.unicodeScalars.prefix(500)) },
                     Int(outcome.duration.components.seconds * 1000 + outcome.duration.components.attoseconds / 1_000_000_000_000_000),

@@ -100,9 +100,11 @@ struct Idempotency: Sendable {
         )
     }
 
+    /// Whom the stored answer is about, so that erasing them removes it.
     private static func createdID(in body: [UInt8]) -> UUID? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
-        return (object["id"] as? String).flatMap(UUID.init(uuidString:))
+        // A request case belongs to its subject: erasing them removes the stored answer (it holds their words).
+        return ((object["subject_id"] ?? object["id"]) as? String).flatMap(UUID.init(uuidString:))
     }
 }
 

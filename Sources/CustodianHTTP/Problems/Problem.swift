@@ -55,6 +55,8 @@ public struct ProblemType: Sendable, Equatable {
     public static let idempotencyNotSupported = ProblemType(
         slug: "idempotency-not-supported", title: "This operation does not take an Idempotency-Key", status: .badRequest
     )
+    public static let erasedPerson = ProblemType(
+        slug: "erased-person", title: "The person was erased at their request", status: .conflict)
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
     public static let tooManyRequests = ProblemType(slug: "too-many-requests", title: "Too many requests", status: .tooManyRequests)
     public static let busy = ProblemType(slug: "busy", title: "The server is busy; try again shortly", status: .serviceUnavailable)

@@ -117,6 +117,13 @@ struct ProblemMiddleware: RouterMiddleware {
             return ProblemError(.conflict, detail: reason)
         case .invalidCursor:
             return ProblemError(.invalidCursor, detail: "pass back a next_cursor this server returned")
+        case .erasedPerson(let field):
+            return ProblemError(
+                .erasedPerson,
+                detail:
+                    "this \(field) belongs to a person who was erased at their request; do not enter them again without their new consent",
+                errors: [FieldError(field: field, message: "belongs to an erased person")]
+            )
         }
     }
 

@@ -3,12 +3,14 @@ import Foundation
 import Hummingbird
 
 extension RecordRoutes {
-    static func leads(_ leads: Leads, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
+    static func leads(
+        _ leads: Leads, auth: StaffAuthenticator, definitions: CustomFieldDefinitions, suppressions: Suppressions
+    ) -> RecordRoutes {
         RecordRoutes(
             path: "/v1/leads",
             table: Leads.table,
             filterColumns: ["status", "source", "assigned_to"],
-            operations: .init(leads.store),
+            operations: .init(leads.store).screening(Leads.table, with: suppressions),
             auth: auth,
             customFieldEntity: .lead,
             definitions: definitions

@@ -105,6 +105,27 @@ extension RecordRoutes.Operations {
     }
 }
 
+extension RecordRoutes.Operations {
+    /// The same operations, refusing writes that enter an erased person's email again (409).
+    func screening(_ table: RecordTable, with suppressions: Suppressions) -> Self {
+        let create = self.create
+        let update = self.update
+        return Self(
+            find: find,
+            list: list,
+            create: { values, customFields, actor in
+                try await suppressions.refuse(values, of: table)
+                return try await create(values, customFields, actor)
+            },
+            update: { id, values, customFields, revision, actor in
+                try await suppressions.refuse(values, of: table)
+                return try await update(id, values, customFields, revision, actor)
+            },
+            delete: delete
+        )
+    }
+}
+
 extension RecordRoutes {
     static func customers(_ store: RecordStore, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
         RecordRoutes(
@@ -118,7 +139,9 @@ extension RecordRoutes {
         )
     }
 
-    static func contacts(_ contacts: Contacts, auth: StaffAuthenticator, definitions: CustomFieldDefinitions) -> RecordRoutes {
+    static func contacts(
+        _ contacts: Contacts, auth: StaffAuthenticator, definitions: CustomFieldDefinitions, suppressions: Suppressions
+    ) -> RecordRoutes {
         RecordRoutes(
             path: "/v1/contacts",
             table: Contacts.table,
@@ -129,7 +152,7 @@ extension RecordRoutes {
                 create: contacts.create(_:customFields:by:),
                 update: contacts.update(id:_:customFields:expectedRevision:by:),
                 delete: contacts.delete(id:expectedRevision:)
-            ),
+            ).screening(Contacts.table, with: suppressions),
             auth: auth,
             customFieldEntity: .contact,
             definitions: definitions

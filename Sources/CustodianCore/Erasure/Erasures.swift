@@ -1,0 +1,213 @@
+import Foundation
+import Postgres
+
+/// Erasing the person of an erasure case (GDPR Art. 17): in one transaction, every row and value
+/// the personal-data map names for them goes, a tombstone per record proves it happened (with no
+/// personal value), their emails are suppressed as keyed hashes, downstream systems are told
+/// (`subject.erased`, Art. 19) and the case completes. A crash at any point leaves the person whole.
+public struct Erasures: Sendable {
+    let database: PostgresPool
+    let secrets: ServerSecrets
+
+    public init(database: PostgresPool, secrets: ServerSecrets) {
+        self.database = database
+        self.secrets = secrets
+    }
+
+    /// What an erasure left behind: the tombstones, one per record erased.
+    public struct Erasure: Sendable {
+        public struct Tombstone: Sendable {
+            public let subjectType: RequestCases.SubjectType
+            public let subjectID: UUID
+            /// The last record of the person's consent chain: a receipt they hold can still be
+            /// checked against it.
+            public let chainSeq: Int64?
+            public let chainHash: [UInt8]?
+        }
+
+        public let requestID: UUID
+        public let erasedAt: Date
+        public let erasedBy: UUID?
+        public let tombstones: [Tombstone]
+        /// Rows deleted or updated per table.
+        public let counts: JSONValue
+    }
+
+    public struct Outcome: Sendable {
+        public let requestCase: RequestCases.Case
+        public let erasure: Erasure
+        /// The case had been erased already; nothing was done this time.
+        public let alreadyDone: Bool
+    }
+
+    public func plan(forRequest id: UUID) async throws -> (requestCase: RequestCases.Case, plan: ErasurePlan) {
+        try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
+            let requestCase = try await RequestCases(database: database).find(id: id, on: transaction)
+            guard requestCase.kind == .erasure else { throw Self.notAnErasure(requestCase) }
+            let person = try await ErasedPerson.find(
+                subjectType: requestCase.subjectType, subjectID: requestCase.subjectID, on: transaction)
+            let rules = try await ErasureRules.load(on: transaction)
+            return (requestCase, try await ErasurePlan.compute(rules, for: person, on: transaction))
+        }
+    }
+
+    public func erase(request id: UUID, by actor: UUID) async throws -> Outcome {
+        try await database.transaction { transaction in
+            let cases = RequestCases(database: database)
+            let current = try await cases.lock(id, atRevision: nil, on: transaction)
+            if let erasure = try await Self.erasure(of: current, on: transaction) {
+                return Outcome(requestCase: current, erasure: erasure, alreadyDone: true)
+            }
+            try Self.checkErasable(current)
+            let person = try await ErasedPerson.lock(subjectType: current.subjectType, subjectID: current.subjectID, on: transaction)
+            let rules = try await ErasureRules.load(on: transaction)
+            let plan = try await ErasurePlan.compute(rules, for: person, on: transaction)
+            let emails = try await Suppressions.emails(of: person, on: transaction)
+            let orphanedCustomers = try await transaction.query(
+                ErasedPerson.parameterTypes
+                    + "SELECT DISTINCT customer_id FROM contacts WHERE id = ANY ($2::uuid[]) AND is_primary AND customer_id <> ALL ($3::uuid[])",
+                person.parameters
+            ).map { try $0.decode("customer_id", as: UUID.self) }
+
+            // The tombstones come first: the consent history's guard lets a person's rows go only
+            // in the transaction that wrote their tombstone.
+            try await Self.bury(person, for: current, counts: plan.counts, by: actor, on: transaction)
+            for table in rules.tables {
+                let planned = plan.tables.first { $0.table == table.name }
+                let expected = planned.map { $0.action == .kept ? 0 : $0.rows } ?? 0
+                let touched = try await ErasurePlan.apply(table, for: person, on: transaction)
+                guard touched == expected else {
+                    throw DomainError.conflict("the person's data changed while they were being erased (\(table.name)); try again")
+                }
+            }
+            try await Self.handOnPrimary(of: orphanedCustomers, on: transaction)
+            try await Suppressions.record(emails, with: secrets.current, on: transaction)
+            let completed = try await Self.complete(current, plan: plan, by: actor, cases: cases, on: transaction)
+            guard let erasure = try await Self.erasure(of: completed, on: transaction) else {
+                throw DomainError.conflict("the erasure left no tombstone")
+            }
+            try await Outbox.emit(.subjectErased, data: Self.eventData(erasure, of: completed), subjectID: nil, on: transaction)
+            return Outcome(requestCase: completed, erasure: erasure, alreadyDone: false)
+        }
+    }
+
+    static func checkErasable(_ requestCase: RequestCases.Case) throws {
+        guard requestCase.kind == .erasure else { throw notAnErasure(requestCase) }
+        switch requestCase.status {
+        case .inProgress:
+            break
+        case .received:
+            throw DomainError.conflict("the case is received: set its status to in_progress to work on it, then erase")
+        case .completed, .refused, .cancelled:
+            throw DomainError.conflict("the case is \(requestCase.status.rawValue): a closed case erases nothing")
+        }
+        if requestCase.verifiedAt == nil {
+            throw DomainError.conflict(
+                "the person's identity is not verified: record how it was checked (PATCH verification_method) before erasing")
+        }
+    }
+
+    static func notAnErasure(_ requestCase: RequestCases.Case) -> DomainError {
+        .conflict("this is an \(requestCase.kind.rawValue) case; only an erasure case erases (file one with kind erasure)")
+    }
+
+    /// One tombstone per record; the case's own subject carries the counts of the whole erasure.
+    private static func bury(
+        _ person: ErasedPerson, for requestCase: RequestCases.Case, counts: JSONValue, by actor: UUID, on transaction: PostgresSession
+    ) async throws {
+        try await transaction.execute(
+            """
+            WITH erased (subject_type, subject_id) AS (
+                SELECT 'lead', unnest($1::uuid[]) UNION ALL SELECT 'contact', unnest($2::uuid[])
+                UNION ALL SELECT 'customer', unnest($3::uuid[])
+            ), heads AS (
+                SELECT DISTINCT ON (coalesce(lead_id, contact_id)) coalesce(lead_id, contact_id) AS subject_id, seq, hash
+                FROM consent_records
+                WHERE lead_id = ANY ($1::uuid[]) OR contact_id = ANY ($2::uuid[])
+                ORDER BY coalesce(lead_id, contact_id), seq DESC
+            )
+            INSERT INTO erasure_tombstones (subject_type, subject_id, erased_by, request_id, counts, chain_seq, chain_hash)
+            SELECT e.subject_type, e.subject_id, $4, $5, CASE WHEN e.subject_id = $6 THEN $7::jsonb ELSE '{}' END, h.seq, h.hash
+            FROM erased e LEFT JOIN heads h USING (subject_id)
+            """,
+            person.parameters + [actor, requestCase.id, requestCase.subjectID, JSONB(counts)]
+        )
+    }
+
+    /// Erasing a customer's primary contact hands the flag to its oldest remaining contact, as
+    /// deleting one does.
+    private static func handOnPrimary(of customers: [UUID], on transaction: PostgresSession) async throws {
+        guard !customers.isEmpty else { return }
+        try await transaction.execute(
+            """
+            UPDATE contacts SET is_primary = true
+            WHERE id IN (
+                SELECT DISTINCT ON (customer_id) id FROM contacts
+                WHERE customer_id = ANY ($1::uuid[])
+                ORDER BY customer_id, active DESC, created_at, id
+            )
+            """,
+            [RequestCases.uuidArray(customers)]
+        )
+    }
+
+    private static func complete(
+        _ current: RequestCases.Case, plan: ErasurePlan, by actor: UUID, cases: RequestCases, on transaction: PostgresSession
+    ) async throws -> RequestCases.Case {
+        let row = try await transaction.query(
+            """
+            UPDATE request_cases SET status = 'completed', closed_at = now(), updated_by = $2
+            WHERE id = $1 RETURNING \(RequestCases.columns)
+            """,
+            [current.id, actor]
+        ).single()
+        let completed = try RequestCases.requestCase(from: row)
+        var changes = RequestCases.differences(from: current, to: completed).object ?? [:]
+        changes["erased_rows"] = plan.counts
+        try await cases.record(completed.id, action: "erased", by: actor, changes: .object(changes), on: transaction)
+        try await Outbox.emit(.requestUpdated, data: RequestCases.eventData(completed), subjectID: completed.subjectID, on: transaction)
+        try await Outbox.emit(.requestCompleted, data: RequestCases.eventData(completed), subjectID: completed.subjectID, on: transaction)
+        return completed
+    }
+
+    /// The erasure that completed this case, if there was one.
+    static func erasure(of requestCase: RequestCases.Case, on session: some Queryable) async throws -> Erasure? {
+        let rows = try await session.query(
+            """
+            SELECT subject_type, subject_id, erased_at, erased_by, counts, chain_seq, chain_hash
+            FROM erasure_tombstones WHERE request_id = $1
+            ORDER BY subject_type, subject_id
+            """,
+            [requestCase.id]
+        )
+        guard let first = rows.first else { return nil }
+        var counts: JSONValue = .object([:])
+        var tombstones: [Erasure.Tombstone] = []
+        for row in rows {
+            let subjectID: UUID = try row.decode("subject_id")
+            if subjectID == requestCase.subjectID { counts = try row.decode("counts", as: JSONB<JSONValue>.self).value }
+            tombstones.append(
+                Erasure.Tombstone(
+                    subjectType: RequestCases.SubjectType(rawValue: try row.decode("subject_type")) ?? .lead, subjectID: subjectID,
+                    chainSeq: try row.decode("chain_seq"), chainHash: try row.decode("chain_hash")
+                )
+            )
+        }
+        return Erasure(
+            requestID: requestCase.id, erasedAt: try first.decode("erased_at"), erasedBy: try first.decode("erased_by"),
+            tombstones: tombstones, counts: counts
+        )
+    }
+
+    /// `subject.erased`: the ids of every record erased, for systems holding copies to erase theirs.
+    static func eventData(_ erasure: Erasure, of requestCase: RequestCases.Case) -> JSONValue {
+        .object([
+            "request_id": .uuid(requestCase.id),
+            "subject_type": .string(requestCase.subjectType.rawValue),
+            "subject_id": .uuid(requestCase.subjectID),
+            "erased_at": .timestamp(erasure.erasedAt),
+            "erased": .array(
+                erasure.tombstones.map { .object(["subject_type": .string($0.subjectType.rawValue), "subject_id": .uuid($0.subjectID)]) }),
+        ])
+    }
+}

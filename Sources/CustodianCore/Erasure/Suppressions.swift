@@ -1,0 +1,62 @@
+import Foundation
+import Postgres
+
+/// Erased people's email addresses, kept only as keyed hashes (HMAC-SHA256 with the server's
+/// secret key): staff who enter one again for a lead or contact are told the person was erased.
+/// Public forms do not ask, so the person can always come back of their own accord.
+public struct Suppressions: Sendable {
+    let database: PostgresPool
+    let secrets: ServerSecrets
+
+    public init(database: PostgresPool, secrets: ServerSecrets) {
+        self.database = database
+        self.secrets = secrets
+    }
+
+    /// Refuses a lead or contact write that sets an erased person's email.
+    public func refuse(_ values: ColumnValues, of table: RecordTable) async throws {
+        for spec in table.columns where spec.kind == .email {
+            guard case .text(let email)? = values.first(where: { $0.column == spec.name })?.value else { continue }
+            if try await isSuppressed(email) { throw DomainError.erasedPerson(field: spec.name) }
+        }
+    }
+
+    public func isSuppressed(_ email: String) async throws -> Bool {
+        // One hash per key: entries keyed before a rotation still match.
+        let hashes = secrets.all.map { Self.hash(email, with: $0) }
+        let placeholders = hashes.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        return try await !database.query(
+            "SELECT 1 FROM erasure_suppressions WHERE email_hash IN (\(placeholders))", hashes.map { $0 as any PostgresBindable }
+        ).isEmpty
+    }
+
+    static func hash(_ email: String, with secret: ServerSecret) -> [UInt8] {
+        secret.mac("email:" + email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased())
+    }
+
+    /// The email addresses of the erased person's records, from the columns the API treats as emails.
+    static func emails(of person: ErasedPerson, on session: some Queryable) async throws -> Set<String> {
+        var emails: Set<String> = []
+        for (table, parameter) in [(Leads.table, "$1"), (Contacts.table, "$2")] {
+            for spec in table.columns where spec.kind == .email {
+                let column = ErasureRules.quoted(spec.name)
+                let rows = try await session.query(
+                    ErasedPerson.parameterTypes
+                        + "SELECT \(column) AS email FROM \(ErasureRules.quoted(table.table)) WHERE id = ANY (\(parameter)::uuid[]) AND \(column) IS NOT NULL",
+                    person.parameters
+                )
+                for row in rows { emails.insert(try row.decode("email", as: String.self).lowercased()) }
+            }
+        }
+        return emails
+    }
+
+    static func record(_ emails: Set<String>, with secret: ServerSecret, on transaction: PostgresSession) async throws {
+        for email in emails.sorted() {
+            try await transaction.execute(
+                "INSERT INTO erasure_suppressions (email_hash, key_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                [Self.hash(email, with: secret), secret.keyID]
+            )
+        }
+    }
+}
