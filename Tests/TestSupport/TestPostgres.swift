@@ -271,3 +271,15 @@ public enum TestRole: Sendable {
         }
     }
 }
+
+extension TestDatabase {
+    /// Applies `sql` as the migration after the repository's last one, as the owner, and grants
+    /// the API role what `api_privileges` then lists: a later migration, as a test imagines it.
+    public func applyMigration(version: Int64, name: String, sql: String) async throws {
+        try await withPool(role: .owner, maxConnections: 1, limits: .unlimited) { owner in
+            let files =
+                try MigrationSource.load(from: TestPostgres.migrationsDirectory) + [MigrationFile(version: version, name: name, sql: sql)]
+            try await Migrator(pool: owner, files: files, logger: TestPostgres.logger, apiRole: try APIRole(TestRole.apiRoleName)).migrate()
+        }
+    }
+}
