@@ -14,7 +14,8 @@ bench_setup() {
   trap bench_cleanup EXIT
 
   log "throwaway cluster in $work"
-  start_throwaway_cluster "$work" -c max_connections=200
+  # PG_OPTIONS adds server options, such as "-c log_min_duration_statement=100".
+  start_throwaway_cluster "$work" -c max_connections=200 ${PG_OPTIONS:-}
   # The API's role serves and seeds; the superuser runs pgbench and the set-up SQL.
   database_url="$throwaway_database_url"
 
@@ -37,6 +38,8 @@ bench_start_server() {
 }
 
 bench_cleanup() {
+  # BENCH_SERVER_LOG names a file to keep PostgreSQL's log in.
+  [ -n "${BENCH_SERVER_LOG:-}" ] && cp "$work/server.log" "$BENCH_SERVER_LOG" 2>/dev/null
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   stop_throwaway_cluster "$work"
   rm -rf "$work"

@@ -46,12 +46,14 @@ struct ConsentGuaranteesTests {
             // Not even allowed to try (42501), or tried and refused by the guard (23001).
             for (statement, sqlState) in [
                 ("UPDATE consent_records SET action = 'withdraw'", "42501"),
-                ("DELETE FROM consent_records", "42501"),
+                // May delete (an erasure does), and is refused without the person's tombstone.
+                ("DELETE FROM consent_records", "23001"),
                 ("TRUNCATE consent_records", "42501"),
                 ("TRUNCATE leads CASCADE", "42501"),
                 ("ALTER TABLE consent_records DISABLE TRIGGER consent_records_append_only", "42501"),
                 ("ALTER TABLE consent_records DISABLE TRIGGER ALL", "42501"),
                 ("DROP TRIGGER consent_records_append_only ON consent_records", "42501"),
+                ("ALTER TABLE consent_records DISABLE TRIGGER consent_records_erasure_only", "42501"),
                 ("SET session_replication_role = replica", "42501"),
                 ("UPDATE consent_purpose_versions SET description = 'Something else entirely.'", "42501"),
                 ("UPDATE erasure_tombstones SET subject_id = gen_random_uuid()", "42501"),
@@ -187,7 +189,7 @@ struct ConsentGuaranteesTests {
             // Somebody with the owner's powers removes the newest record: the chain alone still
             // looks whole; the receipt does not match any more.
             try await fixture.tamper(
-                "DELETE FROM consent_records WHERE seq = 3", bypassing: "consent_records_append_only", on: "consent_records"
+                "DELETE FROM consent_records WHERE seq = 3", bypassing: "consent_records_erasure_only", on: "consent_records"
             )
             let plain = try await client.send(.get, person + "/consents/verify", headers: headers(key: fixture.adminKey)).json()
             #expect(plain["intact"] as? Bool == true)

@@ -78,6 +78,21 @@ struct ErasureCoverageTests {
         #expect(blocking == [])
     }
 
+    @Test func aPersonsRowsAreFoundByIndex() async throws {
+        // Erasing one person must not read whole tables: every owner column leads an index.
+        let unindexed = try await names(
+            """
+            SELECT o.table_name || '.' || o.owner_column AS name FROM personal_data_owners o
+            WHERE NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                JOIN pg_class t ON t.oid = i.indrelid AND t.relname = o.table_name AND t.relnamespace = 'public'::regnamespace
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                WHERE a.attname = o.owner_column)
+            ORDER BY 1
+            """)
+        #expect(unindexed == [])
+    }
+
     @Test func theAPIRoleMayDoWhatAnErasureDoes() async throws {
         let lacking = try await names(
             """

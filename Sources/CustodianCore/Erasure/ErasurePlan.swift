@@ -56,10 +56,13 @@ public struct ErasurePlan: Sendable, Equatable {
         return .object(counts)
     }
 
-    static func compute(_ rules: ErasureRules, for person: ErasedPerson, on session: some Queryable) async throws -> ErasurePlan {
+    /// The plan; with `countingValues` false, rows per table only (what the erasure itself checks).
+    static func compute(_ rules: ErasureRules, for person: ErasedPerson, countingValues: Bool = true, on session: some Queryable)
+        async throws -> ErasurePlan
+    {
         var tables: [TableEffect] = []
         for table in rules.tables {
-            let effect = try await Self.effect(on: table, for: person, on: session)
+            let effect = try await Self.effect(on: table, for: person, countingValues: countingValues, on: session)
             if effect.rows > 0 { tables.append(effect) }
         }
         let emails = try await Suppressions.emails(of: person, on: session)
@@ -70,9 +73,9 @@ public struct ErasurePlan: Sendable, Equatable {
     }
 
     /// Counts the person's rows in one table and, per column, the values each action touches.
-    private static func effect(on table: ErasureRules.Table, for person: ErasedPerson, on session: some Queryable) async throws
-        -> TableEffect
-    {
+    private static func effect(
+        on table: ErasureRules.Table, for person: ErasedPerson, countingValues: Bool, on session: some Queryable
+    ) async throws -> TableEffect {
         var counters = ["count(*) AS rows"]
         var effects: [(column: ErasureRules.Column, action: ColumnAction, alias: String)] = []
         func count(_ column: ErasureRules.Column, _ action: ColumnAction, where condition: String) {
@@ -80,7 +83,7 @@ public struct ErasurePlan: Sendable, Equatable {
             counters.append("count(*) FILTER (WHERE \(condition)) AS \(alias)")
             effects.append((column, action, alias))
         }
-        for column in table.columns {
+        for column in table.columns where countingValues {
             let name = column.identifier
             if table.deletesRows {
                 count(column, .deleted, where: "\(name) IS NOT NULL")

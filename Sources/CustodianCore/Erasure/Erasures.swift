@@ -61,7 +61,7 @@ public struct Erasures: Sendable {
             try Self.checkErasable(current)
             let person = try await ErasedPerson.lock(subjectType: current.subjectType, subjectID: current.subjectID, on: transaction)
             let rules = try await ErasureRules.load(on: transaction)
-            let plan = try await ErasurePlan.compute(rules, for: person, on: transaction)
+            let plan = try await ErasurePlan.compute(rules, for: person, countingValues: false, on: transaction)
             let emails = try await Suppressions.emails(of: person, on: transaction)
             let orphanedCustomers = try await transaction.query(
                 ErasedPerson.parameterTypes
@@ -121,10 +121,13 @@ public struct Erasures: Sendable {
                 SELECT 'lead', unnest($1::uuid[]) UNION ALL SELECT 'contact', unnest($2::uuid[])
                 UNION ALL SELECT 'customer', unnest($3::uuid[])
             ), heads AS (
-                SELECT DISTINCT ON (coalesce(lead_id, contact_id)) coalesce(lead_id, contact_id) AS subject_id, seq, hash
-                FROM consent_records
-                WHERE lead_id = ANY ($1::uuid[]) OR contact_id = ANY ($2::uuid[])
-                ORDER BY coalesce(lead_id, contact_id), seq DESC
+                SELECT e.subject_id, h.seq, h.hash FROM erased e, LATERAL (
+                    SELECT seq, hash FROM consent_records r WHERE r.lead_id = e.subject_id ORDER BY seq DESC LIMIT 1
+                ) h WHERE e.subject_type = 'lead'
+                UNION ALL
+                SELECT e.subject_id, h.seq, h.hash FROM erased e, LATERAL (
+                    SELECT seq, hash FROM consent_records r WHERE r.contact_id = e.subject_id ORDER BY seq DESC LIMIT 1
+                ) h WHERE e.subject_type = 'contact'
             )
             INSERT INTO erasure_tombstones (subject_type, subject_id, erased_by, request_id, counts, chain_seq, chain_hash)
             SELECT e.subject_type, e.subject_id, $4, $5, CASE WHEN e.subject_id = $6 THEN $7::jsonb ELSE '{}' END, h.seq, h.hash

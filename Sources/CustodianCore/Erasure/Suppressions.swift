@@ -52,11 +52,15 @@ public struct Suppressions: Sendable {
     }
 
     static func record(_ emails: Set<String>, with secret: ServerSecret, on transaction: PostgresSession) async throws {
-        for email in emails.sorted() {
-            try await transaction.execute(
-                "INSERT INTO erasure_suppressions (email_hash, key_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                [Self.hash(email, with: secret), secret.keyID]
-            )
-        }
+        guard !emails.isEmpty else { return }
+        let hashes = emails.sorted().map { Hex.encode(Self.hash($0, with: secret)) }
+        try await transaction.execute(
+            """
+            INSERT INTO erasure_suppressions (email_hash, key_id)
+            SELECT decode(hash, 'hex'), $2 FROM unnest($1::text[]) AS hash
+            ON CONFLICT DO NOTHING
+            """,
+            ["{" + hashes.joined(separator: ",") + "}", secret.keyID]
+        )
     }
 }
