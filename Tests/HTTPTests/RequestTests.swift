@@ -47,6 +47,11 @@ struct RequestTests {
                 body: #"{"kind": "access", "subject_type": "lead", "subject_id": "\#(person)", "received_at": "2999-01-01T00:00:00Z"}"#
             )
             #expect(future.status == .unprocessableContent)
+            // Null means not verified, as leaving it out does.
+            let unverified = try await client.create(
+                "/v1/requests", key: fixture.adminKey,
+                #"{"kind": "access", "subject_type": "lead", "subject_id": "\#(person)", "verification_method": null}"#)
+            #expect(unverified["verified_at"] is NSNull)
         }
     }
 

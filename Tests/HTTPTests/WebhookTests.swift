@@ -169,6 +169,10 @@ struct WebhookTests {
             #expect(try paused.json()["active"] as? Bool == false)
             #expect(try await client.send(.delete, "/v1/webhooks/\(id)", headers: headers(key: fixture.adminKey)).status == .noContent)
             #expect(try await client.send(.get, "/v1/webhooks/\(id)", headers: headers(key: fixture.adminKey)).status == .notFound)
+            // A scheme is case-insensitive; it is kept in lower case.
+            let shouted = try await client.create(
+                "/v1/webhooks", key: fixture.adminKey, #"{"url": "HTTPS://hooks.example.org/x", "events": ["subject.erased"]}"#)
+            #expect(shouted["url"] as? String == "https://hooks.example.org/x")
         }
     }
 }

@@ -52,7 +52,7 @@ struct RequestRoutes {
         let receivedAt = fields.timestamp("received_at", required: false).value
         if let receivedAt, receivedAt > Date() { fields.fail("received_at", "must not be in the future") }
         let assignee = fields.uuid("assignee_id", required: false).value
-        let verification = fields.choice("verification_method", RequestCases.VerificationMethod.self, required: false).value
+        let verification = fields.choice("verification_method", RequestCases.VerificationMethod.self, nullable: true) ?? nil
         try fields.finish()
         guard let kind = kind.value, let subjectType = subjectType.value, let subjectID = subjectID.value else {
             throw DomainError.invalid([])

@@ -129,6 +129,7 @@ extension RequestFields {
             fail(field, "must be an http or https URL")
             return nil
         }
-        return text
+        // Schemes are case-insensitive; stored in lower case.
+        return scheme + text.dropFirst(scheme.count)
     }
 }
