@@ -154,6 +154,9 @@ struct WebhookTests {
             for invalid in [
                 #"{"url": "ftp://example.org", "events": ["subject.erased"]}"#, #"{"url": "https://example.org", "events": []}"#,
                 #"{"url": "https://example.org", "events": ["lead.sold"]}"#,
+                #"{"url": "https://user:secret@example.org/hook", "events": ["subject.erased"]}"#,
+                #"{"url": "https://exämple.org/hook", "events": ["subject.erased"]}"#,
+                #"{"url": "https://example.org:65536/hook", "events": ["subject.erased"]}"#,
             ] {
                 let response = try await client.send(
                     .post, "/v1/webhooks", headers: headers(key: fixture.adminKey, json: true), body: invalid)

@@ -120,16 +120,19 @@ struct WebhookRoutes {
 }
 
 extension RequestFields {
-    /// An absolute http(s) URL with a host, at most 2,000 characters.
+    /// An http(s) URL: a host (no credentials, which would be stored in clear), an optional port,
+    /// path and query, in RFC 3986's characters; the scheme is stored in lower case. The same
+    /// pattern as `openapi.yaml`'s.
     mutating func webhookURL(_ field: String, required: Bool) -> String? {
         guard let text = string(field, required: required, maxLength: 2000).value else { return nil }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let host = url.host, !host.isEmpty
-        else {
-            fail(field, "must be an http or https URL")
+        guard (try? Self.webhookURLPattern.wholeMatch(in: text)) != nil, URL(string: text) != nil else {
+            fail(field, "must be an http or https URL with a host, and no user or password; percent-encode other characters")
             return nil
         }
-        // Schemes are case-insensitive; stored in lower case.
-        return scheme + text.dropFirst(scheme.count)
+        let schemeLength = text.lowercased().hasPrefix("https") ? 5 : 4
+        return text.prefix(schemeLength).lowercased() + text.dropFirst(schemeLength)
     }
+
+    nonisolated(unsafe) static let webhookURLPattern =
+        #/(?i:https?)://([A-Za-z0-9._~!$&'()*+,;=\-]|%[0-9A-Fa-f]{2})+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/([A-Za-z0-9._~!$&'()*+,;=:@\-]|%[0-9A-Fa-f]{2})*)*([?]([A-Za-z0-9._~!$&'()*+,;=:@/?\-]|%[0-9A-Fa-f]{2})*)?/#
 }
