@@ -42,10 +42,7 @@ struct ErasureCrashTests {
                 }
                 _ = try await client.create("/v1/leads/\(lead)/notes", key: admin, #"{"text": "still here"}"#)
                 let erasure = try await client.openErasure(subjectType: "lead", subjectID: lead, key: admin)
-                let ready = try await client.send(
-                    .patch, "/v1/requests/\(erasure)", headers: headers(key: admin, json: true),
-                    body: #"{"status": "in_progress", "verification_method": "in_person"}"#)
-                #expect(ready.status == .ok)
+                try await client.startErasure(erasure, key: admin)
 
                 let inspector = database.makePool(limits: .unlimited)
                 let before = try await Self.snapshot(lead: lead, in: inspector)

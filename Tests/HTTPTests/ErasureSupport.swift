@@ -58,6 +58,15 @@ enum DatabaseInspection {
 }
 
 extension ContractClient {
+    /// Takes an erasure case on: in progress, with the person's identity verified.
+    func startErasure(_ id: String, key: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let ready = try await send(
+            .patch, "/v1/requests/\(id)", headers: headers(key: key, json: true),
+            body: #"{"status": "in_progress", "verification_method": "id_document"}"#, sourceLocation: sourceLocation
+        )
+        #expect(ready.status == .ok, "\(ready.text)", sourceLocation: sourceLocation)
+    }
+
     func openErasure(subjectType: String, subjectID: String, key: String, details: String = "Please erase me.") async throws -> String {
         try #require(
             try await create(

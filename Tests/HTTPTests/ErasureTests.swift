@@ -101,14 +101,6 @@ struct ErasureTests {
         )
     }
 
-    private func prepare(_ client: ContractClient, case id: String, key: String) async throws {
-        let ready = try await client.send(
-            .patch, "/v1/requests/\(id)", headers: headers(key: key, json: true),
-            body: #"{"status": "in_progress", "verification_method": "id_document"}"#
-        )
-        #expect(ready.status == .ok, "\(ready.text)")
-    }
-
     private static func tables(of plan: [String: Any]) -> [String: (action: String, rows: Int)] {
         var tables: [String: (action: String, rows: Int)] = [:]
         for table in plan["tables"] as? [[String: Any]] ?? [] {
@@ -125,7 +117,7 @@ struct ErasureTests {
             let person = try await seed(client, key: admin)
             let erasure = try await client.openErasure(
                 subjectType: "lead", subjectID: person.lead, key: admin, details: "erase me \(person.marker), Zelda\(person.marker)")
-            try await prepare(client, case: erasure, key: admin)
+            try await client.startErasure(erasure, key: admin)
 
             try await fixture.database.withPool { inspector in
                 let neighbourBefore = try await Self.neighbourRows(person.secondNeighbour, customer: person.customer, in: inspector)
@@ -234,7 +226,7 @@ struct ErasureTests {
             let mistake = try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Typo"}"#)["id"] as? String)
             #expect(try await client.send(.delete, "/v1/leads/\(mistake)", headers: headers(key: admin)).status == .noContent)
 
-            try await prepare(client, case: erasure, key: admin)
+            try await client.startErasure(erasure, key: admin)
             #expect(try await client.send(.post, "/v1/requests/\(erasure)/erase", headers: headers(key: admin)).status == .ok)
 
             let shouted = person.email.uppercased()
@@ -281,7 +273,7 @@ struct ErasureTests {
                     #"{"customer_id": "\#(other)", "first_name": "Bea", "last_name": "Bystander", "email": "bea\#(r)@elsewhere.example"}"#
                 )["id"] as? String)
             let erasure = try await client.openErasure(subjectType: "customer", subjectID: customer, key: admin)
-            try await prepare(client, case: erasure, key: admin)
+            try await client.startErasure(erasure, key: admin)
 
             let plan = try await client.send(.get, "/v1/requests/\(erasure)/erasure-plan", headers: headers(key: admin)).json()
             let planned = Self.tables(of: plan)
@@ -329,7 +321,7 @@ struct ErasureTests {
             let contact = try #require((conversion["contact"] as? [String: Any])?["id"] as? String)
             let customer = try #require((conversion["customer"] as? [String: Any])?["id"] as? String)
             let erasure = try await client.openErasure(subjectType: "contact", subjectID: contact, key: admin)
-            try await prepare(client, case: erasure, key: admin)
+            try await client.startErasure(erasure, key: admin)
             let plan = try await client.send(.get, "/v1/requests/\(erasure)/erasure-plan", headers: headers(key: admin)).json()
             let subjects = Set((plan["subjects"] as? [[String: Any]] ?? []).compactMap { $0["subject_id"] as? String })
             #expect(subjects == [lead, contact, customer])
@@ -357,7 +349,7 @@ struct ErasureTests {
             let unverified = try await erase(admin)
             #expect(unverified.status == .conflict)
             #expect((try unverified.json()["detail"] as? String)?.contains("verif") == true)
-            try await prepare(client, case: erasure, key: admin)
+            try await client.startErasure(erasure, key: admin)
             #expect(try await erase(staff).status == .forbidden)
             #expect(try await client.send(.get, "/v1/leads/\(lead)", headers: headers(key: admin)).status == .ok, "nothing was erased")
 
