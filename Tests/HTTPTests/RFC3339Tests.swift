@@ -21,6 +21,17 @@ struct RFC3339Tests {
         }
     }
 
+    @Test func millisecondsPrintAsStoredDespiteFloatingPoint() {
+        // A Date keeps seconds since 2001 as a Double; .002 s after this second reads back as
+        // 0.0019999…, which a plain floor printed as .001.
+        for (seconds, text) in [
+            (1_764_460_597.002, "2025-11-29T23:56:37.002Z"), (1_764_460_597.009, "2025-11-29T23:56:37.009Z"),
+            (-0.001, "1969-12-31T23:59:59.999Z"), (-62_135_596_800, "0001-01-01T00:00:00.000Z"),
+        ] {
+            #expect(JSONValue.timestamp(Date(timeIntervalSince1970: seconds)) == .string(text), "\(seconds)")
+        }
+    }
+
     @Test func anythingElseIsRefused() {
         for text in [
             "", "2026-11-29", "2026-11-29T15:44:48", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z",

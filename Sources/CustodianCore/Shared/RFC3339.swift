@@ -30,10 +30,14 @@ public enum RFC3339 {
     /// 0001-01-01T00:00:00Z up to the end of 9999.
     static let validRange = Date(timeIntervalSince1970: -62_135_596_800)..<Date(timeIntervalSince1970: 253_402_300_800)
 
+    /// Milliseconds, truncated as PostgreSQL's `to_char(..., 'MS')` does. Stored times have whole
+    /// microseconds, which a Double holds only approximately: rounding to the microsecond first
+    /// keeps .451000 from printing as .450.
     static func string(from date: Date) -> String {
-        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
-        var seconds = time_t((milliseconds / 1000).rounded(.down))
-        let fraction = Int(milliseconds - Double(seconds) * 1000)
+        let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let milliseconds = microseconds >= 0 ? microseconds / 1000 : (microseconds - 999) / 1000
+        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
+        let fraction = Int(milliseconds - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         var bytes = [UInt8]()
