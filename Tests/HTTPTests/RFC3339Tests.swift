@@ -22,8 +22,8 @@ struct RFC3339Tests {
     }
 
     @Test func millisecondsPrintAsStoredDespiteFloatingPoint() {
-        // A Date keeps seconds since 2001 as a Double; .002 s after this second reads back as
-        // 0.0019999…, which a plain floor printed as .001.
+        // A Date keeps its seconds as a Double; one a hair below a whole millisecond printed a
+        // millisecond early (-0.001 s as .998).
         for (seconds, text) in [
             (1_764_460_597.002, "2025-11-29T23:56:37.002Z"), (1_764_460_597.009, "2025-11-29T23:56:37.009Z"),
             (-0.001, "1969-12-31T23:59:59.999Z"), (-62_135_596_800, "0001-01-01T00:00:00.000Z"),

@@ -32,7 +32,7 @@ public enum RFC3339 {
 
     /// Milliseconds, truncated as PostgreSQL's `to_char(..., 'MS')` does. Stored times have whole
     /// microseconds, which a Double holds only approximately: rounding to the microsecond first
-    /// keeps .451000 from printing as .450.
+    /// keeps a value a hair below a whole millisecond from printing a millisecond early.
     static func string(from date: Date) -> String {
         let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         let milliseconds = microseconds >= 0 ? microseconds / 1000 : (microseconds - 999) / 1000
