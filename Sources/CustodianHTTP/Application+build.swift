@@ -100,6 +100,10 @@ public func buildRouter(
     RequestRoutes(cases: cases, auth: auth).register(on: &routes)
     ErasureRoutes(erasures: Erasures(database: database, secrets: settings.secrets), cases: cases, auth: auth).register(on: &routes)
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
+    let exports = PersonExports(database: database)
+    ExportRoutes(exports: exports, settings: ExportSettings(database: database), auth: auth).register(on: &routes)
+    let feeds = Feeds(database: database)
+    FeedRoutes(feeds: feeds, auth: auth).register(on: &routes)
     let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets)
     WebhookRoutes(endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth)
         .register(on: &routes)
@@ -115,8 +119,10 @@ public func buildRouter(
         gate: gate
     ).register(on: &routes)
     PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
-    PublicPeopleRoutes(links: ConsentLinks(database: publicPool), cases: RequestCases(database: publicPool), gate: gate)
-        .register(on: &routes)
+    PublicPeopleRoutes(
+        links: ConsentLinks(database: publicPool), cases: RequestCases(database: publicPool),
+        exports: PersonExports(database: publicPool), gate: gate
+    ).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
 
@@ -134,6 +140,8 @@ public func buildRouter(
             .init(name: "rate-limit windows", work: limiter.sweep),
             .init(name: "idempotency keys", work: IdempotencyKeys(database: database).purgeExpired),
             .init(name: "request deadlines", work: cases.announceDeadlines),
+            .init(name: "feed changes", work: feeds.purge),
+            .init(name: "expired case exports", work: exports.removeExpiredAttachments),
         ],
         logger: logger
     )

@@ -132,6 +132,19 @@ public final class OpenAPIContract: Sendable {
             return problems + ["\(context): content type '\(mediaType)' is not one of \(content.keys.sorted())"]
         }
         guard let schema = media["schema"] else { return problems }
+        if mediaType == "application/x-ndjson" {
+            // JSON Lines: the schema describes each line.
+            let lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            if lines.last?.isEmpty != true { problems.append("\(context): JSON Lines must end with a newline") }
+            for (number, line) in lines.dropLast().enumerated() {
+                guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)) else {
+                    problems.append("\(context): line \(number + 1) is not JSON")
+                    continue
+                }
+                problems += validator.validate(value, against: schema, at: "line \(number + 1)").map { "\(context): \($0)" }
+            }
+            return problems
+        }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: body)

@@ -51,15 +51,19 @@ struct ErasureRules: Sendable {
         var identifier: String { ErasureRules.quoted(name) }
 
         /// The person's rows: $1 lead ids, $2 contact ids, $3 customer ids (uuid[]).
-        var ownedRows: String {
-            owners.map { owner in
-                let column = ErasureRules.quoted(owner.column)
+        var ownedRows: String { ownedRows(alias: nil) }
+
+        /// The same, for the table aliased `alias` in a query.
+        func ownedRows(alias: String?) -> String {
+            let prefix = alias.map { $0 + "." } ?? ""
+            return owners.map { owner in
+                let column = prefix + ErasureRules.quoted(owner.column)
                 switch owner.subject {
                 case "lead": return "\(column) = ANY ($1::uuid[])"
                 case "contact": return "\(column) = ANY ($2::uuid[])"
                 case "customer": return "\(column) = ANY ($3::uuid[])"
                 default:
-                    guard let kind = owner.kindColumn.map(ErasureRules.quoted) else {
+                    guard let kind = owner.kindColumn.map({ prefix + ErasureRules.quoted($0) }) else {
                         return "\(column) = ANY ($1::uuid[] || $2::uuid[] || $3::uuid[])"
                     }
                     return """

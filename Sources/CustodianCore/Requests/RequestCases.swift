@@ -275,7 +275,8 @@ public struct RequestCases: Sendable {
     }
 
     public func update(id: UUID, _ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Case {
-        try await database.transaction { transaction in
+        // Completing may attach the person's export, which must be read in one snapshot.
+        try await database.transaction(isolation: changes.status == .completed ? .repeatableRead : .readCommitted) { transaction in
             let current = try await lock(id, atRevision: expectedRevision, on: transaction)
             try Self.check(changes, against: current)
             let closing = changes.status.map { $0.isClosed && !current.status.isClosed } ?? false
@@ -310,6 +311,9 @@ public struct RequestCases: Sendable {
                 ).single()
             }
             let updated = try Self.requestCase(from: row)
+            if updated.status == .completed && current.status != .completed && [.access, .portability].contains(updated.kind) {
+                try await PersonExports.attach(to: updated, on: transaction)
+            }
             try await settle(updated, from: current, by: actor, on: transaction)
             return updated
         }

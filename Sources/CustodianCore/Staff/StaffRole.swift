@@ -1,15 +1,17 @@
-/// What a staff member may do: `readonly` reads, `staff` also works records, `admin` also
-/// manages staff, keys and settings.
+/// What a staff member may do: `integration` reads the feeds and nothing else, `readonly` reads,
+/// `staff` also works records, `admin` also manages staff, keys and settings.
 public enum StaffRole: String, Sendable, Codable, CaseIterable, Comparable {
+    case integration
     case readonly
     case staff
     case admin
 
     private var rank: Int {
         switch self {
-        case .readonly: 0
-        case .staff: 1
-        case .admin: 2
+        case .integration: 0
+        case .readonly: 1
+        case .staff: 2
+        case .admin: 3
         }
     }
 

@@ -58,6 +58,8 @@ public struct ProblemType: Sendable, Equatable {
     public static let erasedPerson = ProblemType(
         slug: "erased-person", title: "The person was erased at their request", status: .conflict)
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
+    public static let cursorExpired = ProblemType(
+        slug: "cursor-expired", title: "The cursor is older than the changes kept; start again without it", status: .gone)
     public static let tooManyRequests = ProblemType(slug: "too-many-requests", title: "Too many requests", status: .tooManyRequests)
     public static let busy = ProblemType(slug: "busy", title: "The server is busy; try again shortly", status: .serviceUnavailable)
     public static let databaseTimeout = ProblemType(

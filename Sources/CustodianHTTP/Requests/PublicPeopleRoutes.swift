@@ -1,17 +1,21 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// `/v1/public/people/{token}`: the person's own way in through their personal link (the token
-/// of their consent link). Here: filing a request and following their cases.
+/// of their consent link). Here: filing a request, following their cases, and their export.
 struct PublicPeopleRoutes {
     let links: ConsentLinks
     let cases: RequestCases
+    let exports: PersonExports
     let gate: PublicGate
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/public/people/{token}/requests", use: guarded(list))
         routes.on(.post, "/v1/public/people/{token}/requests", use: guarded(file))
+        routes.on(.get, "/v1/public/people/{token}/export", use: guarded(export))
+        routes.on(.get, "/v1/public/schemas/export", use: schema)
     }
 
     private static func invalidLink() -> ProblemError {
@@ -59,5 +63,19 @@ struct PublicPeopleRoutes {
         var response = JSONBody.response(RequestJSON.person(filed), status: .created)
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+
+    /// Everything held on the person, as the export settings allow the person to see it.
+    @Sendable func export(_: Request, context: AppRequestContext) async throws -> Response {
+        let prepared = try await exports.prepare(try await person(context), for: .person)
+        return ExportRoutes.streamed(prepared, exports: exports, by: nil)
+    }
+
+    /// The JSON Schema of the export: static, so served without the gate or the database.
+    @Sendable func schema(_: Request, context _: AppRequestContext) async throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/schema+json"
+        headers[.cacheControl] = "public, max-age=3600"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ExportSchema.json)))
     }
 }

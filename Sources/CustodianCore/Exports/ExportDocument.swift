@@ -1,0 +1,190 @@
+import Foundation
+import Postgres
+
+/// One export being written: the header, then each section the audience gets, every row as
+/// PostgreSQL renders it to JSON. Runs inside the export's read-only snapshot.
+struct ExportDocument {
+    let prepared: PersonExports.Prepared
+    let columns: ExportColumns
+    let person: ErasedPerson
+    let header: JSONValue
+
+    typealias Flush = (ArraySlice<UInt8>) async throws -> Void
+
+    static func open(_ prepared: PersonExports.Prepared, on transaction: PostgresSession) async throws -> ExportDocument {
+        let subject = prepared.subject
+        var person = try await ErasedPerson.find(
+            subjectType: subject.kind == .lead ? .lead : .contact, subjectID: subject.id, on: transaction)
+        person.customers = []
+        let facts = try await transaction.query(
+            """
+            SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS exported_at,
+                   (SELECT controller_name FROM consent_settings) AS controller
+            """
+        ).single()
+        let header: JSONValue = .object([
+            "format_version": .string(PersonExports.formatVersion),
+            "exported_at": .string(try facts.decode("exported_at", as: String.self)),
+            "audience": .string(prepared.audience.rawValue),
+            "controller": .object(["name": .string(try facts.decode("controller", as: String?.self))]),
+            "subject": .object([
+                "kind": .string(subject.kind == .lead ? "lead" : "contact"),
+                "id": .uuid(subject.id),
+                "lead_ids": .array(person.leads.map(JSONValue.uuid)),
+                "contact_ids": .array(person.contacts.map(JSONValue.uuid)),
+            ]),
+            "sections": .array(prepared.sections.map(JSONValue.string)),
+            "left_out": .array(prepared.leftOut.map(JSONValue.string)),
+        ])
+        return ExportDocument(prepared: prepared, columns: try await ExportColumns.load(on: transaction), person: person, header: header)
+    }
+
+    func write(into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
+        var header = String(decoding: header.serialized(), as: UTF8.self)
+        header.removeLast() // the closing brace: the sections follow
+        try await out.append(header, flush: flush)
+        for section in prepared.sections {
+            try await out.append(",\"\(section)\":", flush: flush)
+            try await write(section, into: &out, on: transaction, flush: flush)
+        }
+        try await out.append("}", flush: flush)
+    }
+
+    private var isLead: Bool { prepared.subject.kind == .lead }
+    private var ownTable: String { isLead ? "leads" : "contacts" }
+    private var parameters: [any PostgresBindable] { person.parameters + [prepared.subject.id] }
+
+    private func write(_ section: String, into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
+        switch section {
+        case "profile":
+            try await one(
+                "SELECT (\(columns.json(of: ownTable, alias: "p")))::text AS row FROM \(ownTable) p WHERE p.id = $4", into: &out,
+                on: transaction, flush: flush)
+        case "customer":
+            guard !isLead else { return try await out.append("null", flush: flush) }
+            try await one(
+                """
+                SELECT (\(columns.json(of: "customers", alias: "c")))::text AS row
+                FROM contacts k JOIN customers c ON c.id = k.customer_id WHERE k.id = $4 AND k.is_primary
+                """, into: &out, on: transaction, flush: flush)
+        case "custom_fields":
+            try await one(
+                """
+                SELECT coalesce(jsonb_agg(jsonb_build_object('key', f.key, 'label', d.label, 'type', d.type, 'value', f.value)
+                                          ORDER BY f.key), '[]')::text AS row
+                FROM \(ownTable) p CROSS JOIN jsonb_each(p.custom_fields) f
+                LEFT JOIN custom_field_definitions d ON d.entity = '\(isLead ? "lead" : "contact")' AND d.key = f.key
+                WHERE p.id = $4
+                """, into: &out, on: transaction, flush: flush)
+        case "notes":
+            let parts = ["lead_notes", "contact_notes"].compactMap { table -> String? in
+                guard let owned = columns.ownedRows(of: table, alias: "n") else { return nil }
+                return "SELECT (\(columns.json(of: table, alias: "n")))::text AS row, n.created_at AS at FROM \(table) n WHERE \(owned)"
+            }
+            try await many(
+                "SELECT row FROM (\(parts.joined(separator: " UNION ALL "))) x ORDER BY at", into: &out, on: transaction, flush: flush)
+        case "consents":
+            try await writeConsents(into: &out, on: transaction, flush: flush)
+        case "requests":
+            guard let owned = columns.ownedRows(of: "request_cases", alias: "c") else { return try await out.append("[]", flush: flush) }
+            try await many(
+                """
+                SELECT (\(columns.json(of: "request_cases", alias: "c")) || jsonb_build_object('history', coalesce(
+                    (SELECT jsonb_agg(\(columns.json(of: "request_events", alias: "e")) ORDER BY e.recorded_at, e.id)
+                     FROM request_events e WHERE e.case_id = c.id), '[]'::jsonb)))::text AS row
+                FROM request_cases c WHERE \(owned) ORDER BY c.created_at, c.id
+                """, into: &out, on: transaction, flush: flush)
+        case "converted_from":
+            guard !isLead else { return try await out.append("[]", flush: flush) }
+            try await many(
+                "SELECT (\(columns.json(of: "leads", alias: "l")))::text AS row FROM leads l WHERE l.converted_contact_id = $4 ORDER BY l.created_at, l.id",
+                into: &out, on: transaction, flush: flush)
+        case "converted_to":
+            guard isLead else { return try await out.append("null", flush: flush) }
+            try await one(
+                """
+                SELECT jsonb_build_object('contact', \(columns.json(of: "contacts", alias: "k")), 'customer_id', k.customer_id)::text AS row
+                FROM leads l JOIN contacts k ON k.id = l.converted_contact_id WHERE l.id = $4
+                """, into: &out, on: transaction, flush: flush)
+        default:
+            // Another table holding the person's rows: its exported columns, row by row.
+            guard let owned = columns.ownedRows(of: section, alias: "t") else { return try await out.append("[]", flush: flush) }
+            try await many(
+                "SELECT (\(columns.json(of: section, alias: "t")))::text AS row FROM \(ErasureRules.quoted(section)) t WHERE \(owned)",
+                into: &out, on: transaction, flush: flush)
+        }
+    }
+
+    /// The state per purpose (with the text the person decided on), every decision, every link.
+    private func writeConsents(into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
+        let own = isLead ? "lead_id" : "contact_id"
+        try await out.append("{\"state\":", flush: flush)
+        try await one(
+            """
+            SELECT coalesce(jsonb_agg(x.state ORDER BY x.purpose_id), '[]')::text AS row FROM (
+                SELECT DISTINCT ON (r.purpose_id) r.purpose_id, jsonb_build_object(
+                    'purpose_id', r.purpose_id, 'purpose_version', r.purpose_version, 'name', v.name, 'description', v.description,
+                    'lawful_basis', v.lawful_basis, 'state', CASE WHEN r.action = 'give' THEN 'given' ELSE 'withdrawn' END,
+                    'decided_at', to_char(r.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'seq', r.seq) AS state
+                FROM consent_records r
+                JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
+                WHERE r.\(own) = $4
+                ORDER BY r.purpose_id, r.seq DESC
+            ) x
+            """, into: &out, on: transaction, flush: flush)
+        try await out.append(",\"history\":", flush: flush)
+        if let owned = columns.ownedRows(of: "consent_records", alias: "r") {
+            try await many(
+                """
+                SELECT (\(columns.json(of: "consent_records", alias: "r")) || jsonb_build_object('purpose', jsonb_build_object(
+                    'name', v.name, 'description', v.description, 'lawful_basis', v.lawful_basis)))::text AS row
+                FROM consent_records r
+                JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
+                WHERE \(owned)
+                ORDER BY r.lead_id NULLS LAST, r.contact_id, r.seq
+                """, into: &out, on: transaction, flush: flush)
+        } else {
+            try await out.append("[]", flush: flush)
+        }
+        try await out.append(",\"links\":", flush: flush)
+        if let owned = columns.ownedRows(of: "consent_links", alias: "k") {
+            try await many(
+                "SELECT (\(columns.json(of: "consent_links", alias: "k")))::text AS row FROM consent_links k WHERE \(owned) ORDER BY k.created_at, k.id",
+                into: &out, on: transaction, flush: flush)
+        } else {
+            try await out.append("[]", flush: flush)
+        }
+        try await out.append("}", flush: flush)
+    }
+
+    /// A single JSON value (or null).
+    private func one(_ sql: String, into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
+        let rows = try await transaction.query(Self.parameterTypes + sql, parameters)
+        try await out.append(try rows.first?.decode("row", as: String?.self) ?? "null", flush: flush)
+    }
+
+    /// A JSON array of rows, fetched through a cursor a batch at a time.
+    private func many(_ sql: String, into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
+        try await transaction.execute("DECLARE export_rows NO SCROLL CURSOR FOR " + Self.parameterTypes + sql, parameters)
+        try await out.append("[", flush: flush)
+        var first = true
+        while true {
+            let rows = try await transaction.query("FETCH \(Self.batch) FROM export_rows")
+            for row in rows {
+                try await out.append(first ? "" : ",", flush: flush)
+                try await out.append(try row.decode("row", as: String.self), flush: flush)
+                first = false
+            }
+            if rows.count < Self.batch { break }
+        }
+        try await transaction.execute("CLOSE export_rows")
+        try await out.append("]", flush: flush)
+    }
+
+    static let batch = 500
+
+    /// Types all four parameters (lead, contact and customer ids; the subject), so that a
+    /// statement may use only some of them.
+    static let parameterTypes =
+        "WITH export_person AS (SELECT $1::uuid[] AS leads, $2::uuid[] AS contacts, $3::uuid[] AS customers, $4::uuid AS subject) "
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Postgres
+
+/// Change feeds for integrators: every lead, contact or customer changed since a cursor, in the
+/// shape the API's GET gives, or a tombstone line for one deleted or erased.
+///
+/// Sequence values are not commit order: a transaction that began early may commit after others
+/// that took later ids. So triggers note each change with its transaction id (`feed_changes`),
+/// a poll reads in one snapshot and serves the changes of transactions that snapshot sees as
+/// committed, and the cursor carries that snapshot: the next poll serves what it saw and the last
+/// one did not. A change is never missed (its transaction is either visible to a poll or still
+/// running, and then visible to a later one) and never served twice (visible once, it stays so).
+public struct Feeds: Sendable {
+    public enum Feed: String, Sendable, CaseIterable {
+        case leads, contacts, customers
+
+        var table: RecordTable {
+            switch self {
+            case .leads: Leads.table
+            case .contacts: Contacts.table
+            case .customers: Customers.table
+            }
+        }
+
+        /// The cursor's byte for this feed.
+        var code: UInt8 {
+            switch self {
+            case .leads: 1
+            case .contacts: 2
+            case .customers: 3
+            }
+        }
+    }
+
+    /// How long changes are kept; a cursor older than that must start again.
+    public static let retention: Duration = .seconds(30 * 24 * 3600)
+
+    let database: PostgresPool
+
+    public init(database: PostgresPool) { self.database = database }
+
+    public enum Refusal: Error, Equatable {
+        /// The cursor names changes older than those kept (410).
+        case expired
+        /// The cursor names a snapshot this database has not reached (400): not one it issued.
+        case unknown
+    }
+
+    /// Refuses a cursor the feed cannot continue from, before the answer starts.
+    public func check(_ cursor: FeedCursor) async throws {
+        let facts = try await database.query(
+            "SELECT pg_current_snapshot()::text AS now, purged_below::text AS purged FROM feed_horizon"
+        ).single()
+        try Self.check(cursor, now: try Self.snapshot(facts), purgedBelow: try Self.purgedBelow(facts))
+    }
+
+    static func check(_ cursor: FeedCursor, now: FeedSnapshot, purgedBelow: UInt64) throws {
+        for case let served? in cursor.ranges.map(\.served) {
+            if served.xmax > now.xmax { throw Refusal.unknown }
+            if served.xmin < purgedBelow { throw Refusal.expired }
+        }
+    }
+
+    /// Writes the poll as JSON Lines through `write`, in chunks of about 64 KiB.
+    public func poll(from cursor: FeedCursor, write: (ArraySlice<UInt8>) async throws -> Void) async throws {
+        try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
+            let facts = try await transaction.query(
+                "SELECT pg_current_snapshot()::text AS now, purged_below::text AS purged FROM feed_horizon"
+            ).single()
+            let now = try Self.snapshot(facts)
+            try Self.check(cursor, now: now, purgedBelow: try Self.purgedBelow(facts))
+            let (sql, parameters) = Self.changes(since: cursor)
+            try await transaction.execute("DECLARE feed_rows NO SCROLL CURSOR FOR " + sql, parameters)
+            var out = ChunkedOutput()
+            var position = cursor
+            while true {
+                let rows = try await transaction.query("FETCH \(Self.batch) FROM feed_rows")
+                for row in rows {
+                    let id: UUID = try row.decode("id")
+                    position = position.served(through: id, at: now)
+                    if let record = try row.decode("record", as: String?.self) {
+                        try await out.append("{\"op\":\"upsert\",\"cursor\":\"\(position.text)\",\"record\":", flush: write)
+                        try await out.append(record, flush: write)
+                        try await out.append("}\n", flush: write)
+                    } else {
+                        let op = try row.decode("erased", as: Bool.self) ? "erased" : "deleted"
+                        try await out.append(
+                            "{\"op\":\"\(op)\",\"cursor\":\"\(position.text)\",\"id\":\"\(id.uuidString.lowercased())\"}\n", flush: write)
+                    }
+                }
+                if rows.count < Self.batch { break }
+            }
+            try await transaction.execute("CLOSE feed_rows")
+            try await out.append("{\"op\":\"checkpoint\",\"cursor\":\"\(FeedCursor.complete(cursor.feed, at: now).text)\"}\n", flush: write)
+            try await out.finish(write)
+        }
+    }
+
+    static let batch = 1000
+
+    /// The records to serve, in id order: those changed since their range was served, and every
+    /// record of ranges never served. `record` is NULL for one that is gone.
+    static func changes(since cursor: FeedCursor) -> (String, [any PostgresBindable]) {
+        let feed = cursor.feed
+        let table = feed.table.table
+        let record = FeedRecordJSON.expression(feed.table, alias: "t")
+        if cursor.ranges == FeedCursor.start(feed).ranges {
+            return ("SELECT t.id, (\(record))::text AS record, false AS erased FROM \(table) t ORDER BY t.id", [])
+        }
+        var parameters: [any PostgresBindable] = []
+        var rows: [String] = []
+        var lower: UUID?
+        for range in cursor.ranges {
+            parameters += [lower, range.upperBound, range.served?.text]
+            let count = parameters.count
+            rows.append("($\(count - 2)::uuid, $\(count - 1)::uuid, $\(count)::pg_snapshot)")
+            lower = range.upperBound
+        }
+        let inRange = { (column: String) in
+            "(r.lower_bound IS NULL OR \(column) > r.lower_bound) AND (r.upper_bound IS NULL OR \(column) <= r.upper_bound)"
+        }
+        let sql = """
+            WITH cursor_ranges (lower_bound, upper_bound, served) AS (VALUES \(rows.joined(separator: ", "))),
+            touched AS (
+                SELECT f.record_id AS id FROM feed_changes f JOIN cursor_ranges r ON \(inRange("f.record_id"))
+                WHERE f.entity = '\(feed.rawValue)' AND r.served IS NOT NULL
+                  AND f.xid >= pg_snapshot_xmin(r.served) AND NOT pg_visible_in_snapshot(f.xid, r.served)
+                UNION
+                SELECT t.id FROM \(table) t JOIN cursor_ranges r ON \(inRange("t.id")) WHERE r.served IS NULL
+            )
+            SELECT x.id, CASE WHEN t.id IS NULL THEN NULL ELSE (\(record))::text END AS record,
+                   t.id IS NULL AND EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.subject_id = x.id) AS erased
+            FROM touched x LEFT JOIN \(table) t ON t.id = x.id
+            ORDER BY x.id
+            """
+        return (sql, parameters)
+    }
+
+    /// Removes changes older than `retention` and moves the horizon past them; returns how many.
+    /// Only changes of transactions every running one sees as ended go, so none is removed that
+    /// a cursor issued later could still need.
+    @Sendable public func purge() async throws -> Int {
+        try await database.transaction { transaction in
+            let horizon = """
+                SELECT least(pg_snapshot_xmin(pg_current_snapshot()),
+                             coalesce((SELECT min(xid) FROM feed_changes WHERE changed_at >= now() - $1::interval),
+                                      pg_snapshot_xmin(pg_current_snapshot()))) AS below
+                """
+            let below: String = try await transaction.query(
+                "SELECT below::text AS below FROM (\(horizon)) h", ["\(Int(Self.retention.components.seconds)) seconds"]
+            ).single().decode("below")
+            let removed = try await transaction.execute("DELETE FROM feed_changes WHERE xid < $1::xid8", [below])
+            try await transaction.execute(
+                "UPDATE feed_horizon SET purged_below = $1::xid8 WHERE purged_below < $1::xid8", [below])
+            return removed
+        }
+    }
+
+    private static func snapshot(_ row: Row) throws -> FeedSnapshot {
+        guard let snapshot = FeedSnapshot(text: try row.decode("now")) else { throw DomainError.conflict("unreadable snapshot") }
+        return snapshot
+    }
+
+    private static func purgedBelow(_ row: Row) throws -> UInt64 {
+        UInt64(try row.decode("purged", as: String.self)) ?? 0
+    }
+}
