@@ -25,7 +25,7 @@ struct APIKey: AsyncParsableCommand {
         @Option(help: "The staff member's name.")
         var name: String
 
-        @Option(help: "The role for a staff member created now: admin, staff or readonly.")
+        @Option(help: "The role for a staff member created now: admin, staff, readonly or integration.")
         var role: String = "staff"
 
         @Option(help: "The email of a staff member created now.")
@@ -36,7 +36,7 @@ struct APIKey: AsyncParsableCommand {
 
         func run() async throws {
             guard let role = StaffRole(rawValue: role) else {
-                throw ValidationError("--role must be admin, staff or readonly")
+                throw ValidationError("--role must be admin, staff, readonly or integration")
             }
             let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !name.isEmpty, name.unicodeScalars.count <= 200 else { throw ValidationError("--name must be 1 to 200 characters") }

@@ -81,6 +81,13 @@ public struct Row: Sendable {
         }
     }
 
+    /// The cell as PostgreSQL sent it (its text form), or nil for SQL NULL: for code that copies
+    /// values through without decoding them, where a generic decode per cell would cost more.
+    public func text(at index: Int) -> String? {
+        precondition(index >= 0 && index < columns.count, "no column #\(index)")
+        return cells[cells.startIndex + index]
+    }
+
     /// Whether the named column is SQL NULL.
     public func isNull(_ column: String) throws -> Bool {
         guard let index = columns.index(of: column) else {

@@ -69,6 +69,11 @@ struct ExportColumns: Sendable {
         }.joined(separator: " || ")
     }
 
+    /// Writes rows of `table` (aliased `alias`) with its exported columns and `extra` members.
+    func writer(of table: String, alias: String, extra: [ExportRowWriter.Member] = []) -> ExportRowWriter {
+        ExportRowWriter(members: (tables[table] ?? []).map { ExportRowWriter.column($0.name, type: $0.type, alias: alias) } + extra)
+    }
+
     /// The person's rows of a table: $1 lead ids, $2 contact ids, $3 customer ids.
     func ownedRows(of table: String, alias: String) -> String? {
         guard let owners = owners[table], !owners.isEmpty else { return nil }

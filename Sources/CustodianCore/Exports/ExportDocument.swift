@@ -77,27 +77,33 @@ struct ExportDocument {
                 WHERE p.id = $4
                 """, into: &out, on: transaction, flush: flush)
         case "notes":
-            let parts = ["lead_notes", "contact_notes"].compactMap { table -> String? in
+            let parts = ["lead_notes", "contact_notes"].compactMap { table -> Part? in
                 guard let owned = columns.ownedRows(of: table, alias: "n") else { return nil }
-                return "SELECT (\(columns.json(of: table, alias: "n")))::text AS row, n.created_at AS at FROM \(table) n WHERE \(owned)"
+                let writer = columns.writer(of: table, alias: "n")
+                return Part(sql: "SELECT \(writer.selectList) FROM \(table) n WHERE \(owned) ORDER BY n.created_at, n.id", writer: writer)
             }
-            try await many(
-                "SELECT row FROM (\(parts.joined(separator: " UNION ALL "))) x ORDER BY at", into: &out, on: transaction, flush: flush)
+            try await many(parts, into: &out, on: transaction, flush: flush)
         case "consents":
             try await writeConsents(into: &out, on: transaction, flush: flush)
         case "requests":
             guard let owned = columns.ownedRows(of: "request_cases", alias: "c") else { return try await out.append("[]", flush: flush) }
-            try await many(
+            let history = """
+                coalesce((SELECT jsonb_agg(\(columns.json(of: "request_events", alias: "e")) ORDER BY e.recorded_at, e.id)
+                          FROM request_events e WHERE e.case_id = c.id), '[]'::jsonb)::text
                 """
-                SELECT (\(columns.json(of: "request_cases", alias: "c")) || jsonb_build_object('history', coalesce(
-                    (SELECT jsonb_agg(\(columns.json(of: "request_events", alias: "e")) ORDER BY e.recorded_at, e.id)
-                     FROM request_events e WHERE e.case_id = c.id), '[]'::jsonb)))::text AS row
-                FROM request_cases c WHERE \(owned) ORDER BY c.created_at, c.id
-                """, into: &out, on: transaction, flush: flush)
+            let writer = columns.writer(of: "request_cases", alias: "c", extra: [.value(key: "history", kind: .json, sql: history)])
+            try await many(
+                [Part(sql: "SELECT \(writer.selectList) FROM request_cases c WHERE \(owned) ORDER BY c.created_at, c.id", writer: writer)],
+                into: &out, on: transaction, flush: flush)
         case "converted_from":
             guard !isLead else { return try await out.append("[]", flush: flush) }
+            let writer = columns.writer(of: "leads", alias: "l")
             try await many(
-                "SELECT (\(columns.json(of: "leads", alias: "l")))::text AS row FROM leads l WHERE l.converted_contact_id = $4 ORDER BY l.created_at, l.id",
+                [
+                    Part(
+                        sql: "SELECT \(writer.selectList) FROM leads l WHERE l.converted_contact_id = $4 ORDER BY l.created_at, l.id",
+                        writer: writer)
+                ],
                 into: &out, on: transaction, flush: flush)
         case "converted_to":
             guard isLead else { return try await out.append("null", flush: flush) }
@@ -109,8 +115,9 @@ struct ExportDocument {
         default:
             // Another table holding the person's rows: its exported columns, row by row.
             guard let owned = columns.ownedRows(of: section, alias: "t") else { return try await out.append("[]", flush: flush) }
+            let writer = columns.writer(of: section, alias: "t")
             try await many(
-                "SELECT (\(columns.json(of: section, alias: "t")))::text AS row FROM \(ErasureRules.quoted(section)) t WHERE \(owned)",
+                [Part(sql: "SELECT \(writer.selectList) FROM \(ErasureRules.quoted(section)) t WHERE \(owned)", writer: writer)],
                 into: &out, on: transaction, flush: flush)
         }
     }
@@ -121,39 +128,42 @@ struct ExportDocument {
         try await out.append("{\"state\":", flush: flush)
         try await one(
             """
-            SELECT coalesce(jsonb_agg(x.state ORDER BY x.purpose_id), '[]')::text AS row FROM (
-                SELECT DISTINCT ON (r.purpose_id) r.purpose_id, jsonb_build_object(
-                    'purpose_id', r.purpose_id, 'purpose_version', r.purpose_version, 'name', v.name, 'description', v.description,
-                    'lawful_basis', v.lawful_basis, 'state', CASE WHEN r.action = 'give' THEN 'given' ELSE 'withdrawn' END,
-                    'decided_at', to_char(r.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'seq', r.seq) AS state
-                FROM consent_records r
-                JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
-                WHERE r.\(own) = $4
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'purpose_id', x.purpose_id, 'purpose_version', x.purpose_version, 'name', v.name, 'description', v.description,
+                'lawful_basis', v.lawful_basis, 'state', CASE WHEN x.action = 'give' THEN 'given' ELSE 'withdrawn' END,
+                'decided_at', to_char(x.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'seq', x.seq
+            ) ORDER BY x.purpose_id), '[]')::text AS row
+            FROM (
+                SELECT DISTINCT ON (r.purpose_id) r.purpose_id, r.purpose_version, r.action, r.recorded_at, r.seq
+                FROM consent_records r WHERE r.\(own) = $4
                 ORDER BY r.purpose_id, r.seq DESC
             ) x
+            JOIN consent_purpose_versions v ON v.purpose_id = x.purpose_id AND v.version = x.purpose_version
             """, into: &out, on: transaction, flush: flush)
         try await out.append(",\"history\":", flush: flush)
-        if let owned = columns.ownedRows(of: "consent_records", alias: "r") {
-            try await many(
-                """
-                SELECT (\(columns.json(of: "consent_records", alias: "r")) || jsonb_build_object('purpose', jsonb_build_object(
-                    'name', v.name, 'description', v.description, 'lawful_basis', v.lawful_basis)))::text AS row
-                FROM consent_records r
-                JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
-                WHERE \(owned)
-                ORDER BY r.lead_id NULLS LAST, r.contact_id, r.seq
-                """, into: &out, on: transaction, flush: flush)
-        } else {
-            try await out.append("[]", flush: flush)
+        let purpose = ExportRowWriter.Member.object(
+            key: "purpose",
+            members: [
+                .value(key: "name", kind: .string, sql: "v.name"), .value(key: "description", kind: .string, sql: "v.description"),
+                .value(key: "lawful_basis", kind: .string, sql: "v.lawful_basis"),
+            ])
+        let records = columns.writer(of: "consent_records", alias: "r", extra: [purpose])
+        let history = columns.ownedRows(of: "consent_records", alias: "r").map { owned in
+            Part(
+                sql: """
+                    SELECT \(records.selectList) FROM consent_records r
+                    JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
+                    WHERE \(owned)
+                    ORDER BY r.lead_id NULLS LAST, r.contact_id, r.seq
+                    """, writer: records)
         }
+        try await many(history.map { [$0] } ?? [], into: &out, on: transaction, flush: flush)
         try await out.append(",\"links\":", flush: flush)
-        if let owned = columns.ownedRows(of: "consent_links", alias: "k") {
-            try await many(
-                "SELECT (\(columns.json(of: "consent_links", alias: "k")))::text AS row FROM consent_links k WHERE \(owned) ORDER BY k.created_at, k.id",
-                into: &out, on: transaction, flush: flush)
-        } else {
-            try await out.append("[]", flush: flush)
+        let links = columns.writer(of: "consent_links", alias: "k")
+        let linkRows = columns.ownedRows(of: "consent_links", alias: "k").map { owned in
+            Part(sql: "SELECT \(links.selectList) FROM consent_links k WHERE \(owned) ORDER BY k.created_at, k.id", writer: links)
         }
+        try await many(linkRows.map { [$0] } ?? [], into: &out, on: transaction, flush: flush)
         try await out.append("}", flush: flush)
     }
 
@@ -163,25 +173,47 @@ struct ExportDocument {
         try await out.append(try rows.first?.decode("row", as: String?.self) ?? "null", flush: flush)
     }
 
-    /// A JSON array of rows, fetched through a cursor a batch at a time.
-    private func many(_ sql: String, into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
-        try await transaction.execute("DECLARE export_rows NO SCROLL CURSOR FOR " + Self.parameterTypes + sql, parameters)
+    /// A query whose rows go into a section, and how to write them.
+    struct Part {
+        let sql: String
+        let writer: ExportRowWriter
+    }
+
+    /// One JSON array of the rows of `parts`, each fetched through a cursor a batch at a time,
+    /// the next batch read while this one is written.
+    private func many(_ parts: [Part], into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
         try await out.append("[", flush: flush)
         var first = true
-        while true {
-            let rows = try await transaction.query("FETCH \(Self.batch) FROM export_rows")
-            for row in rows {
-                try await out.append(first ? "" : ",", flush: flush)
-                try await out.append(try row.decode("row", as: String.self), flush: flush)
-                first = false
+        for part in parts {
+            try await transaction.execute("DECLARE export_rows NO SCROLL CURSOR FOR " + Self.parameterTypes + part.sql, parameters)
+            let fetch = "FETCH \(Self.batch) FROM export_rows"
+            var next = Task { try await transaction.query(fetch) }
+            while true {
+                let rows = try await next.value
+                let more = rows.count == Self.batch
+                if more { next = Task { try await transaction.query(fetch) } }
+                do {
+                    for row in rows {
+                        let comma = !first
+                        try await out.append(flush: flush) { output in
+                            if comma { output.append(UInt8(ascii: ",")) }
+                            try part.writer.write(row, into: &output)
+                        }
+                        first = false
+                    }
+                } catch {
+                    // The session serves one statement at a time: the fetch under way ends first.
+                    if more { _ = try? await next.value }
+                    throw error
+                }
+                if !more { break }
             }
-            if rows.count < Self.batch { break }
+            try await transaction.execute("CLOSE export_rows")
         }
-        try await transaction.execute("CLOSE export_rows")
         try await out.append("]", flush: flush)
     }
 
-    static let batch = 500
+    static let batch = 2000
 
     /// Types all four parameters (lead, contact and customer ids; the subject), so that a
     /// statement may use only some of them.

@@ -203,6 +203,12 @@ struct ChunkedOutput {
         if buffer.count >= Self.chunkSize { try await finish(flush) }
     }
 
+    /// Lets `write` add bytes in place, then sends a full chunk.
+    mutating func append(flush: (ArraySlice<UInt8>) async throws -> Void, _ write: (inout [UInt8]) throws -> Void) async throws {
+        try write(&buffer)
+        if buffer.count >= Self.chunkSize { try await finish(flush) }
+    }
+
     mutating func finish(_ flush: (ArraySlice<UInt8>) async throws -> Void) async throws {
         guard !buffer.isEmpty else { return }
         total += buffer.count

@@ -71,23 +71,104 @@ public struct FeedCursor: Sendable, Equatable {
     // MARK: - Text
 
     public var text: String {
-        var bytes: [UInt8] = [1, feed.code, UInt8(ranges.count)]
-        for (index, range) in ranges.enumerated() {
-            if index < ranges.count - 1, let bound = range.upperBound {
-                withUnsafeBytes(of: bound.uuid) { bytes.append(contentsOf: $0) }
+        var output: [UInt8] = []
+        encode(into: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Appends the cursor, as base64url (RFC 4648, section 5, no padding), to a feed line.
+    func encode(into output: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 + 40 * ranges.count + 10 * runningCount) { bytes in
+            var count = 0
+            func append(_ byte: UInt8) {
+                bytes[count] = byte
+                count += 1
             }
-            guard let snapshot = range.served else {
-                bytes.append(0)
-                continue
+            func appendVarint(_ value: UInt64) {
+                var rest = value
+                while rest >= 0x80 {
+                    append(UInt8(rest & 0x7F) | 0x80)
+                    rest >>= 7
+                }
+                append(UInt8(rest))
             }
-            bytes.append(1)
-            Self.appendVarint(snapshot.xmin, to: &bytes)
-            Self.appendVarint(snapshot.xmax - snapshot.xmin, to: &bytes)
-            Self.appendVarint(UInt64(snapshot.running.count), to: &bytes)
-            for xid in snapshot.running { Self.appendVarint(xid - snapshot.xmin, to: &bytes) }
+            append(1)
+            append(feed.code)
+            append(UInt8(ranges.count))
+            for (index, range) in ranges.enumerated() {
+                if index < ranges.count - 1, let bound = range.upperBound {
+                    withUnsafeBytes(of: bound.uuid) { for byte in $0 { append(byte) } }
+                }
+                guard let snapshot = range.served else {
+                    append(0)
+                    continue
+                }
+                append(1)
+                appendVarint(snapshot.xmin)
+                appendVarint(snapshot.xmax - snapshot.xmin)
+                appendVarint(UInt64(snapshot.running.count))
+                for xid in snapshot.running { appendVarint(xid - snapshot.xmin) }
+            }
+            Self.base64URL(UnsafeBufferPointer(rebasing: bytes[0..<count]), into: &output)
         }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    }
+
+    private var runningCount: Int { ranges.reduce(0) { $0 + ($1.served?.running.count ?? 0) } }
+
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    static func base64URL(_ bytes: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
+        var index = 0
+        while index + 3 <= bytes.count {
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            output.append(alphabet[Int(group >> 18)])
+            output.append(alphabet[Int((group >> 12) & 63)])
+            output.append(alphabet[Int((group >> 6) & 63)])
+            output.append(alphabet[Int(group & 63)])
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            let group = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+            output.append(alphabet[Int(group >> 18)])
+            output.append(alphabet[Int((group >> 12) & 63)])
+            if rest == 2 { output.append(alphabet[Int((group >> 6) & 63)]) }
+        }
+    }
+
+    /// Each byte's value as a hexadecimal digit, or 255.
+    private static let hexValues: [UInt8] = (0..<256).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(byte) - UInt8(ascii: "A") + 10
+        default: 255
+        }
+    }
+
+    /// A uuid from PostgreSQL's text form (`8-4-4-4-12` hexadecimal digits), without Foundation's parser.
+    static func uuid(_ text: String) -> UUID? {
+        let parsed: UUID?? = text.utf8.withContiguousStorageIfAvailable { source in
+            guard source.count == 36 else { return nil }
+            var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            let ok = withUnsafeMutableBytes(of: &value) { target -> Bool in
+                var position = 0
+                for index in 0..<16 {
+                    if position == 8 || position == 13 || position == 18 || position == 23 {
+                        guard source[position] == UInt8(ascii: "-") else { return false }
+                        position += 1
+                    }
+                    let high = hexValues[Int(source[position])]
+                    let low = hexValues[Int(source[position + 1])]
+                    guard high != 255, low != 255 else { return false }
+                    target[index] = high << 4 | low
+                    position += 2
+                }
+                return true
+            }
+            return ok ? UUID(uuid: value) : nil
+        }
+        return parsed ?? UUID(uuidString: text)
     }
 
     /// Reads a cursor this server issued for `feed`; nil for anything else.
@@ -140,15 +221,6 @@ public struct FeedCursor: Sendable, Equatable {
             true
         default: false
         }
-    }
-
-    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var rest = value
-        while rest >= 0x80 {
-            bytes.append(UInt8(rest & 0x7F) | 0x80)
-            rest >>= 7
-        }
-        bytes.append(UInt8(rest))
     }
 
     private struct ByteReader {

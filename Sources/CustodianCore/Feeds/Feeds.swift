@@ -69,26 +69,37 @@ public struct Feeds: Sendable {
             ).single()
             let now = try Self.snapshot(facts)
             try Self.check(cursor, now: now, purgedBelow: try Self.purgedBelow(facts))
-            let (sql, parameters) = Self.changes(since: cursor)
+            let lines = FeedLines(table: cursor.feed.table)
+            let (sql, parameters) = Self.changes(since: cursor, lines: lines)
             try await transaction.execute("DECLARE feed_rows NO SCROLL CURSOR FOR " + sql, parameters)
             var out = ChunkedOutput()
             var position = cursor
+            // The next batch is fetched while this one is written: PostgreSQL and this process
+            // work side by side.
+            var next = Task { try await transaction.query("FETCH \(Self.batch) FROM feed_rows") }
             while true {
-                let rows = try await transaction.query("FETCH \(Self.batch) FROM feed_rows")
-                for row in rows {
-                    let id: UUID = try row.decode("id")
-                    position = position.served(through: id, at: now)
-                    if let record = try row.decode("record", as: String?.self) {
-                        try await out.append("{\"op\":\"upsert\",\"cursor\":\"\(position.text)\",\"record\":", flush: write)
-                        try await out.append(record, flush: write)
-                        try await out.append("}\n", flush: write)
-                    } else {
-                        let op = try row.decode("erased", as: Bool.self) ? "erased" : "deleted"
-                        try await out.append(
-                            "{\"op\":\"\(op)\",\"cursor\":\"\(position.text)\",\"id\":\"\(id.uuidString.lowercased())\"}\n", flush: write)
+                let rows = try await next.value
+                let more = rows.count == Self.batch
+                if more { next = Task { try await transaction.query("FETCH \(Self.batch) FROM feed_rows") } }
+                do {
+                    for row in rows {
+                        let id = try FeedLines.required(row, 0)
+                        guard let uuid = FeedCursor.uuid(id) else { throw DomainError.conflict("unreadable id") }
+                        position = position.served(through: uuid, at: now)
+                        try await out.append(flush: write) { output in
+                            if row.text(at: 1) == "t" {
+                                try lines.upsert(row, cursor: position, into: &output)
+                            } else {
+                                FeedLines.removal(erased: row.text(at: 2) == "t", id: id, cursor: position, into: &output)
+                            }
+                        }
                     }
+                } catch {
+                    // The session serves one statement at a time: the fetch under way ends first.
+                    if more { _ = try? await next.value }
+                    throw error
                 }
-                if rows.count < Self.batch { break }
+                if !more { break }
             }
             try await transaction.execute("CLOSE feed_rows")
             try await out.append("{\"op\":\"checkpoint\",\"cursor\":\"\(FeedCursor.complete(cursor.feed, at: now).text)\"}\n", flush: write)
@@ -96,16 +107,16 @@ public struct Feeds: Sendable {
         }
     }
 
-    static let batch = 1000
+    static let batch = 4000
 
     /// The records to serve, in id order: those changed since their range was served, and every
-    /// record of ranges never served. `record` is NULL for one that is gone.
-    static func changes(since cursor: FeedCursor) -> (String, [any PostgresBindable]) {
+    /// record of ranges never served; `present` is false for one that is gone.
+    static func changes(since cursor: FeedCursor, lines: FeedLines) -> (String, [any PostgresBindable]) {
         let feed = cursor.feed
         let table = feed.table.table
-        let record = FeedRecordJSON.expression(feed.table, alias: "t")
+        let columns = lines.selectList(alias: "t")
         if cursor.ranges == FeedCursor.start(feed).ranges {
-            return ("SELECT t.id, (\(record))::text AS record, false AS erased FROM \(table) t ORDER BY t.id", [])
+            return ("SELECT t.id AS feed_id, true AS present, false AS erased, \(columns) FROM \(table) t ORDER BY t.id", [])
         }
         var parameters: [any PostgresBindable] = []
         var rows: [String] = []
@@ -128,8 +139,8 @@ public struct Feeds: Sendable {
                 UNION
                 SELECT t.id FROM \(table) t JOIN cursor_ranges r ON \(inRange("t.id")) WHERE r.served IS NULL
             )
-            SELECT x.id, CASE WHEN t.id IS NULL THEN NULL ELSE (\(record))::text END AS record,
-                   t.id IS NULL AND EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.subject_id = x.id) AS erased
+            SELECT x.id AS feed_id, t.id IS NOT NULL AS present,
+                   t.id IS NULL AND EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.subject_id = x.id) AS erased, \(columns)
             FROM touched x LEFT JOIN \(table) t ON t.id = x.id
             ORDER BY x.id
             """
