@@ -24,5 +24,18 @@ schemathesis.openapi.format(
     "custodian-cursor",
     st.tuples(st.integers(-62_135_596_800_000_000, 253_402_300_799_999_999), st.uuids()).map(_cursor),
 )
+
+
+def _feed_cursor(code: int):
+    # What the server issues for a feed (version 1, the feed, one range served at a snapshot
+    # `xmin:xmax:`), for a snapshot older than any this cluster has now: every change since.
+    def encode(xmin: int) -> str:
+        raw = bytes([1, code, 1, 1, xmin, 0, 0])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return st.integers(1, 3).map(encode)
+
+
+for name, code in (("leads", 1), ("contacts", 2), ("customers", 3)):
+    schemathesis.openapi.format(f"custodian-feed-cursor-{name}", _feed_cursor(code))
 # A fresh key per request, as clients are told to send; reusing one for another body is a 422 by design.
 schemathesis.openapi.format("idempotency-key", st.just(None).map(_fresh_key))

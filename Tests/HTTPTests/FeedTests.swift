@@ -260,7 +260,7 @@ struct FeedTests {
             var reader = FeedReader("leads", key: admin)
             try await reader.poll(client)
             let cursor = try #require(reader.cursor)
-            for bad in ["not-a-cursor", "AAAA", String(cursor.dropLast(2)), cursor + "A"] {
+            for bad in ["", "not-a-cursor", "AAAA", String(cursor.dropLast(2)), cursor + "A", "%20" + cursor] {
                 let response = try await client.send(.get, "/v1/feeds/leads?since=\(bad)", headers: headers(key: admin))
                 #expect(response.status == .badRequest, "\(bad)")
                 #expect(try response.json()["type"] as? String == "urn:custodian:problem:invalid-cursor")
@@ -270,7 +270,11 @@ struct FeedTests {
             let unknownParameter = try await client.send(.get, "/v1/feeds/leads?limit=5", headers: headers(key: admin))
             #expect(unknownParameter.status == .unprocessableContent)
 
-            // Housekeeping purges changes past the retention and moves the horizon with them. Other
+            // With every change within the retention, housekeeping removes nothing and expires no cursor.
+            #expect(try await Feeds(database: fixture.pool).purge() == 0)
+            #expect(try await client.send(.get, "/v1/feeds/leads?since=\(cursor)", headers: headers(key: admin)).status == .ok)
+
+            // Housekeeping purges changes past the retention and moves the horizon past them. Other
             // tests' transactions may hold the horizon back for a moment: it moves once they end.
             try await fixture.database.withPool(role: .owner) { owner in
                 try await owner.execute("UPDATE feed_changes SET changed_at = now() - interval '31 days'")
@@ -284,8 +288,16 @@ struct FeedTests {
             }
             #expect(expired.status == .gone)
             #expect(try expired.json()["type"] as? String == "urn:custodian:problem:cursor-expired")
-            let remaining: Int = try await fixture.pool.query("SELECT count(*)::int AS n FROM feed_changes").single().decode("n")
-            #expect(remaining == 1, "the change within the retention stays")
+            // Nothing below the horizon is left, and the change within the retention stays.
+            let counts = try await fixture.pool.query(
+                """
+                SELECT count(*) FILTER (WHERE xid < (SELECT purged_below FROM feed_horizon))::int AS below,
+                       count(*) FILTER (WHERE changed_at > now() - interval '1 day')::int AS recent
+                FROM feed_changes
+                """
+            ).single()
+            #expect(try counts.decode("below", as: Int.self) == 0)
+            #expect(try counts.decode("recent", as: Int.self) == 1)
         }
     }
 }

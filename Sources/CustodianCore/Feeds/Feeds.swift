@@ -147,23 +147,28 @@ public struct Feeds: Sendable {
         return (sql, parameters)
     }
 
-    /// Removes changes older than `retention` and moves the horizon past them; returns how many.
-    /// Only changes of transactions every running one sees as ended go, so none is removed that
-    /// a cursor issued later could still need.
+    /// Removes changes older than `retention` and moves the horizon past the last one removed;
+    /// returns how many. Only changes of transactions every running one sees as ended go, and a
+    /// cursor is refused only when a change it could need was removed.
     @Sendable public func purge() async throws -> Int {
         try await database.transaction { transaction in
-            let horizon = """
-                SELECT least(pg_snapshot_xmin(pg_current_snapshot()),
-                             coalesce((SELECT min(xid) FROM feed_changes WHERE changed_at >= now() - $1::interval),
-                                      pg_snapshot_xmin(pg_current_snapshot()))) AS below
+            let gone = try await transaction.query(
                 """
-            let below: String = try await transaction.query(
-                "SELECT below::text AS below FROM (\(horizon)) h", ["\(Int(Self.retention.components.seconds)) seconds"]
-            ).single().decode("below")
-            let removed = try await transaction.execute("DELETE FROM feed_changes WHERE xid < $1::xid8", [below])
-            try await transaction.execute(
-                "UPDATE feed_horizon SET purged_below = $1::xid8 WHERE purged_below < $1::xid8", [below])
-            return removed
+                WITH horizon AS (
+                    SELECT least(pg_snapshot_xmin(pg_current_snapshot()),
+                                 coalesce((SELECT min(xid) FROM feed_changes WHERE changed_at >= now() - $1::interval),
+                                          pg_snapshot_xmin(pg_current_snapshot()))) AS below
+                ), removed AS (
+                    DELETE FROM feed_changes WHERE xid < (SELECT below FROM horizon) RETURNING xid
+                )
+                SELECT count(*)::int AS removed, max(xid)::text AS last FROM removed
+                """, ["\(Int(Self.retention.components.seconds)) seconds"]
+            ).single()
+            if let last = try gone.decode("last", as: String?.self).flatMap(UInt64.init) {
+                try await transaction.execute(
+                    "UPDATE feed_horizon SET purged_below = $1::xid8 WHERE purged_below < $1::xid8", [String(last + 1)])
+            }
+            return try gone.decode("removed")
         }
     }
 

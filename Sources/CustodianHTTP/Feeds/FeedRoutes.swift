@@ -18,9 +18,9 @@ struct FeedRoutes {
 
     func poll(_ feed: Feeds.Feed) -> StaffAuthenticator.AuthenticatedHandler {
         { request, _, _ in
-            var query = ListQuery(request, known: [])
-            let since = query.text("since", maxLength: 4096)
-            try query.finish()
+            try ListQuery(request, known: ["since"]).finish()
+            // Read as sent: a cursor is exact bytes, and an empty one is no cursor.
+            let since = request.uri.queryParameters["since"].map(String.init)
             var cursor = FeedCursor.start(feed)
             if let since {
                 guard let issued = FeedCursor(text: since, feed: feed) else { throw Self.invalidCursor }
