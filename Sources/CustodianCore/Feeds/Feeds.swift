@@ -148,18 +148,15 @@ public struct Feeds: Sendable {
     }
 
     /// Removes changes older than `retention` and moves the horizon past the last one removed;
-    /// returns how many. Only changes of transactions every running one sees as ended go, and a
-    /// cursor is refused only when a change it could need was removed.
+    /// returns how many. A cursor is refused only when it could need a removed change: its
+    /// snapshot's xmin is at or below that change's transaction. (A transaction still running
+    /// cannot lose a change: its rows are not visible to the DELETE.)
     @Sendable public func purge() async throws -> Int {
         try await database.transaction { transaction in
             let gone = try await transaction.query(
                 """
-                WITH horizon AS (
-                    SELECT least(pg_snapshot_xmin(pg_current_snapshot()),
-                                 coalesce((SELECT min(xid) FROM feed_changes WHERE changed_at >= now() - $1::interval),
-                                          pg_snapshot_xmin(pg_current_snapshot()))) AS below
-                ), removed AS (
-                    DELETE FROM feed_changes WHERE xid < (SELECT below FROM horizon) RETURNING xid
+                WITH removed AS (
+                    DELETE FROM feed_changes WHERE changed_at < now() - $1::interval RETURNING xid
                 )
                 SELECT count(*)::int AS removed, max(xid)::text AS last FROM removed
                 """, ["\(Int(Self.retention.components.seconds)) seconds"]
