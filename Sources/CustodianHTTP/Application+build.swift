@@ -102,6 +102,7 @@ public func buildRouter(
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
     let exports = PersonExports(database: database)
     ExportRoutes(exports: exports, settings: ExportSettings(database: database), auth: auth).register(on: &routes)
+    PrivacyRoutes(centre: PrivacyCentre(database: database), auth: auth).register(on: &routes)
     let feeds = Feeds(database: database)
     FeedRoutes(feeds: feeds, auth: auth).register(on: &routes)
     let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets)
@@ -119,9 +120,12 @@ public func buildRouter(
         gate: gate
     ).register(on: &routes)
     PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
+    PolicyRoutes(policies: Policies(database: database), publicPolicies: Policies(database: publicPool), auth: auth, gate: gate)
+        .register(on: &routes)
     PublicPeopleRoutes(
         links: ConsentLinks(database: publicPool), cases: RequestCases(database: publicPool),
-        exports: PersonExports(database: publicPool), gate: gate
+        exports: PersonExports(database: publicPool), policies: Policies(database: publicPool),
+        centre: PrivacyCentre(database: publicPool), gate: gate
     ).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog

@@ -109,7 +109,7 @@ public struct RecordTable: Sendable {
         _ values: ColumnValues,
         customFields: JSONValue?,
         expectedRevision: Int64?,
-        by actor: UUID,
+        by actor: UUID?,
         in transaction: PostgresSession
     ) async throws -> StoredRecord {
         try requireKnownColumns(values)

@@ -9,12 +9,17 @@ struct PublicPeopleRoutes {
     let links: ConsentLinks
     let cases: RequestCases
     let exports: PersonExports
+    let policies: Policies
+    let centre: PrivacyCentre
     let gate: PublicGate
 
     func register(on routes: inout RouteTable) {
+        routes.on(.get, "/v1/public/people/{token}", use: guarded(view))
+        routes.on(.patch, "/v1/public/people/{token}", use: guarded(correct))
         routes.on(.get, "/v1/public/people/{token}/requests", use: guarded(list))
         routes.on(.post, "/v1/public/people/{token}/requests", use: guarded(file))
         routes.on(.get, "/v1/public/people/{token}/export", use: guarded(export))
+        routes.on(.post, "/v1/public/people/{token}/policy-acceptances", use: guarded(accept))
         routes.on(.get, "/v1/public/schemas/export", use: schema)
     }
 
@@ -61,6 +66,40 @@ struct PublicPeopleRoutes {
         guard let kind = kind.value else { throw DomainError.invalid([]) }
         let filed = try await cases.file(kind, details: details, by: person)
         var response = JSONBody.response(RequestJSON.person(filed), status: .created)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// The privacy centre: what is held, why, from where, for how long, and the person's rights.
+    @Sendable func view(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try ListQuery(request, known: []).finish()
+        var response = JSONBody.response(try await centre.view(try await person(context)))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// The person corrects the fields the settings allow (422 naming any other), validated as
+    /// staff writes are.
+    @Sendable func correct(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let person = try await person(context)
+        var fields = try await RequestFields.read(request)
+        let table = person.kind == .lead ? Leads.table : Contacts.table
+        let allowed = Set(try await centre.settings().correctable(for: person.kind))
+        let values = fields.columnValues(table.columns.filter { allowed.contains($0.name) }, creating: false)
+        try fields.finish()
+        var response = JSONBody.response(try await centre.correct(person, values))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// The person accepts the version in effect of the terms or the privacy policy.
+    @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let person = try await person(context)
+        let (kind, version, language) = try await PolicyRoutes.acceptanceFields(request)
+        let accepted = try await policies.accept(
+            kind, version: version, language: language, by: person,
+            origin: .init(context: .privacyCentre, ip: context.clientIP?.description, userAgent: request.userAgentForRecords))
+        var response = JSONBody.response(PolicyRoutes.json(accepted), status: .created)
         response.headers[.cacheControl] = "no-store"
         return response
     }
