@@ -120,6 +120,8 @@ public func buildRouter(
         gate: gate
     ).register(on: &routes)
     PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
+    WebFormRoutes(forms: WebForms(database: database), publicForms: WebForms(database: publicPool), auth: auth, gate: gate)
+        .register(on: &routes)
     PolicyRoutes(policies: Policies(database: database), publicPolicies: Policies(database: publicPool), auth: auth, gate: gate)
         .register(on: &routes)
     PublicPeopleRoutes(
@@ -146,6 +148,7 @@ public func buildRouter(
             .init(name: "request deadlines", work: cases.announceDeadlines),
             .init(name: "feed changes", work: feeds.purge),
             .init(name: "expired case exports", work: exports.removeExpiredAttachments),
+            .init(name: "form submissions", work: WebForms(database: database).forgetOldSubmissions),
         ],
         logger: logger
     )

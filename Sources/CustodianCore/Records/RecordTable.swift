@@ -70,7 +70,7 @@ public struct RecordTable: Sendable {
         }
     }
 
-    public func insert(_ values: ColumnValues, customFields: JSONValue, by actor: UUID, on database: some Queryable) async throws
+    public func insert(_ values: ColumnValues, customFields: JSONValue, by actor: UUID?, on database: some Queryable) async throws
         -> StoredRecord
     {
         try requireKnownColumns(values)

@@ -30,6 +30,12 @@ public struct RequestFields {
 
     init(members: [String: JSONValue]) { self.members = members }
 
+    /// The body's bytes in a canonical form (keys sorted), without `leavingOut`: the same answers
+    /// give the same bytes however they were written.
+    func canonical(leavingOut: Set<String>) -> [UInt8] {
+        JSONValue.object(members.filter { !leavingOut.contains($0.key) }).serialized()
+    }
+
     public mutating func fail(_ field: String, _ message: String) {
         errors.append(FieldError(field: field, message: message))
     }
