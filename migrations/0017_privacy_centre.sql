@@ -65,18 +65,20 @@ $$;
 CREATE TRIGGER corrections_erasure_only AFTER DELETE ON corrections
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION corrections_erasure_only();
 
--- A record deleted as entered by mistake takes its corrections along; an erasure removes them itself.
-CREATE FUNCTION delete_corrections_of_deleted_record() RETURNS trigger
+-- A record deleted as entered by mistake takes its corrections and the log of its exports along
+-- (an erasure removes them itself, as its plan counted them).
+CREATE FUNCTION delete_history_of_deleted_record() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM erasure_tombstones WHERE erasing_xact = pg_current_xact_id() AND subject_id = OLD.id) THEN
         DELETE FROM corrections WHERE subject_id = OLD.id;
+        DELETE FROM exports WHERE subject_id = OLD.id;
     END IF;
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER leads_delete_corrections AFTER DELETE ON leads FOR EACH ROW EXECUTE FUNCTION delete_corrections_of_deleted_record();
-CREATE TRIGGER contacts_delete_corrections AFTER DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION delete_corrections_of_deleted_record();
+CREATE TRIGGER leads_delete_history AFTER DELETE ON leads FOR EACH ROW EXECUTE FUNCTION delete_history_of_deleted_record();
+CREATE TRIGGER contacts_delete_history AFTER DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION delete_history_of_deleted_record();
 
 -- The person's own values: names, contact data, professional data, free texts and custom fields
 -- (each custom field by key). `updated_by` says who: a staff member, or nobody (the person).

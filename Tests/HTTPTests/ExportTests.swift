@@ -106,6 +106,10 @@ struct ExportTests {
             #expect(
                 try await client.send(.get, "/v1/contacts/\(person.contact)/export", headers: headers(key: readonly)).status == .forbidden)
             #expect(try await client.send(.get, "/v1/contacts/\(UUID())/export", headers: headers(key: admin)).status == .notFound)
+            for list in ["exports", "policy-acceptances", "corrections"] {
+                let unknown = try await client.send(.get, "/v1/leads/\(UUID())/\(list)", headers: headers(key: admin))
+                #expect(unknown.status == .notFound, "\(list) of nobody")
+            }
         }
     }
 

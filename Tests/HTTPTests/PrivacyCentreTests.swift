@@ -111,16 +111,22 @@ struct PrivacyCentreTests {
         }
     }
 
-    @Test func aRecordDeletedAsAMistakeTakesItsCorrectionsAlongAndNothingElseRemovesThem() async throws {
+    @Test func aRecordDeletedAsAMistakeTakesItsCorrectionsAndExportLogAlongAndNothingElseRemovesThem() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
             let lead = try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Typo Tim"}"#)["id"] as? String)
             _ = try await client.send(.patch, "/v1/leads/\(lead)", headers: headers(key: admin, json: true), body: #"{"name": "Tim Typo"}"#)
             await #expect(throws: PostgresError.self) { try await fixture.pool.execute("DELETE FROM corrections") }
             await #expect(throws: PostgresError.self) { try await fixture.pool.execute("UPDATE corrections SET new_value = 'x'") }
+            _ = try await ExportTests.export("/v1/leads/\(lead)/export", key: admin, client)
+            _ = try await ExportTests.eventually {
+                try await client.send(.get, "/v1/leads/\(lead)/exports", headers: headers(key: admin)).json()
+            }
             #expect(try await client.send(.delete, "/v1/leads/\(lead)", headers: headers(key: admin)).status == .noContent)
-            let left: Int = try await fixture.pool.query("SELECT count(*)::int AS n FROM corrections").single().decode("n")
-            #expect(left == 0)
+            let left = try await fixture.pool.query(
+                "SELECT (SELECT count(*) FROM corrections)::int AS corrections, (SELECT count(*) FROM exports)::int AS exports"
+            ).single()
+            #expect(try left.decode("corrections", as: Int.self) == 0 && left.decode("exports", as: Int.self) == 0)
         }
     }
 }

@@ -161,6 +161,7 @@ public struct PersonExports: Sendable {
 
     /// The exports made of this person, newest first.
     public func records(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Record> {
+        try await subject.requireExists(on: database)
         let rows = try await database.query(
             """
             SELECT id, audience, exported_by, request_id, array_to_json(sections)::text AS sections,

@@ -199,6 +199,7 @@ public struct Policies: Sendable {
 
     /// The person's acceptances, oldest first (a contact's include those of the lead it was).
     public func acceptances(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Acceptance> {
+        try await subject.requireExists(on: database)
         let rows = try await database.query(
             """
             SELECT \(Self.acceptanceColumns) FROM policy_acceptances

@@ -185,6 +185,7 @@ public struct PrivacyCentre: Sendable {
 
     /// Every change of the person's values, oldest first (a contact's include the lead it was).
     public func corrections(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Correction> {
+        try await subject.requireExists(on: database)
         let rows = try await database.query(
             """
             SELECT id, subject_type, subject_id, field, old_value, new_value, corrected_at, corrected_by, staff_id,

@@ -58,26 +58,17 @@ struct ExportRoutes {
     }
 
     func list(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { request, context, _ in
-            let subject = try PersonConsentRoutes.subject(kind, context)
-            var query = ListQuery(request)
-            let limit = query.limit()
-            let cursor = try query.cursor()
-            try query.finish()
-            let page = try await exports.records(of: subject, after: cursor, limit: limit)
-            return JSONBody.response(
-                page.json { record in
-                    .object([
-                        "id": .uuid(record.id),
-                        "audience": .string(record.audience.rawValue),
-                        "exported_by": .uuid(record.exportedBy),
-                        "request_id": .uuid(record.requestID),
-                        "sections": .array(record.sections.map(JSONValue.string)),
-                        "left_out": .array(record.leftOut.map(JSONValue.string)),
-                        "byte_size": .integer(record.byteSize),
-                        "created_at": .timestamp(record.createdAt),
-                    ])
-                })
+        PersonPage.handler(kind, read: exports.records(of:after:limit:)) { record in
+            .object([
+                "id": .uuid(record.id),
+                "audience": .string(record.audience.rawValue),
+                "exported_by": .uuid(record.exportedBy),
+                "request_id": .uuid(record.requestID),
+                "sections": .array(record.sections.map(JSONValue.string)),
+                "left_out": .array(record.leftOut.map(JSONValue.string)),
+                "byte_size": .integer(record.byteSize),
+                "created_at": .timestamp(record.createdAt),
+            ])
         }
     }
 

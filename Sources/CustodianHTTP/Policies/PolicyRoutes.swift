@@ -96,14 +96,7 @@ struct PolicyRoutes {
     }
 
     func acceptances(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { request, context, _ in
-            let subject = try PersonConsentRoutes.subject(kind, context)
-            var query = ListQuery(request)
-            let limit = query.limit()
-            let cursor = try query.cursor()
-            try query.finish()
-            return JSONBody.response(try await policies.acceptances(of: subject, after: cursor, limit: limit).json(Self.json))
-        }
+        PersonPage.handler(kind, read: policies.acceptances(of:after:limit:), json: Self.json)
     }
 
     /// An acceptance given to staff (on paper, by phone), recorded with who recorded it.

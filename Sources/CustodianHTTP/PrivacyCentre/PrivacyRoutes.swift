@@ -31,14 +31,7 @@ struct PrivacyRoutes {
     }
 
     func corrections(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { request, context, _ in
-            let subject = try PersonConsentRoutes.subject(kind, context)
-            var query = ListQuery(request)
-            let limit = query.limit()
-            let cursor = try query.cursor()
-            try query.finish()
-            return JSONBody.response(try await centre.corrections(of: subject, after: cursor, limit: limit).json(Self.json))
-        }
+        PersonPage.handler(kind, read: centre.corrections(of:after:limit:), json: Self.json)
     }
 
     private func settingsResponse(_ settings: PrivacyCentre.Settings) -> Response {
