@@ -63,6 +63,10 @@ struct PolicyTests {
                 .post, "/v1/policies/privacy/versions", headers: headers(key: admin, json: true),
                 body: #"{"texts": [{"language": "en", "title": "A", "body": "B"}, {"language": "en", "title": "C", "body": "D"}]}"#)
             #expect(twice.status == .unprocessableContent && twice.text.contains("texts[1].language"))
+            let nullTime = try await client.send(
+                .post, "/v1/policies/privacy/versions", headers: headers(key: admin, json: true),
+                body: #"{"effective_at": null, "texts": [{"language": "en", "title": "A", "body": "B"}]}"#)
+            #expect(nullTime.status == .unprocessableContent && nullTime.text.contains("effective_at"))
             let versions = try await client.send(
                 .get, "/v1/policies/terms/versions", headers: headers(key: try await fixture.key(role: .readonly)))
             #expect((try versions.json()["data"] as? [Any])?.count == 4)

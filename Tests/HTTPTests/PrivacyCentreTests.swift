@@ -102,6 +102,9 @@ struct PrivacyCentreTests {
             let invisible = try await client.send(
                 .patch, "/v1/settings/privacy", headers: headers(key: admin, json: true), body: #"{"lead_correctable": ["description"]}"#)
             #expect(invisible.status == .unprocessableContent)
+            let cleared = try await client.send(
+                .patch, "/v1/settings/privacy", headers: headers(key: admin, json: true), body: #"{"retention": null}"#)
+            #expect(cleared.status == .unprocessableContent && cleared.text.contains("retention"), "the retention text cannot be cleared")
             let phone = try await client.send(
                 .patch, "/v1/public/people/\(token)", headers: headers(key: nil, json: true), body: #"{"phone": "1"}"#)
             #expect(phone.status == .unprocessableContent)

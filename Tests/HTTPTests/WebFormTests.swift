@@ -108,6 +108,11 @@ struct WebFormTests {
                 headers: headers(key: admin, json: true, ifMatch: current.headers[.eTag]),
                 body: #"{"active": false}"#)
             #expect(off.status == .ok)
+            for body in [#"{"active": null}"#, #"{"name": null}"#] {
+                let refused = try await client.send(
+                    .patch, "/v1/forms/\(form["id"] as? String ?? "")", headers: headers(key: admin, json: true), body: body)
+                #expect(refused.status == .unprocessableContent, "\(body)")
+            }
             #expect(try await client.send(.get, "/v1/public/forms/\(key)").status == .notFound)
             #expect(try await client.send(.get, "/v1/public/forms/not-a-key").status == .notFound)
         }

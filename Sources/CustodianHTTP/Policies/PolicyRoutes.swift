@@ -65,7 +65,7 @@ struct PolicyRoutes {
     @Sendable func publish(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         let kind = try Self.kind(context)
         var fields = try await RequestFields.read(request)
-        let effectiveAt = fields.timestamp("effective_at", required: false).value
+        let effectiveAt = fields.changeTimestamp("effective_at")
         let texts = fields.policyTexts("texts")
         try fields.finish()
         let published = try await policies.publish(kind, texts: texts, effectiveAt: effectiveAt, by: actor.member.id)

@@ -55,7 +55,7 @@ struct PrivacyRoutes {
         var fields = try await RequestFields.read(request)
         let lead = fields.names("lead_correctable")
         let contact = fields.names("contact_correctable")
-        let retention = fields.string("retention", required: false, maxLength: 2000).value
+        let retention = fields.change("retention", maxLength: 2000)
         try fields.finish()
         return settingsResponse(
             try await centre.updateSettings(

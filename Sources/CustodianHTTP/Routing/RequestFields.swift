@@ -86,6 +86,28 @@ public struct RequestFields {
         }
     }
 
+    /// For an optional flag that has no "unset": nil when absent, and `null` is refused.
+    public mutating func change(_ field: String) -> Bool? {
+        switch bool(field, required: false) {
+        case .absent: return nil
+        case .null:
+            fail(field, "must be true or false, not null")
+            return nil
+        case .value(let flag): return flag
+        }
+    }
+
+    /// For an optional timestamp with a default: nil when absent, and `null` is refused.
+    public mutating func changeTimestamp(_ field: String) -> Date? {
+        switch timestamp(field, required: false) {
+        case .absent: return nil
+        case .null:
+            fail(field, "must be a timestamp, not null; leave it out for the default")
+            return nil
+        case .value(let date): return date
+        }
+    }
+
     /// What is wrong with a text field's value, if anything (see `string`).
     static func problem(withText text: String, maxLength: Int) -> String? {
         if text.unicodeScalars.count > maxLength { return "must be at most \(maxLength) characters" }

@@ -58,10 +58,10 @@ struct WebFormRoutes {
         let asked = fields.names("fields")
         let required = fields.names("required_fields")
         let purposes = fields.uuids("purposes")
-        let terms = fields.bool("requires_terms", required: false).value
-        let privacy = fields.bool("requires_privacy", required: false).value
-        let thankYou = fields.string("thank_you", required: false, maxLength: 2000).value
-        let source = fields.string("source", required: false, maxLength: 100).value
+        let terms = fields.change("requires_terms")
+        let privacy = fields.change("requires_privacy")
+        let thankYou = fields.change("thank_you", maxLength: 2000)
+        let source = fields.change("source", maxLength: 100)
         if asked == nil { fields.fail("fields", "is required") }
         try fields.finish()
         guard let name, let asked else { throw DomainError.invalid([]) }
@@ -89,11 +89,11 @@ struct WebFormRoutes {
         let id = try context.parameters.uuid("id")
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
-        let active = fields.bool("active", required: false).value
-        let name = fields.string("name", required: false, maxLength: 200).value
-        let thankYou = fields.string("thank_you", required: false, maxLength: 2000).value
-        let terms = fields.bool("requires_terms", required: false).value
-        let privacy = fields.bool("requires_privacy", required: false).value
+        let active = fields.change("active")
+        let name = fields.change("name", maxLength: 200)
+        let thankYou = fields.change("thank_you", maxLength: 2000)
+        let terms = fields.change("requires_terms")
+        let privacy = fields.change("requires_privacy")
         try fields.finish()
         return Self.response(
             try await forms.update(
