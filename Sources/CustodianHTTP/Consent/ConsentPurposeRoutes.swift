@@ -98,7 +98,7 @@ struct ConsentPurposeRoutes {
         changes.description = fields.change("description", maxLength: 10000)
         changes.lawfulBasis = fields.choice("lawful_basis", ConsentPurposes.LawfulBasis.self, required: false).value
         changes.appliesTo = fields.choice("applies_to", ConsentPurposes.AppliesTo.self, required: false).value
-        changes.active = fields.bool("active", required: false).value
+        changes.active = fields.change("active")
         try fields.finish()
         return try await response(try await purposes.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
     }

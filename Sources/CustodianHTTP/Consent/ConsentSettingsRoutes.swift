@@ -35,8 +35,8 @@ struct ConsentSettingsRoutes {
         var fields = try await RequestFields.read(request)
         var changes = ConsentSettings.Changes()
         changes.controllerName = fields.change("controller_name", maxLength: 200)
-        changes.contactsEnabled = fields.bool("contacts_enabled", required: false).value
-        changes.leadsEnabled = fields.bool("leads_enabled", required: false).value
+        changes.contactsEnabled = fields.change("contacts_enabled")
+        changes.leadsEnabled = fields.change("leads_enabled")
         changes.pageText = fields.text("page_text", maxLength: 10000)
         changes.linkLifetimeDays = fields.lifetimeDays("link_lifetime_days")
         try fields.finish()

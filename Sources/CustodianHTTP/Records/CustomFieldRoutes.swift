@@ -59,9 +59,9 @@ struct CustomFieldRoutes {
         let label = fields.string("label", required: true, maxLength: 200)
         let type = fields.choice("type", CustomFieldDefinitions.FieldType.self, required: true)
         let options = fields.stringList("options", maxLength: 200)
-        let required = fields.bool("required", required: false).value ?? false
-        let visible = fields.bool("visible_to_subject", required: false).value ?? true
-        let personal = fields.bool("personal", required: false).value ?? true
+        let required = fields.change("required") ?? false
+        let visible = fields.change("visible_to_subject") ?? true
+        let personal = fields.change("personal") ?? true
         try fields.finish()
         guard let entity = entity.value, let key = key.value, let label = label.value, let type = type.value else {
             throw DomainError.invalid([])
@@ -89,10 +89,10 @@ struct CustomFieldRoutes {
         var changes = CustomFieldDefinitions.Changes()
         changes.label = fields.change("label", maxLength: 200)
         changes.options = fields.stringList("options", maxLength: 200)
-        changes.required = fields.bool("required", required: false).value
-        changes.visibleToSubject = fields.bool("visible_to_subject", required: false).value
-        changes.personal = fields.bool("personal", required: false).value
-        changes.active = fields.bool("active", required: false).value
+        changes.required = fields.change("required")
+        changes.visibleToSubject = fields.change("visible_to_subject")
+        changes.personal = fields.change("personal")
+        changes.active = fields.change("active")
         try fields.finish()
         return try Self.response(try await definitions.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
     }

@@ -49,7 +49,7 @@ struct RequestRoutes {
         let channel = fields.choice("channel", RequestCases.Channel.self, required: false).value ?? .staff
         if channel == .link { fields.fail("channel", "link is for requests the person files through their personal link") }
         let details = fields.string("details", required: false, maxLength: 10000).value
-        let receivedAt = fields.timestamp("received_at", required: false).value
+        let receivedAt = fields.changeTimestamp("received_at")
         if let receivedAt, receivedAt > Date() { fields.fail("received_at", "must not be in the future") }
         let assignee = fields.uuid("assignee_id", required: false).value
         let verification = fields.choice("verification_method", RequestCases.VerificationMethod.self, nullable: true) ?? nil

@@ -90,7 +90,7 @@ struct StaffRoutes {
         case .value(let email): changes.email = .some(email)
         }
         changes.role = fields.choice("role", StaffRole.self, required: false).value
-        changes.active = fields.bool("active", required: false).value
+        changes.active = fields.change("active")
         try fields.finish()
         return try Self.response(try await directory.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
     }

@@ -76,7 +76,7 @@ struct WebhookRoutes {
         changes.events = fields.choices("events", EventType.self)
         if changes.events?.isEmpty == true { fields.fail("events", "must name at least one event") }
         changes.description = fields.string("description", required: false, maxLength: 500).nullable
-        changes.active = fields.bool("active", required: false).value
+        changes.active = fields.change("active")
         try fields.finish()
         return Self.response(try await endpoints.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
     }
