@@ -124,7 +124,9 @@ extension RequestFields {
     /// path and query, in RFC 3986's characters; the scheme is stored in lower case. The same
     /// pattern as `openapi.yaml`'s.
     mutating func webhookURL(_ field: String, required: Bool) -> String? {
-        guard let text = string(field, required: required, maxLength: 2000).value else { return nil }
+        let presence = string(field, required: required, maxLength: 2000)
+        if case .null = presence, !required { fail(field, "must not be null: an endpoint always has a URL") }
+        guard let text = presence.value else { return nil }
         guard (try? Self.webhookURLPattern.wholeMatch(in: text)) != nil, URL(string: text) != nil else {
             fail(field, "must be an http or https URL with a host, and no user or password; percent-encode other characters")
             return nil
