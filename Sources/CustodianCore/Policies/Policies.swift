@@ -6,6 +6,9 @@ import Postgres
 public struct Policies: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case terms, privacy
+
+        /// How messages name the document.
+        public var title: String { self == .terms ? "terms" : "privacy policy" }
     }
 
     public enum Language: String, Sendable, CaseIterable {
@@ -177,7 +180,7 @@ public struct Policies: Sendable {
             throw DomainError.notFound(resource: subject.kind == .lead ? "lead" : "contact")
         }
         guard let current = try await current(kind, language: language, on: session), current.version == version else {
-            throw DomainError.invalid([FieldError(field: "version", message: "is not the version of the \(kind.rawValue) in effect")])
+            throw DomainError.invalid([FieldError(field: "version", message: "is not the version of the \(kind.title) in effect")])
         }
         let rows = try await session.query(
             """

@@ -245,7 +245,7 @@ public struct WebForms: Sendable {
                 if current != nil && !given {
                     missing.append(
                         FieldError(
-                            field: "accept", message: "must accept the \(kind.rawValue) in effect (version \(current?.version ?? 0))"))
+                            field: "accept", message: "must accept the \(kind.title) in effect (version \(current?.version ?? 0))"))
                 }
             }
             if !missing.isEmpty { throw DomainError.invalid(missing) }

@@ -88,7 +88,7 @@ struct PolicyRoutes {
         let language = query.choice("lang", Policies.Language.self)
         try query.finish()
         guard let version = try await publicPolicies.current(kind, language: language) else {
-            throw ProblemError(.notFound, detail: "no \(kind.rawValue) have been published yet")
+            throw ProblemError(.notFound, detail: "no version of the \(kind.title) is in effect yet")
         }
         var response = JSONBody.response(Self.json(version))
         response.headers[.cacheControl] = "public, max-age=60"
