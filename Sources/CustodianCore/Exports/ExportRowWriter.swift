@@ -52,8 +52,9 @@ struct ExportRowWriter: Sendable {
         return .value(key: name, kind: kind, sql: sql)
     }
 
-    func write(_ row: Row, into output: inout [UInt8]) throws {
-        var index = 0
+    /// Writes the members read from the row's cells from `firstCell` on.
+    func write(_ row: Row, from firstCell: Int = 0, into output: inout [UInt8]) throws {
+        var index = firstCell
         try Self.write(members, row: row, index: &index, into: &output)
     }
 

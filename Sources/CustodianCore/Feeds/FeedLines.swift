@@ -5,56 +5,40 @@ import Postgres
 /// records must cost little more than reading them. A record comes out as the API's GET shows it
 /// (`RecordTable.record(from:)`): the same members, timestamps in RFC 3339 UTC with milliseconds.
 struct FeedLines {
-    let table: RecordTable
-    private let columns: [ColumnSpec]
-    /// `"name":` of each column, ready to copy.
-    private let keys: [[UInt8]]
+    /// The record's members, in the order the select list reads them.
+    private let record: ExportRowWriter
 
     /// Cells before the record's columns: the id served, whether the record is there, erased.
     static let leadingColumns = 3
 
-    init(table: RecordTable) {
-        self.table = table
-        columns = table.columns + table.readOnlyColumns
-        keys = (columns.map(\.name) + ["custom_fields", "created_at", "updated_at"]).map { Array(",\"\($0)\":".utf8) }
+    init(table: RecordTable, alias: String) {
+        func member(_ name: String, _ kind: ExportRowWriter.Kind) -> ExportRowWriter.Member {
+            .value(key: name, kind: kind, sql: "\(alias).\(name)")
+        }
+        let columns = (table.columns + table.readOnlyColumns).map { column -> ExportRowWriter.Member in
+            switch column.kind {
+            case .boolean: member(column.name, .boolean)
+            case .timestamp: member(column.name, .timestamp)
+            case .text, .multilineText, .email, .countryCode, .reference: member(column.name, .string)
+            }
+        }
+        record = ExportRowWriter(
+            members: [member("id", .string)] + columns + [
+                member("custom_fields", .json), member("created_at", .timestamp), member("updated_at", .timestamp),
+            ])
     }
 
-    /// The record's columns for the row aliased `alias`, in the order `write` reads them.
-    func selectList(alias: String) -> String {
-        // Results arrive in text form (each type's own output): the bytes go into the line as they come.
-        (["id"] + columns.map(\.name) + ["custom_fields", "created_at", "updated_at"]).map { "\(alias).\($0)" }
-            .joined(separator: ", ")
-    }
+    /// The record's columns; results arrive in text form (each type's own output), and the bytes
+    /// go into the line as they come.
+    var selectList: String { record.selectList }
 
     /// `{"op":"upsert","cursor":"…","record":{…}}` and a newline.
     func upsert(_ row: Row, cursor: FeedCursor, into output: inout [UInt8]) throws {
         output.append(contentsOf: Self.upsertStart)
         cursor.encode(into: &output)
         output.append(contentsOf: Self.recordStart)
-        var index = Self.leadingColumns
-        output.append(contentsOf: "\"id\":\"".utf8)
-        output.append(contentsOf: try Self.required(row, index).utf8)
-        output.append(UInt8(ascii: "\""))
-        for (position, column) in columns.enumerated() {
-            index += 1
-            output.append(contentsOf: keys[position])
-            guard let cell = row.text(at: index) else {
-                output.append(contentsOf: Self.null)
-                continue
-            }
-            switch column.kind {
-            case .boolean: output.append(contentsOf: cell.utf8.first == UInt8(ascii: "t") ? Self.true : Self.false)
-            case .timestamp: try PostgresTimestampText.write(cell, row: row, at: index, into: &output)
-            case .text, .multilineText, .email, .countryCode, .reference: JSONValue.writeString(cell, to: &output)
-            }
-        }
-        output.append(contentsOf: keys[columns.count])
-        output.append(contentsOf: try Self.required(row, index + 1).utf8) // jsonb's text is JSON
-        for (offset, key) in keys[(columns.count + 1)...].enumerated() {
-            output.append(contentsOf: key)
-            try PostgresTimestampText.write(try Self.required(row, index + 2 + offset), row: row, at: index + 2 + offset, into: &output)
-        }
-        output.append(contentsOf: "}}\n".utf8)
+        try record.write(row, from: Self.leadingColumns, into: &output)
+        output.append(contentsOf: "}\n".utf8)
     }
 
     static func required(_ row: Row, _ index: Int) throws -> String {
@@ -72,8 +56,5 @@ struct FeedLines {
     }
 
     private static let upsertStart = Array("{\"op\":\"upsert\",\"cursor\":\"".utf8)
-    private static let recordStart = Array("\",\"record\":{".utf8)
-    private static let null = Array("null".utf8)
-    private static let `true` = Array("true".utf8)
-    private static let `false` = Array("false".utf8)
+    private static let recordStart = Array("\",\"record\":".utf8)
 }

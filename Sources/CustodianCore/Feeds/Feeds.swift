@@ -69,7 +69,7 @@ public struct Feeds: Sendable {
             ).single()
             let now = try Self.snapshot(facts)
             try Self.check(cursor, now: now, purgedBelow: try Self.purgedBelow(facts))
-            let lines = FeedLines(table: cursor.feed.table)
+            let lines = FeedLines(table: cursor.feed.table, alias: "t")
             let (sql, parameters) = Self.changes(since: cursor, lines: lines)
             try await transaction.execute("DECLARE feed_rows NO SCROLL CURSOR FOR " + sql, parameters)
             var out = ChunkedOutput()
@@ -114,7 +114,7 @@ public struct Feeds: Sendable {
     static func changes(since cursor: FeedCursor, lines: FeedLines) -> (String, [any PostgresBindable]) {
         let feed = cursor.feed
         let table = feed.table.table
-        let columns = lines.selectList(alias: "t")
+        let columns = lines.selectList
         if cursor.ranges == FeedCursor.start(feed).ranges {
             return ("SELECT t.id AS feed_id, true AS present, false AS erased, \(columns) FROM \(table) t ORDER BY t.id", [])
         }
