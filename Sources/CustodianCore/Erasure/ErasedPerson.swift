@@ -15,7 +15,7 @@ struct ErasedPerson: Sendable, Equatable {
 
     /// The parameters every per-table statement of an erasure takes: $1 leads, $2 contacts, $3 customers.
     var parameters: [any PostgresBindable] {
-        [RequestCases.uuidArray(leads), RequestCases.uuidArray(contacts), RequestCases.uuidArray(customers)]
+        [ArrayLiteral.uuids(leads), ArrayLiteral.uuids(contacts), ArrayLiteral.uuids(customers)]
     }
 
     /// Opens a statement that takes `parameters`: it gives all three their type, so a statement

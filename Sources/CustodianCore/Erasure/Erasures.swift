@@ -150,7 +150,7 @@ public struct Erasures: Sendable {
                 ORDER BY customer_id, active DESC, created_at, id
             )
             """,
-            [RequestCases.uuidArray(customers)]
+            [ArrayLiteral.uuids(customers)]
         )
     }
 

@@ -143,7 +143,7 @@ public struct PersonExports: Sendable {
             """,
             [
                 prepared.subject.kind == .lead ? "lead" : "contact", prepared.subject.id, prepared.audience.rawValue, actor, request,
-                Self.textArray(prepared.sections), Self.textArray(prepared.leftOut), byteSize,
+                ArrayLiteral.texts(prepared.sections), ArrayLiteral.texts(prepared.leftOut), byteSize,
             ]
         ).single().decode("id")
     }
@@ -184,12 +184,6 @@ public struct PersonExports: Sendable {
                 leftOut: try names("left_out"), byteSize: try row.decode("byte_size"), createdAt: try row.decode("created_at")
             )
         }
-    }
-
-    static func textArray(_ values: [String]) -> String {
-        "{"
-            + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
     }
 }
 

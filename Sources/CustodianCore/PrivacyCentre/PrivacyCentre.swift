@@ -63,7 +63,7 @@ public struct PrivacyCentre: Sendable {
                 UPDATE privacy_settings SET lead_correctable = coalesce($1::text[], lead_correctable),
                     contact_correctable = coalesce($2::text[], contact_correctable), retention = coalesce($3, retention), updated_by = $4
                 """,
-                [leadCorrectable.map(PersonExports.textArray), contactCorrectable.map(PersonExports.textArray), retention, actor])
+                [leadCorrectable.map(ArrayLiteral.texts), contactCorrectable.map(ArrayLiteral.texts), retention, actor])
             return try await Self.settings(on: transaction)
         }
     }

@@ -248,14 +248,10 @@ public struct RequestCases: Sendable {
             """,
             [
                 cursor?.createdAtMicroseconds, cursor?.id, filter.status?.rawValue, filter.kind?.rawValue, filter.subjectType?.rawValue,
-                filter.subjectIDs.map(Self.uuidArray), filter.assigneeID, filter.overdue, filter.dueBefore, limit + 1,
+                filter.subjectIDs.map(ArrayLiteral.uuids), filter.assigneeID, filter.overdue, filter.dueBefore, limit + 1,
             ]
         )
         return try Page.keyset(rows, limit: limit, Self.requestCase(from:))
-    }
-
-    static func uuidArray(_ ids: [UUID]) -> String {
-        "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
     }
 
     /// What a staff member changes on a case. Free texts are recorded in the history as changed,

@@ -92,7 +92,7 @@ public struct WebForms: Sendable {
         return try await database.transaction { transaction in
             let offered = try await transaction.query(
                 "SELECT count(*)::int AS n FROM consent_purposes WHERE id = ANY ($1::uuid[]) AND active AND applies_to IN ('leads', 'both')",
-                [RequestCases.uuidArray(definition.purposes)]
+                [ArrayLiteral.uuids(definition.purposes)]
             ).single().decode("n", as: Int.self)
             if offered != Set(definition.purposes).count {
                 throw DomainError.invalid([FieldError(field: "purposes", message: "must be active purposes that apply to leads")])
@@ -107,8 +107,8 @@ public struct WebForms: Sendable {
                 RETURNING \(Self.columns)
                 """,
                 [
-                    key, definition.name, PersonExports.textArray(definition.fields), PersonExports.textArray(definition.requiredFields),
-                    RequestCases.uuidArray(definition.purposes), definition.requiresTerms, definition.requiresPrivacy, definition.thankYou,
+                    key, definition.name, ArrayLiteral.texts(definition.fields), ArrayLiteral.texts(definition.requiredFields),
+                    ArrayLiteral.uuids(definition.purposes), definition.requiresTerms, definition.requiresPrivacy, definition.thankYou,
                     definition.source, actor,
                 ]
             ).single()
@@ -166,7 +166,7 @@ public struct WebForms: Sendable {
             FROM consent_purposes p JOIN consent_purpose_versions v ON v.purpose_id = p.id AND v.version = p.current_version
             WHERE p.id = ANY ($1::uuid[]) AND p.active
             ORDER BY p.created_at, p.id
-            """, [RequestCases.uuidArray(form.purposes)])
+            """, [ArrayLiteral.uuids(form.purposes)])
         var policies: [JSONValue] = []
         for kind in [form.requiresTerms ? Policies.Kind.terms : nil, form.requiresPrivacy ? .privacy : nil].compactMap({ $0 }) {
             for language in Policies.Language.allCases {
