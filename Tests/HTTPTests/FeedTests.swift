@@ -274,7 +274,10 @@ struct FeedTests {
             #expect(try await Feeds(database: fixture.pool).purge() == 0)
             #expect(try await client.send(.get, "/v1/feeds/leads?since=\(cursor)", headers: headers(key: admin)).status == .ok)
 
-            // Housekeeping purges changes past the retention and moves the horizon past them.
+            // Housekeeping purges changes past the retention and moves the horizon past them: a
+            // cursor from before a purged change (one it has not been served) has expired. One
+            // that was served everything purged stays valid, so the change comes after the cursor.
+            _ = try await client.create("/v1/leads", key: admin, #"{"name": "Purged Unseen"}"#)
             try await fixture.database.withPool(role: .owner) { owner in
                 try await owner.execute("UPDATE feed_changes SET changed_at = now() - interval '31 days'")
             }

@@ -46,10 +46,13 @@ public struct Feeds: Sendable {
         case unknown
     }
 
+    /// The snapshot a poll reads in, and the horizon of the changes kept.
+    static let facts = "SELECT pg_current_snapshot()::text AS now, purged_below::text AS purged FROM feed_horizon"
+
     /// Refuses a cursor the feed cannot continue from, before the answer starts.
     public func check(_ cursor: FeedCursor) async throws {
         let facts = try await database.query(
-            "SELECT pg_current_snapshot()::text AS now, purged_below::text AS purged FROM feed_horizon"
+            Self.facts
         ).single()
         try Self.check(cursor, now: try Self.snapshot(facts), purgedBelow: try Self.purgedBelow(facts))
     }
@@ -65,7 +68,7 @@ public struct Feeds: Sendable {
     public func poll(from cursor: FeedCursor, write: (ArraySlice<UInt8>) async throws -> Void) async throws {
         try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
             let facts = try await transaction.query(
-                "SELECT pg_current_snapshot()::text AS now, purged_below::text AS purged FROM feed_horizon"
+                Self.facts
             ).single()
             let now = try Self.snapshot(facts)
             try Self.check(cursor, now: now, purgedBelow: try Self.purgedBelow(facts))
