@@ -53,6 +53,15 @@ struct Serve: AsyncParsableCommand {
     )
     var trustedProxies: String?
 
+    @Option(help: "bcrypt work factor of customer-area passwords (4-31). Env: CUSTODIAN_PASSWORD_COST; default 12.")
+    var passwordCost: Int?
+
+    @Option(
+        help:
+            "Password-reset and invitation links are this, ?token= and the token: the page that sets the password. Env: CUSTODIAN_PORTAL_LINK_BASE_URL; default http://127.0.0.1:8080/portal/password."
+    )
+    var portalLinkBaseURL: String?
+
     func run() async throws {
         let logger = try database.makeLogger(label: "custodian")
         let environment = ProcessInfo.processInfo.environment
@@ -72,7 +81,10 @@ struct Serve: AsyncParsableCommand {
             publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),
             trustedProxies: try Self.networks(Setting("CUSTODIAN_TRUSTED_PROXIES", default: "").resolve(flag: trustedProxies)),
             signingKey: try Self.signingKey(environment: environment, logger: logger),
-            secrets: try Self.secrets(environment: environment)
+            secrets: try Self.secrets(environment: environment),
+            passwordCost: UInt8(clamping: try Setting("CUSTODIAN_PASSWORD_COST", default: 12).resolve(flag: passwordCost)),
+            portalLinkBaseURL: try Setting("CUSTODIAN_PORTAL_LINK_BASE_URL", default: "http://127.0.0.1:8080/portal/password")
+                .resolve(flag: portalLinkBaseURL)
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())

@@ -24,6 +24,10 @@ public struct ServerSettings: Sendable {
     /// Keys erased people's email hashes and seals webhook secrets.
     public var secrets: ServerSecrets
     public var webhooks: WebhookDispatcher.Configuration
+    /// bcrypt's work factor for customer-area passwords.
+    public var passwordCost: UInt8
+    /// Password-reset and invitation links are this, `?token=`, and the token.
+    public var portalLinkBaseURL: String
 
     public init(
         host: String = "127.0.0.1",
@@ -37,7 +41,9 @@ public struct ServerSettings: Sendable {
         trustedProxies: [IPNetwork] = [],
         signingKey: SigningKey = .generate(),
         secrets: ServerSecrets = ServerSecrets(current: .generate()),
-        webhooks: WebhookDispatcher.Configuration = .init()
+        webhooks: WebhookDispatcher.Configuration = .init(),
+        passwordCost: UInt8 = 12,
+        portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password"
     ) {
         self.host = host
         self.port = port
@@ -51,6 +57,8 @@ public struct ServerSettings: Sendable {
         self.signingKey = signingKey
         self.secrets = secrets
         self.webhooks = webhooks
+        self.passwordCost = passwordCost
+        self.portalLinkBaseURL = portalLinkBaseURL
     }
 }
 
@@ -124,10 +132,20 @@ public func buildRouter(
         .register(on: &routes)
     PolicyRoutes(policies: Policies(database: database), publicPolicies: Policies(database: publicPool), auth: auth, gate: gate)
         .register(on: &routes)
-    PublicPeopleRoutes(
-        links: ConsentLinks(database: publicPool), cases: RequestCases(database: publicPool),
-        exports: PersonExports(database: publicPool), policies: Policies(database: publicPool),
-        centre: PrivacyCentre(database: publicPool), gate: gate
+    let own = OwnData(
+        cases: RequestCases(database: publicPool), exports: PersonExports(database: publicPool), policies: Policies(database: publicPool),
+        centre: PrivacyCentre(database: publicPool), ledger: ConsentLedger(database: publicPool))
+    PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate).register(on: &routes)
+    let hasher = PasswordHasher(cost: settings.passwordCost)
+    let portalAccounts = PortalAccounts(
+        database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL)
+    let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate)
+    PortalRoutes(accounts: portalAccounts, auth: portalAuth, gate: gate, throttle: LoginThrottle()).register(on: &routes)
+    PortalMeRoutes(auth: portalAuth, own: own).register(on: &routes)
+    PortalSettingsRoutes(
+        settings: PortalSettings(database: database),
+        accounts: PortalAccounts(database: database, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL),
+        auth: auth
     ).register(on: &routes)
     extraRoutes(&routes)
     let catalog = routes.catalog
@@ -149,6 +167,7 @@ public func buildRouter(
             .init(name: "feed changes", work: feeds.purge),
             .init(name: "expired case exports", work: exports.removeExpiredAttachments),
             .init(name: "form submissions", work: WebForms(database: database).forgetOldSubmissions),
+            .init(name: "portal sessions and links", work: portalAccounts.purgeExpired),
         ],
         logger: logger
     )

@@ -134,6 +134,7 @@ public struct Policies: Sendable {
     public enum Context: String, Sendable, CaseIterable {
         case privacyCentre = "privacy_centre"
         case registration
+        case customerArea = "customer_area"
         case webForm = "web_form"
         case staff
     }

@@ -14,7 +14,9 @@ public struct RequestCases: Sendable {
     }
 
     public enum Channel: String, Sendable, CaseIterable {
-        case staff, link, email, phone, letter
+        case staff, link
+        case customerArea = "customer_area"
+        case email, phone, letter
         case inPerson = "in_person"
     }
 

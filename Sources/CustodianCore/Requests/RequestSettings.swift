@@ -61,9 +61,10 @@ public struct RequestSettings: Sendable {
 }
 
 extension RequestCases {
-    /// A person files a request through their personal link: the link proves who they are, so
-    /// the case starts verified. Refused (403-like conflict) for kinds the settings do not offer.
-    public func file(_ kind: Kind, details: String?, by person: ConsentSubject) async throws -> Case {
+    /// A person files a request through their personal link or logged in to the customer area:
+    /// either proves who they are, so the case starts verified. Refused (422) for kinds the
+    /// settings do not offer.
+    public func file(_ kind: Kind, details: String?, by person: ConsentSubject, loggedIn: Bool = false) async throws -> Case {
         let settings = try await RequestSettings(database: database).current()
         guard settings.allows(kind, for: person.kind) else {
             throw DomainError.invalid([
@@ -72,8 +73,8 @@ extension RequestCases {
         }
         return try await open(
             NewCase(
-                kind: kind, subjectType: person.kind == .lead ? .lead : .contact, subjectID: person.id, channel: .link,
-                details: details, verificationMethod: .personalLink
+                kind: kind, subjectType: person.kind == .lead ? .lead : .contact, subjectID: person.id,
+                channel: loggedIn ? .customerArea : .link, details: details, verificationMethod: loggedIn ? .customerArea : .personalLink
             ),
             by: nil
         )

@@ -11,12 +11,46 @@ public enum EventType: String, Sendable, CaseIterable {
     case requestOverdue = "request.overdue"
     case requestCompleted = "request.completed"
     case subjectErased = "subject.erased"
+    case passwordResetRequested = "contact.password_reset_requested"
+    case portalInvitation = "contact.portal_invitation"
 }
 
 public enum Outbox {
     /// `data` holds ids, kinds and dates only; `subjectID` names the person the event is about, so
     /// that erasing them also removes what has not gone out yet.
     static func emit(_ type: EventType, data: JSONValue, subjectID: UUID?, on session: some Queryable) async throws {
+        try await insert(type, payload: data, subjectID: subjectID, on: session)
+    }
+
+    /// An event that carries a secret for the receiver (a one-time link for the mailer): the
+    /// secret members are sealed with the server's secret key at rest and opened only when the
+    /// message is sent, so the database alone never holds a usable link.
+    static func emit(
+        _ type: EventType, data: [String: JSONValue], sealing secret: [String: JSONValue], with secrets: ServerSecrets, subjectID: UUID?,
+        on session: some Queryable
+    ) async throws {
+        let key = secrets.current
+        let box = try key.seal(JSONValue.object(secret).serialized())
+        var payload = data
+        payload[sealedMember] = .object(["key_id": .string(key.keyID), "box": .string(Data(box).base64EncodedString())])
+        try await insert(type, payload: .object(payload), subjectID: subjectID, on: session)
+    }
+
+    static let sealedMember = "sealed"
+
+    /// The payload as the receiver gets it: sealed members opened and put in place.
+    static func opened(_ payload: JSONValue, with secrets: ServerSecrets) throws -> JSONValue {
+        guard var members = payload.object, let sealed = members.removeValue(forKey: sealedMember) else { return payload }
+        guard let keyID = sealed["key_id"]?.string, let box = sealed["box"]?.string.flatMap({ Data(base64Encoded: $0) }) else {
+            return .object(members)
+        }
+        let opened = try secrets.secret(withID: keyID).open(Array(box))
+        let secret = try JSONDecoder().decode(JSONValue.self, from: Data(opened))
+        for (name, value) in secret.object ?? [:] { members[name] = value }
+        return .object(members)
+    }
+
+    private static func insert(_ type: EventType, payload data: JSONValue, subjectID: UUID?, on session: some Queryable) async throws {
         try await session.execute(
             """
             WITH event AS (

@@ -57,6 +57,16 @@ public struct ProblemType: Sendable, Equatable {
     )
     public static let erasedPerson = ProblemType(
         slug: "erased-person", title: "The person was erased at their request", status: .conflict)
+    public static let invalidCredentials = ProblemType(
+        slug: "invalid-credentials", title: "The email or the password is wrong, or the account is locked", status: .unauthorized)
+    public static let sessionRequired = ProblemType(
+        slug: "session-required", title: "A valid customer-area session is required", status: .unauthorized)
+    public static let accountInactive = ProblemType(
+        slug: "account-inactive", title: "The contact or their customer is inactive", status: .forbidden)
+    public static let acceptanceRequired = ProblemType(
+        slug: "acceptance-required", title: "Accept the policies in effect first", status: .forbidden)
+    public static let portalDisabled = ProblemType(
+        slug: "portal-disabled", title: "The customer area is not enabled", status: .notFound)
     public static let invalidCursor = ProblemType(slug: "invalid-cursor", title: "The cursor is not valid", status: .badRequest)
     public static let cursorExpired = ProblemType(
         slug: "cursor-expired", title: "The cursor is older than the changes kept; start again without it", status: .gone)

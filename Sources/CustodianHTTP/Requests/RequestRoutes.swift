@@ -47,7 +47,9 @@ struct RequestRoutes {
         let subjectType = fields.choice("subject_type", RequestCases.SubjectType.self, required: true)
         let subjectID = fields.uuid("subject_id", required: true)
         let channel = fields.choice("channel", RequestCases.Channel.self, required: false).value ?? .staff
-        if channel == .link { fields.fail("channel", "link is for requests the person files through their personal link") }
+        if channel == .link || channel == .customerArea {
+            fields.fail("channel", "\(channel.rawValue) is for requests the person files themselves")
+        }
         let details = fields.string("details", required: false, maxLength: 10000).value
         let receivedAt = fields.changeTimestamp("received_at")
         if let receivedAt, receivedAt > Date() { fields.fail("received_at", "must not be in the future") }

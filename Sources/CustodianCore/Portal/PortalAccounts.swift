@@ -1,0 +1,373 @@
+import Foundation
+import Postgres
+
+/// Customer-area accounts of contacts: registration, login with lockout, sessions, and the
+/// one-time links (password reset, invitation) that go to the mailer through a webhook.
+///
+/// Session tokens and one-time links are 256 random bits, shown once and stored as SHA-256.
+public struct PortalAccounts: Sendable {
+    let database: PostgresPool
+    let hasher: PasswordHasher
+    let secrets: ServerSecrets
+    /// One-time links are this, `?token=`, and the token: the page (a frontend's) that asks for
+    /// the new password and posts it to `/v1/portal/password-reset/complete`.
+    let linkBaseURL: String
+
+    public init(database: PostgresPool, hasher: PasswordHasher, secrets: ServerSecrets, linkBaseURL: String) {
+        self.database = database
+        self.hasher = hasher
+        self.secrets = secrets
+        self.linkBaseURL = linkBaseURL
+    }
+
+    public enum Refusal: Error, Sendable, Equatable {
+        /// The customer area is turned off (or registration is, for a registration).
+        case disabled
+        /// The contact or their customer is inactive: they may not log in, and are told why.
+        case inactive
+    }
+
+    /// A new session: the token is shown this once.
+    public struct NewSession: Sendable {
+        public let token: String
+        public let contactID: UUID
+        public let expiresAt: Date
+        /// Policies whose version in effect the contact has not accepted: until they do, the
+        /// session can do nothing but accept them (and log out).
+        public let pendingPolicies: [Policies.Kind]
+    }
+
+    /// A request's session, resolved.
+    public struct Session: Sendable {
+        public let id: UUID
+        public let contactID: UUID
+        public let expiresAt: Date
+        public let pendingPolicies: [Policies.Kind]
+        public var person: ConsentSubject { .contact(contactID) }
+    }
+
+    public struct Registration: Sendable {
+        public var customer: ColumnValues
+        public var contact: ColumnValues
+        public var password: String
+        public var acceptances: [(kind: Policies.Kind, version: Int, language: Policies.Language)]
+        public var ip: String?
+        public var userAgent: String?
+
+        public init(
+            customer: ColumnValues, contact: ColumnValues, password: String,
+            acceptances: [(kind: Policies.Kind, version: Int, language: Policies.Language)], ip: String?, userAgent: String?
+        ) {
+            self.customer = customer
+            self.contact = contact
+            self.password = password
+            self.acceptances = acceptances
+            self.ip = ip
+            self.userAgent = userAgent
+        }
+    }
+
+    static let resetLifetime = "1 hour"
+    static let invitationLifetime = "7 days"
+
+    /// The policies the settings require whose version in effect `contact` (an SQL expression)
+    /// has not accepted, as the lead it was or as the contact. `settings` names portal_settings.
+    static func pendingPolicies(contact: String, settings: String) -> String {
+        """
+        to_jsonb(ARRAY(
+            SELECT required.kind
+            FROM (VALUES ('terms', \(settings).registration_requires_terms), ('privacy', \(settings).registration_requires_privacy))
+                AS required (kind, wanted)
+            CROSS JOIN LATERAL (
+                SELECT max(version) AS version FROM policy_versions v WHERE v.kind = required.kind AND v.effective_at <= now()
+            ) AS in_effect
+            WHERE required.wanted AND in_effect.version IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM policy_acceptances pa
+                WHERE pa.kind = required.kind AND pa.version = in_effect.version
+                  AND (pa.subject_id = \(contact) OR pa.subject_id IN (SELECT id FROM leads WHERE converted_contact_id = \(contact)))
+            )
+            ORDER BY required.kind DESC
+        )) AS pending_policies
+        """
+    }
+
+    static func policies(_ row: Row) throws -> [Policies.Kind] {
+        try row.decode("pending_policies", as: JSONB<[String]>.self).value.compactMap(Policies.Kind.init(rawValue:))
+    }
+
+    // MARK: Registration and login
+
+    /// Creates the customer, its primary contact and the account, records the acceptances, and
+    /// logs the contact in; all or nothing. A required policy not accepted in its version in
+    /// effect refuses the whole registration.
+    public func register(_ registration: Registration) async throws -> NewSession {
+        let settings = try await PortalSettings.current(on: database)
+        guard settings.enabled, settings.registrationEnabled else { throw Refusal.disabled }
+        let hash = try await hasher.hash(registration.password)
+        return try await database.withAmbientTransaction {
+            var missing: [FieldError] = []
+            for kind in settings.requiredPolicies {
+                guard let current = try await Policies.current(kind, language: nil, on: database) else { continue }
+                if !registration.acceptances.contains(where: { $0.kind == kind && $0.version == current.version }) {
+                    missing.append(
+                        FieldError(field: "accept", message: "must accept the \(kind.title) in effect (version \(current.version))"))
+                }
+            }
+            if !missing.isEmpty { throw DomainError.invalid(missing) }
+            let customer = try await Customers.table.insert(registration.customer, customFields: .object([:]), by: nil, on: database)
+            let contact = try await Contacts.table.insert(
+                registration.contact + [("customer_id", .uuid(customer.id)), ("is_primary", .bool(true))], customFields: .object([:]),
+                by: nil, on: database)
+            try await database.execute(
+                "INSERT INTO portal_accounts (contact_id, password_hash, password_changed_at) VALUES ($1, $2, now())", [contact.id, hash])
+            let policies = Policies(database: database)
+            for acceptance in registration.acceptances {
+                _ = try await policies.accept(
+                    acceptance.kind, version: acceptance.version, language: acceptance.language, by: .contact(contact.id),
+                    origin: .init(context: .registration, ip: registration.ip, userAgent: registration.userAgent))
+            }
+            return try await openSession(
+                for: contact.id, hours: settings.sessionHours, ip: registration.ip, userAgent: registration.userAgent)
+        }
+    }
+
+    public enum LoginOutcome: Sendable {
+        case loggedIn(NewSession)
+        /// Wrong password, unknown email and locked account alike: nothing tells them apart.
+        case refused
+    }
+
+    /// Checks the password (bcrypt runs whether or not the email is known) and opens a session.
+    /// Failed attempts count on the account; `max_failed_logins` in a row lock it, each further
+    /// lock twice as long as the one before. A correct password for an inactive contact or
+    /// customer is refused with the reason (`Refusal.inactive`).
+    public func login(email: String, password: String, ip: String?, userAgent: String?) async throws -> LoginOutcome {
+        let settings = try await PortalSettings.current(on: database)
+        guard settings.enabled else { throw Refusal.disabled }
+        let row = try await database.query(
+            """
+            SELECT a.contact_id, a.password_hash, c.active AND cu.active AS active
+            FROM contacts c JOIN portal_accounts a ON a.contact_id = c.id JOIN customers cu ON cu.id = c.customer_id
+            WHERE lower(c.email) = lower($1)
+            """,
+            [email]
+        ).first
+        let hash: String? = try row?.decode("password_hash")
+        guard try await hasher.verify(password, against: hash), let row else {
+            if let row { try await countFailure(of: try row.decode("contact_id"), settings: settings) }
+            return .refused
+        }
+        let contactID: UUID = try row.decode("contact_id")
+        return try await database.withAmbientTransaction {
+            let unlocked = try await database.query(
+                """
+                UPDATE portal_accounts SET failed_logins = 0, lockouts = 0, locked_until = NULL, last_login_at = now()
+                WHERE contact_id = $1 AND (locked_until IS NULL OR locked_until <= now())
+                RETURNING contact_id
+                """,
+                [contactID])
+            guard !unlocked.isEmpty else { return .refused }
+            guard try row.decode("active", as: Bool.self) else { throw Refusal.inactive }
+            return .loggedIn(try await openSession(for: contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent))
+        }
+    }
+
+    private func countFailure(of contactID: UUID, settings: PortalSettings.Values) async throws {
+        // A locked account's attempts do not count: the lock is not extended by guessing on.
+        try await database.execute(
+            """
+            UPDATE portal_accounts SET
+                locked_until = CASE WHEN failed_logins + 1 >= $2
+                    THEN now() + make_interval(mins => $3::integer * (1 << least(lockouts, 10))) ELSE locked_until END,
+                lockouts = CASE WHEN failed_logins + 1 >= $2 THEN lockouts + 1 ELSE lockouts END,
+                failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
+            WHERE contact_id = $1 AND (locked_until IS NULL OR locked_until <= now())
+            """,
+            [contactID, settings.maxFailedLogins, settings.lockoutMinutes])
+    }
+
+    private func openSession(for contactID: UUID, hours: Int, ip: String?, userAgent: String?) async throws -> NewSession {
+        let token = Secret.randomToken()
+        let row = try await database.query(
+            """
+            WITH opened AS (
+                INSERT INTO portal_sessions (contact_id, token_hash, expires_at, ip, user_agent)
+                VALUES ($1, $2, now() + make_interval(hours => $3::integer), $4, $5)
+                RETURNING contact_id, expires_at
+            )
+            SELECT opened.expires_at, \(Self.pendingPolicies(contact: "opened.contact_id", settings: "ps"))
+            FROM opened CROSS JOIN portal_settings ps
+            """,
+            [contactID, Secret.hash(token), hours, ip, userAgent.map { String($0.prefix(1000)) }]
+        ).single()
+        return NewSession(
+            token: token, contactID: contactID, expiresAt: try row.decode("expires_at"), pendingPolicies: try Self.policies(row))
+    }
+
+    // MARK: Sessions
+
+    public static func couldBeToken(_ token: String) -> Bool {
+        token.utf8.count == 43 && Data(base64URLEncoded: token) != nil
+    }
+
+    /// The live session `token` opens, or nil. Throws `Refusal` when the area was turned off or
+    /// the contact or customer made inactive since the login.
+    public func session(token: String) async throws -> Session? {
+        guard Self.couldBeToken(token) else { return nil }
+        guard
+            let row = try await database.query(
+                """
+                SELECT s.id, s.contact_id, s.expires_at, ps.enabled, c.active AND cu.active AS active,
+                       \(Self.pendingPolicies(contact: "s.contact_id", settings: "ps"))
+                FROM portal_sessions s JOIN contacts c ON c.id = s.contact_id JOIN customers cu ON cu.id = c.customer_id
+                CROSS JOIN portal_settings ps
+                WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+                """,
+                [Secret.hash(token)]
+            ).first
+        else { return nil }
+        guard try row.decode("enabled", as: Bool.self) else { throw Refusal.disabled }
+        guard try row.decode("active", as: Bool.self) else { throw Refusal.inactive }
+        return Session(
+            id: try row.decode("id"), contactID: try row.decode("contact_id"), expiresAt: try row.decode("expires_at"),
+            pendingPolicies: try Self.policies(row))
+    }
+
+    public func logout(_ session: Session) async throws {
+        try await database.execute("UPDATE portal_sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", [session.id])
+    }
+
+    /// Changes the password when `current` is right, ends every session of the contact (this one
+    /// too) and opens a new one. Nil: `current` was wrong.
+    public func changePassword(_ session: Session, current: String, new: String, ip: String?, userAgent: String?) async throws
+        -> NewSession?
+    {
+        let hash: String? = try await database.query("SELECT password_hash FROM portal_accounts WHERE contact_id = $1", [session.contactID])
+            .first?.decode("password_hash")
+        guard try await hasher.verify(current, against: hash) else { return nil }
+        let newHash = try await hasher.hash(new)
+        let settings = try await PortalSettings.current(on: database)
+        return try await database.withAmbientTransaction {
+            try await setPassword(newHash, of: session.contactID)
+            return try await openSession(for: session.contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent)
+        }
+    }
+
+    /// The new password, no lock, and every session and unused link of the contact ended.
+    private func setPassword(_ hash: String, of contactID: UUID) async throws {
+        try await database.execute(
+            """
+            UPDATE portal_accounts SET password_hash = $2, password_changed_at = now(), failed_logins = 0, lockouts = 0, locked_until = NULL
+            WHERE contact_id = $1
+            """,
+            [contactID, hash])
+        try await database.execute(
+            "UPDATE portal_sessions SET revoked_at = now() WHERE contact_id = $1 AND revoked_at IS NULL", [contactID])
+        try await database.execute("UPDATE portal_tokens SET used_at = now() WHERE contact_id = $1 AND used_at IS NULL", [contactID])
+    }
+
+    // MARK: One-time links
+
+    /// Sends a reset link to the mailer when `email` is an active contact's with an account;
+    /// otherwise does nothing. The caller answers the same either way.
+    public func requestReset(email: String) async throws {
+        try await database.withAmbientTransaction {
+            let row = try await database.query(
+                """
+                SELECT a.contact_id FROM contacts c JOIN portal_accounts a ON a.contact_id = c.id
+                JOIN customers cu ON cu.id = c.customer_id, portal_settings ps
+                WHERE lower(c.email) = lower($1) AND c.active AND cu.active AND ps.enabled
+                """,
+                [email]
+            ).first
+            guard let row else { return }
+            try await issueLink(.passwordReset, to: try row.decode("contact_id"), lifetime: Self.resetLifetime)
+        }
+    }
+
+    public enum LinkPurpose: String, Sendable {
+        case passwordReset = "password_reset"
+        case invitation
+    }
+
+    /// A staff member invites a contact: an account without a password and a link to set one,
+    /// sent to the mailer. Returns when the link expires.
+    public func invite(_ contactID: UUID, by actor: UUID) async throws -> Date {
+        try await database.withAmbientTransaction {
+            let row = try await database.query(
+                """
+                SELECT c.active AND cu.active AS active, ps.enabled, a.password_hash IS NOT NULL AS has_password
+                FROM contacts c JOIN customers cu ON cu.id = c.customer_id CROSS JOIN portal_settings ps
+                LEFT JOIN portal_accounts a ON a.contact_id = c.id
+                WHERE c.id = $1 FOR UPDATE OF c
+                """,
+                [contactID]
+            ).first
+            guard let row else { throw DomainError.notFound(resource: "contact") }
+            guard try row.decode("enabled", as: Bool.self) else {
+                throw DomainError.conflict("the customer area is not enabled (/v1/settings/portal)")
+            }
+            guard try row.decode("active", as: Bool.self) else {
+                throw DomainError.conflict("the contact or their customer is inactive: inactive contacts cannot log in")
+            }
+            if try row.decode("has_password", as: Bool?.self) == true {
+                throw DomainError.conflict("the contact has an account already; they can reset their password")
+            }
+            try await database.execute(
+                "INSERT INTO portal_accounts (contact_id, invited_by) VALUES ($1, $2) ON CONFLICT (contact_id) DO NOTHING",
+                [contactID, actor])
+            return try await issueLink(.invitation, to: contactID, lifetime: Self.invitationLifetime)
+        }
+    }
+
+    @discardableResult
+    private func issueLink(_ purpose: LinkPurpose, to contactID: UUID, lifetime: String) async throws -> Date {
+        let token = Secret.randomToken()
+        // A new link replaces the ones before it.
+        try await database.execute(
+            "UPDATE portal_tokens SET used_at = now() WHERE contact_id = $1 AND purpose = $2 AND used_at IS NULL",
+            [contactID, purpose.rawValue])
+        let expiresAt: Date = try await database.query(
+            """
+            INSERT INTO portal_tokens (token_hash, contact_id, purpose, expires_at) VALUES ($1, $2, $3, now() + interval '\(lifetime)')
+            RETURNING expires_at
+            """,
+            [Secret.hash(token), contactID, purpose.rawValue]
+        ).single().decode("expires_at")
+        try await Outbox.emit(
+            purpose == .invitation ? .portalInvitation : .passwordResetRequested,
+            data: ["contact_id": .uuid(contactID), "expires_at": .timestamp(expiresAt)],
+            sealing: ["token": .string(token), "link": .string("\(linkBaseURL)?token=\(token)")], with: secrets,
+            subjectID: contactID, on: database)
+        return expiresAt
+    }
+
+    /// Sets the password through a one-time link (reset or invitation); the link is used up and
+    /// every session of the contact ends. False: no such link, or used, or expired.
+    public func completeLink(token: String, password: String) async throws -> Bool {
+        guard Self.couldBeToken(token) else { return false }
+        let hash = try await hasher.hash(password)
+        return try await database.withAmbientTransaction {
+            let row = try await database.query(
+                """
+                UPDATE portal_tokens SET used_at = now()
+                WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+                RETURNING contact_id
+                """,
+                [Secret.hash(token)]
+            ).first
+            guard let row else { return false }
+            try await setPassword(hash, of: try row.decode("contact_id"))
+            return true
+        }
+    }
+
+    /// Removes sessions and links a day past their end; returns how many.
+    @Sendable public func purgeExpired() async throws -> Int {
+        let sessions = try await database.execute(
+            "DELETE FROM portal_sessions WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'")
+        let links = try await database.execute(
+            "DELETE FROM portal_tokens WHERE expires_at < now() - interval '1 day' OR used_at < now() - interval '1 day'")
+        return sessions + links
+    }
+}

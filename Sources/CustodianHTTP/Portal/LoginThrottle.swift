@@ -1,0 +1,53 @@
+import Foundation
+import Synchronization
+
+/// Failed logins per client address, in this process: after a few, each further attempt from the
+/// address must wait twice as long as the last (up to 15 minutes); a success forgets the address.
+/// The account's own lock (in the database) stops guessing one password from many addresses;
+/// this stops one address from guessing many accounts.
+final class LoginThrottle: Sendable {
+    struct Entry {
+        var failures: Int
+        var blockedUntil: ContinuousClock.Instant
+    }
+
+    let freeFailures: Int
+    let maxEntries: Int
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(freeFailures: Int = 5, maxEntries: Int = 50_000) {
+        self.freeFailures = freeFailures
+        self.maxEntries = maxEntries
+    }
+
+    /// Seconds the address must still wait, or nil when it may try.
+    func wait(for address: String) -> Int? {
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            guard let entry = entries[address], entry.blockedUntil > now else { return nil }
+            return max(1, Int((entry.blockedUntil - now).components.seconds) + 1)
+        }
+    }
+
+    func failed(_ address: String) {
+        let now = ContinuousClock.now
+        entries.withLock { entries in
+            if entries.count >= maxEntries {
+                // Under a flood from many addresses, the ones no longer waiting go first.
+                entries = entries.filter { $0.value.blockedUntil > now }
+                if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
+            }
+            var entry = entries[address] ?? Entry(failures: 0, blockedUntil: now)
+            entry.failures += 1
+            if entry.failures > freeFailures {
+                let seconds = min(900, 1 << min(entry.failures - freeFailures - 1, 10))
+                entry.blockedUntil = now + .seconds(seconds)
+            }
+            entries[address] = entry
+        }
+    }
+
+    func succeeded(_ address: String) {
+        _ = entries.withLock { $0.removeValue(forKey: address) }
+    }
+}

@@ -1,0 +1,112 @@
+import CustodianCore
+import Foundation
+import Hummingbird
+
+/// What a person does with their own data, however they proved who they are: the personal link
+/// (`/v1/public/people/{token}`) or a customer-area session (`/v1/portal/me`). The person is
+/// always the one the link or session names; nothing here takes an id from the request.
+struct OwnData: Sendable {
+    /// How the person came in: recorded with what they do.
+    enum Way: Sendable {
+        case personalLink
+        case customerArea
+    }
+
+    let cases: RequestCases
+    let exports: PersonExports
+    let policies: Policies
+    let centre: PrivacyCentre
+    let ledger: ConsentLedger
+
+    private static func personal(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var response = JSONBody.response(value, status: status)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// The privacy centre: what is held, why, from where, for how long, and the person's rights.
+    func view(_ request: Request, person: ConsentSubject) async throws -> Response {
+        try ListQuery(request, known: []).finish()
+        return Self.personal(try await centre.view(person))
+    }
+
+    /// The person corrects the fields the settings allow (422 naming any other), validated as
+    /// staff writes are.
+    func correct(_ request: Request, person: ConsentSubject) async throws -> Response {
+        var fields = try await RequestFields.read(request)
+        // Validated as staff writes are; which of them the person may correct, the centre decides.
+        let values = fields.columnValues((person.kind == .lead ? Leads.table : Contacts.table).columns, creating: false)
+        try fields.finish()
+        return Self.personal(try await centre.correct(person, values))
+    }
+
+    /// The person's own cases, oldest first.
+    func requests(_ request: Request, person: ConsentSubject) async throws -> Response {
+        var query = ListQuery(request)
+        let limit = query.limit()
+        let cursor = try query.cursor()
+        try query.finish()
+        return Self.personal(try await cases.cases(of: person, after: cursor, limit: limit).json(RequestJSON.person))
+    }
+
+    /// Files a request; which kinds are offered is in the request settings.
+    func file(_ request: Request, person: ConsentSubject, way: Way) async throws -> Response {
+        var fields = try await RequestFields.read(request)
+        let kind = fields.choice("kind", RequestCases.Kind.self, required: true)
+        let details = fields.string("details", required: false, maxLength: 10000).value
+        try fields.finish()
+        guard let kind = kind.value else { throw DomainError.invalid([]) }
+        let filed = try await cases.file(kind, details: details, by: person, loggedIn: way == .customerArea)
+        return Self.personal(RequestJSON.person(filed), status: .created)
+    }
+
+    /// The person accepts the version in effect of the terms or the privacy policy.
+    func accept(_ request: Request, context: AppRequestContext, person: ConsentSubject, way: Way) async throws -> Response {
+        let (kind, version, language) = try await PolicyRoutes.acceptanceFields(request)
+        let accepted = try await policies.accept(
+            kind, version: version, language: language, by: person,
+            origin: .init(
+                context: way == .customerArea ? .customerArea : .privacyCentre, ip: context.clientIP?.description,
+                userAgent: request.userAgentForRecords))
+        return Self.personal(PolicyRoutes.json(accepted), status: .created)
+    }
+
+    /// Everything held on the person, as the export settings allow the person to see it.
+    func export(person: ConsentSubject) async throws -> Response {
+        ExportRoutes.streamed(try await exports.prepare(person, for: .person), exports: exports, by: nil)
+    }
+
+    /// The active purposes with the person's state.
+    func consents(_ request: Request, person: ConsentSubject) async throws -> Response {
+        try ListQuery(request, known: []).finish()
+        return Self.personal(try await consentStates(person))
+    }
+
+    /// Gives or withdraws consents (channel `customer_area`), then answers like the GET.
+    func decide(_ request: Request, context: AppRequestContext, person: ConsentSubject) async throws -> Response {
+        var fields = try await RequestFields.read(request)
+        let decisions = fields.decisions("decisions")
+        try fields.finish()
+        _ = try await ledger.record(
+            decisions, for: person,
+            origin: .init(channel: .customerArea, ip: context.clientIP?.description, userAgent: request.userAgentForRecords))
+        return Self.personal(try await consentStates(person))
+    }
+
+    private func consentStates(_ person: ConsentSubject) async throws -> JSONValue {
+        let states = try await ledger.states(of: person, activeOnly: true)
+        return .object([
+            "purposes": .array(
+                states.map { state in
+                    .object([
+                        "purpose_id": .uuid(state.purpose.id),
+                        "name": .string(state.purpose.name),
+                        "description": .string(state.purpose.description),
+                        "lawful_basis": .string(state.purpose.lawfulBasis.rawValue),
+                        "version": .integer(state.purpose.currentVersion),
+                        "state": .string(state.state.rawValue),
+                    ])
+                })
+        ])
+    }
+}
