@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://127.0.0.1:8080/v1/public/consent."
+            "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://127.0.0.1:8080/p (the privacy centre page)."
     )
     var consentLinkBaseURL: String?
 
@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
             host: try Setting("CUSTODIAN_HOST", default: "127.0.0.1").resolve(flag: host),
             port: try Setting("CUSTODIAN_PORT", default: 8080).resolve(flag: port),
             maxBodyBytes: try Setting("CUSTODIAN_MAX_BODY_BYTES", default: 1 << 20).resolve(flag: maxBodyBytes),
-            consentLinkBaseURL: try Setting("CUSTODIAN_CONSENT_LINK_BASE_URL", default: "http://127.0.0.1:8080/v1/public/consent")
+            consentLinkBaseURL: try Setting("CUSTODIAN_CONSENT_LINK_BASE_URL", default: "http://127.0.0.1:8080/p")
                 .resolve(flag: consentLinkBaseURL),
             publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
             publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),

@@ -34,7 +34,7 @@ public struct ServerSettings: Sendable {
         port: Int = 8080,
         maxBodyBytes: Int = 1 << 20,
         readinessTimeout: Duration = .seconds(2),
-        consentLinkBaseURL: String = "http://127.0.0.1:8080/v1/public/consent",
+        consentLinkBaseURL: String = "http://127.0.0.1:8080/p",
         publicRateLimit: Int = 60,
         publicRateWindow: Duration = .seconds(60),
         publicMaxConcurrent: Int = 64,
@@ -140,6 +140,13 @@ public func buildRouter(
     let portalAccounts = PortalAccounts(
         database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL)
     let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate)
+    let pageForms = PageForms(protection: FormProtection(secrets: settings.secrets))
+    PrivacyCentrePage(
+        links: ConsentLinks(database: publicPool), own: own, requestSettings: RequestSettings(database: publicPool), forms: pageForms,
+        gate: gate
+    ).register(on: &routes)
+    WebFormPage(forms: WebForms(database: publicPool), policies: Policies(database: publicPool), pageForms: pageForms, gate: gate)
+        .register(on: &routes)
     PortalRoutes(accounts: portalAccounts, auth: portalAuth, gate: gate, throttle: LoginThrottle()).register(on: &routes)
     PortalMeRoutes(auth: portalAuth, own: own).register(on: &routes)
     PortalSettingsRoutes(

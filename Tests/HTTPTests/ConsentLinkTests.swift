@@ -39,7 +39,7 @@ struct ConsentLinkTests {
         #expect(response.status == .created)
         #expect(response.headers[.cacheControl] == "no-store")
         let url = try #require(try response.json()["url"] as? String)
-        #expect(url.hasPrefix("http://127.0.0.1:8080/v1/public/consent/"))
+        #expect(url.hasPrefix("http://127.0.0.1:8080/p/"))
         return String(try #require(url.split(separator: "/").last))
     }
 

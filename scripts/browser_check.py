@@ -1,0 +1,209 @@
+"""Drives the privacy centre (/p/{token}) and a web-to-lead form (/f/{key}) in headless Chromium
+as a person would, against a running server, and saves a screenshot of each step.
+
+Usage: browser_check.py BASE_URL ADMIN_KEY SCREENSHOT_DIR
+Seeds what it needs through the API (policies, a purpose, a lead with a consent and a link, a
+form), checks each step's outcome on the page and through the API, and exits non-zero on the
+first thing that is not as a person should see it.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+from urllib.error import HTTPError
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BASE, KEY, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(SHOTS, exist_ok=True)
+DOWNLOADS = os.path.join(SHOTS, "downloads")
+os.makedirs(DOWNLOADS, exist_ok=True)
+MARK = str(int(time.time() * 1000))[-8:]
+
+
+def api(method, path, body=None):
+    request = urllib.request.Request(BASE + path, method=method, headers={"Authorization": "Bearer " + KEY})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, data) as response:
+            text = response.read().decode()
+            return json.loads(text) if text else None
+    except HTTPError as error:
+        raise SystemExit(f"{method} {path} -> {error.code}: {error.read().decode()}")
+
+
+def check(condition, what):
+    if not condition:
+        raise SystemExit("browser check failed: " + what)
+    print("  ok:", what)
+
+
+# What a controller would have set up.
+api("PATCH", "/v1/settings/consent", {"controller_name": "Beispiel GmbH"})
+for kind, de_title, en_title in [("terms", "Nutzungsbedingungen", "Terms of use"), ("privacy", "Datenschutzerklärung", "Privacy policy")]:
+    api("POST", f"/v1/policies/{kind}/versions", {"texts": [
+        {"language": "de", "title": de_title, "body": f"{de_title} der Beispiel GmbH.\n\nWir behandeln Ihre Daten sorgfältig."},
+        {"language": "en", "title": en_title, "body": f"{en_title} of Beispiel GmbH.\n\nWe handle your data with care."},
+    ]})
+purpose = api("POST", "/v1/consent-purposes", {
+    "name": "Newsletter", "description": "Monthly news about our products, by email.", "lawful_basis": "consent", "applies_to": "both"})
+lead = api("POST", "/v1/leads", {"name": "Greta Beispiel", "company": "Beispiel Handel", "email": f"greta{MARK}@example.org",
+                                 "phone": "+49 30 1234567", "source": "trade fair"})
+api("POST", f"/v1/leads/{lead['id']}/consents", {"purpose_id": purpose["id"], "action": "give"})
+link = api("POST", f"/v1/leads/{lead['id']}/consent-link")
+token = link["url"].rstrip("/").split("/")[-1]
+check(link["url"].startswith(BASE + "/p/"), "the personal link points at the privacy centre page")
+form = api("POST", "/v1/forms", {
+    "name": "Kontakt / Contact", "fields": ["name", "email", "company", "description"], "required_fields": ["name", "email"],
+    "purposes": [purpose["id"]], "requires_terms": True, "requires_privacy": True,
+    "thank_you": "Danke! Wir melden uns. / Thank you, we will be in touch.", "source": "website"})
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=de-DE", "--window-size=1280,900"]:
+    options.add_argument(argument)
+options.add_experimental_option("prefs", {
+    "intl.accept_languages": "de-DE,de",
+    "download.default_directory": DOWNLOADS,
+    "download.prompt_for_download": False,
+})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": DOWNLOADS})
+step = 0
+
+
+def shot(name):
+    global step
+    step += 1
+    # The whole page, not only the window.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    driver.set_window_size(max(width, driver.get_window_size()["width"]), height + 150)
+    path = os.path.join(SHOTS, f"{step:02d}-{name}.png")
+    driver.save_screenshot(path)
+    print("  screenshot:", path)
+
+
+def text():
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def wait_for(phrase):
+    """Waits for the page a click or submit loads to show `phrase`; its text then."""
+    def shown(_):
+        try:
+            return phrase in text()
+        except WebDriverException:
+            return False
+    try:
+        WebDriverWait(driver, 10).until(shown)
+    except TimeoutException:
+        pass
+    return text()
+
+
+try:
+    centre = f"{BASE}/p/{token}"
+    driver.get(centre)
+    check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de", "the browser's German is served")
+    check("Ihr Datenschutz-Center" in text() and "Greta Beispiel" in text(), "the centre greets the person in German")
+    check("Beispiel GmbH" in text() and "trade fair" in text(), "the controller and the data's source are named")
+    shot("centre-de")
+
+    driver.get(centre + "?lang=en")
+    check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", "?lang=en overrides the browser")
+    check("Your privacy centre" in text() and "Your rights" in text(), "the centre in English")
+    shot("centre-en")
+
+    phone = driver.find_element(By.ID, "field-phone")
+    check(driver.find_element(By.CSS_SELECTOR, "label[for=field-phone]").text == "Phone", "the phone field has its label")
+    phone.clear()
+    phone.send_keys("+49 30 7654321")
+    phone.find_element(By.XPATH, "ancestor::form").submit()
+    check("Your corrections are saved." in wait_for("Your corrections are saved."), "the correction is confirmed")
+    check(api("GET", f"/v1/leads/{lead['id']}")["phone"] == "+49 30 7654321", "the correction is stored")
+    corrections = api("GET", f"/v1/leads/{lead['id']}/corrections")["data"]
+    check([c["field"] for c in corrections] == ["phone"] and corrections[0]["corrected_by"] == "person",
+          "the correction is recorded as the person's")
+    shot("corrected")
+
+    driver.find_element(By.XPATH, "//button[normalize-space()='Withdraw consent']").click()
+    page = wait_for("Your withdrawal is recorded.")
+    check("Your withdrawal is recorded." in page and "Your consent: withdrawn" in page and "Give consent" in page,
+          "the withdrawal is confirmed and shown")
+    history = api("GET", f"/v1/leads/{lead['id']}/consents")["history"]
+    check(history[-1]["action"] == "withdraw" and history[-1]["channel"] == "consent_link", "the withdrawal is in the history")
+    shot("consent-withdrawn")
+
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Download my data").click()
+    export = None
+    for _ in range(100):
+        done = [name for name in os.listdir(DOWNLOADS) if name.endswith(".json")]
+        if done:
+            export = os.path.join(DOWNLOADS, done[0])
+            break
+        time.sleep(0.1)
+    check(export is not None, "the export downloads as a file")
+    with open(export) as handle:
+        document = json.load(handle)
+    check(document["format_version"] == "custodian-export-1" and document["profile"]["name"] == "Greta Beispiel",
+          "the download is the person's export")
+    shot("export-downloaded")
+
+    Select(driver.find_element(By.ID, "kind")).select_by_value("access")
+    driver.find_element(By.ID, "details").send_keys("Please send me everything you hold on me.")
+    driver.find_element(By.ID, "details").find_element(By.XPATH, "ancestor::form").submit()
+    page = wait_for("Your request is filed.")
+    check("Your request is filed." in page and "Access to my data" in page, "the request is confirmed and listed")
+    cases = api("GET", f"/v1/requests?subject_id={lead['id']}")["data"]
+    check(len(cases) == 1 and cases[0]["kind"] == "access" and cases[0]["channel"] == "link", "the case is open for staff")
+    shot("request-filed")
+
+    driver.find_element(By.XPATH, "(//button[normalize-space()='I accept this version'])[1]").click()
+    page = wait_for("Your acceptance is recorded.")
+    check("Your acceptance is recorded." in page and "You accepted this version." in page, "the policy acceptance")
+    shot("policy-accepted")
+
+    driver.set_window_size(390, 844)
+    driver.get(centre)
+    widths = driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth, Array.from(document.querySelectorAll('body *'))"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + ' ' + e.getBoundingClientRect().right).slice(0, 5)]")
+    check(widths[0] <= widths[1], f"the centre fits a phone's width {widths}")
+    shot("centre-phone")
+    driver.set_window_size(1280, 900)
+
+    driver.get(f"{BASE}/f/{form['key']}")
+    check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de", "the form in German")
+    driver.find_element(By.ID, "field-name").send_keys("Fritz Formular")
+    driver.find_element(By.ID, "field-email").send_keys(f"fritz{MARK}@example.org")
+    driver.find_element(By.ID, "field-description").send_keys("Bitte rufen Sie mich an.")
+    driver.find_element(By.CSS_SELECTOR, "input[name=consent]").click()
+    shot("form-filled")
+    # The policies are required checkboxes: the browser itself holds the form back without them.
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    check(driver.current_url.endswith(f"/f/{form['key']}"), "the browser refuses the form without the acceptances")
+    for box in driver.find_elements(By.CSS_SELECTOR, "input[name=accept]"):
+        box.click()
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    check("Danke! Wir melden uns." in wait_for("Danke! Wir melden uns."), "the thank-you page")
+    shot("form-thank-you")
+    leads = api("GET", f"/v1/leads?q=fritz{MARK}")["data"]
+    check(len(leads) == 1 and leads[0]["source"] == "website", "the form's lead exists")
+    accepted = api("GET", f"/v1/leads/{leads[0]['id']}/policy-acceptances")["data"]
+    check(sorted(a["kind"] for a in accepted) == ["privacy", "terms"] and all(a["language"] == "de" for a in accepted),
+          "both acceptances, in German")
+    states = api("GET", f"/v1/leads/{leads[0]['id']}/consents")["purposes"]
+    check(any(s["purpose_id"] == purpose["id"] and s["state"] == "given" for s in states), "the consent given on the form")
+    print(f"browser check passed: {step} screenshots in {SHOTS}")
+finally:
+    driver.quit()
