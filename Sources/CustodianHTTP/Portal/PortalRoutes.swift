@@ -44,7 +44,7 @@ struct PortalRoutes {
     }
 
     private static func password(_ fields: inout RequestFields, _ name: String) -> String? {
-        guard let password = fields.string(name, required: true, maxLength: 200).value else { return nil }
+        guard let password = fields.password(name) else { return nil }
         if let problem = PasswordHasher.problems(with: password) {
             fields.fail(name, problem)
             return nil
@@ -82,8 +82,8 @@ struct PortalRoutes {
                 .tooManyRequests, detail: "too many failed logins from your address; try again in \(seconds) s", headers: headers)
         }
         var fields = try await RequestFields.read(request)
-        let email = fields.string("email", required: true, maxLength: 320).value
-        let password = fields.string("password", required: true, maxLength: 200).value
+        let email = fields.email("email", required: true).value
+        let password = fields.password("password")
         try fields.finish()
         guard let email, let password else { throw DomainError.invalid([]) }
         let outcome = try await PortalAuthenticator.refusals {
@@ -104,7 +104,7 @@ struct PortalRoutes {
     /// one-time link (webhook `contact.password_reset_requested`), valid for an hour.
     @Sendable func requestReset(_ request: Request, context _: AppRequestContext) async throws -> Response {
         var fields = try await RequestFields.read(request)
-        let email = fields.string("email", required: true, maxLength: 320).value
+        let email = fields.email("email", required: true).value
         try fields.finish()
         guard let email else { throw DomainError.invalid([]) }
         try await accounts.requestReset(email: email)
@@ -145,7 +145,7 @@ struct PortalRoutes {
         -> Response
     {
         var fields = try await RequestFields.read(request)
-        let current = fields.string("current_password", required: true, maxLength: 200).value
+        let current = fields.password("current_password")
         let new = Self.password(&fields, "new_password")
         try fields.finish()
         guard let current, let new else { throw DomainError.invalid([]) }
@@ -156,5 +156,24 @@ struct PortalRoutes {
             throw DomainError.invalid([FieldError(field: "current_password", message: "is not your password")])
         }
         return Self.sessionResponse(renewed)
+    }
+}
+
+extension RequestFields {
+    /// A password as typed: not trimmed (spaces are part of it), 1 to 200 characters, no NUL.
+    mutating func password(_ field: String) -> String? {
+        guard let value = rawMember(field) else {
+            fail(field, "is required")
+            return nil
+        }
+        guard case .string(let text) = value else {
+            fail(field, "must be a string, not \(value.jsonTypeName)")
+            return nil
+        }
+        guard (1...200).contains(text.unicodeScalars.count), !text.unicodeScalars.contains("\0") else {
+            fail(field, "must be 1 to 200 characters, without NUL")
+            return nil
+        }
+        return text
     }
 }
