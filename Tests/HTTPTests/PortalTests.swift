@@ -130,6 +130,9 @@ struct PortalTests {
             let locked = try await Self.login(client, email)
             #expect(locked.status == .unauthorized)
             #expect(try Self.answer(locked) == Self.answer(wrong))
+            let seen = try await client.send(.get, "/v1/contacts/\(contact)/portal-account", headers: headers(key: fixture.adminKey)).json()
+            #expect(seen["locked_until"] is String && seen["failed_logins"] as? Int == 0 && seen["active_sessions"] as? Int == 1)
+            #expect(!seen.keys.contains { $0.contains("hash") })
             let lock = try await fixture.pool.query(
                 "SELECT lockouts, locked_until > now() + interval '14 minutes' AS long FROM portal_accounts WHERE contact_id = $1",
                 [UUID(uuidString: contact)]
@@ -186,6 +189,17 @@ struct PortalTests {
             #expect(try await client.send(.get, "/v1/portal/me", headers: Self.bearer(renewed)).status == .ok)
             #expect(try await Self.login(client, email).status == .unauthorized)
             #expect(try await Self.login(client, email, "a brand new password").status == .ok)
+            // Staff close the account: every session ends at once, and nobody logs in.
+            let contact = try #require(
+                try await client.send(.get, "/v1/portal/session", headers: Self.bearer(renewed)).json()["contact_id"] as? String)
+            #expect(
+                try await client.send(.delete, "/v1/contacts/\(contact)/portal-account", headers: headers(key: fixture.adminKey)).status
+                    == .noContent)
+            #expect(try await client.send(.get, "/v1/portal/me", headers: Self.bearer(renewed)).status == .unauthorized)
+            #expect(try await Self.login(client, email, "a brand new password").status == .unauthorized)
+            #expect(
+                try await client.send(.get, "/v1/contacts/\(contact)/portal-account", headers: headers(key: fixture.adminKey)).status
+                    == .notFound)
         }
     }
 

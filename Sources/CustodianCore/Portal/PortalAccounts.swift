@@ -362,6 +362,48 @@ public struct PortalAccounts: Sendable {
         }
     }
 
+    // MARK: Staff's view
+
+    /// An account as staff see it: never a hash, never a token.
+    public struct Account: Sendable {
+        public let contactID: UUID
+        public let hasPassword: Bool
+        public let invitedBy: UUID?
+        public let createdAt: Date
+        public let passwordChangedAt: Date?
+        public let lastLoginAt: Date?
+        public let failedLogins: Int
+        public let lockedUntil: Date?
+        public let activeSessions: Int
+    }
+
+    public func account(of contactID: UUID) async throws -> Account {
+        guard
+            let row = try await database.query(
+                """
+                SELECT a.contact_id, a.password_hash IS NOT NULL AS has_password, a.invited_by, a.created_at, a.password_changed_at,
+                       a.last_login_at, a.failed_logins, CASE WHEN a.locked_until > now() THEN a.locked_until END AS locked_until,
+                       (SELECT count(*) FROM portal_sessions s
+                        WHERE s.contact_id = a.contact_id AND s.revoked_at IS NULL AND s.expires_at > now())::int AS active_sessions
+                FROM portal_accounts a WHERE a.contact_id = $1
+                """,
+                [contactID]
+            ).first
+        else { throw DomainError.notFound(resource: "portal account") }
+        return Account(
+            contactID: try row.decode("contact_id"), hasPassword: try row.decode("has_password"), invitedBy: try row.decode("invited_by"),
+            createdAt: try row.decode("created_at"), passwordChangedAt: try row.decode("password_changed_at"),
+            lastLoginAt: try row.decode("last_login_at"), failedLogins: try row.decode("failed_logins"),
+            lockedUntil: try row.decode("locked_until"), activeSessions: try row.decode("active_sessions"))
+    }
+
+    /// Staff close an account: it, its sessions and its links are gone; the contact stays.
+    public func close(_ contactID: UUID) async throws {
+        if try await database.execute("DELETE FROM portal_accounts WHERE contact_id = $1", [contactID]) == 0 {
+            throw DomainError.notFound(resource: "portal account")
+        }
+    }
+
     /// Removes sessions and links a day past their end; returns how many.
     @Sendable public func purgeExpired() async throws -> Int {
         let sessions = try await database.execute(

@@ -2,8 +2,8 @@ import CustodianCore
 import Foundation
 import Hummingbird
 
-/// Staff's side of the customer area: `/v1/settings/portal` and inviting a contact
-/// (`POST /v1/contacts/{id}/portal-invitation`).
+/// Staff's side of the customer area: `/v1/settings/portal`, inviting a contact
+/// (`POST /v1/contacts/{id}/portal-invitation`), and a contact's account (seen, or closed).
 struct PortalSettingsRoutes {
     let settings: PortalSettings
     let accounts: PortalAccounts
@@ -13,6 +13,8 @@ struct PortalSettingsRoutes {
         routes.on(.get, "/v1/settings/portal", use: auth.requiring(.readonly, read))
         routes.on(.patch, "/v1/settings/portal", use: auth.requiring(.admin, update))
         routes.on(.post, "/v1/contacts/{id}/portal-invitation", use: auth.requiring(.staff, invite))
+        routes.on(.get, "/v1/contacts/{id}/portal-account", use: auth.requiring(.readonly, account))
+        routes.on(.delete, "/v1/contacts/{id}/portal-account", use: auth.requiring(.staff, close))
     }
 
     private static func response(_ values: PortalSettings.Values) -> Response {
@@ -58,5 +60,28 @@ struct PortalSettingsRoutes {
         let expiresAt = try await accounts.invite(contact.id, by: actor.member.id)
         return JSONBody.response(
             JSONValue.object(["contact_id": .uuid(contact.id), "expires_at": .timestamp(expiresAt)]), status: .accepted)
+    }
+
+    @Sendable func account(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        let contact = try PersonConsentRoutes.subject(.contact, context)
+        let account = try await accounts.account(of: contact.id)
+        return JSONBody.response(
+            JSONValue.object([
+                "contact_id": .uuid(account.contactID),
+                "has_password": .bool(account.hasPassword),
+                "invited_by": .uuid(account.invitedBy),
+                "created_at": .timestamp(account.createdAt),
+                "password_changed_at": .timestamp(account.passwordChangedAt),
+                "last_login_at": .timestamp(account.lastLoginAt),
+                "failed_logins": .integer(account.failedLogins),
+                "locked_until": .timestamp(account.lockedUntil),
+                "active_sessions": .integer(account.activeSessions),
+            ]))
+    }
+
+    /// The account, its sessions and its links go at once; the contact and their data stay.
+    @Sendable func close(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        try await accounts.close(try PersonConsentRoutes.subject(.contact, context).id)
+        return Response(status: .noContent)
     }
 }
