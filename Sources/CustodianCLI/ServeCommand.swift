@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://127.0.0.1:8080/p (the privacy centre page)."
+            "Consent links are this, a slash and the token. Env: CUSTODIAN_CONSENT_LINK_BASE_URL; default http://HOST:PORT/p (this server's privacy centre page)."
     )
     var consentLinkBaseURL: String?
 
@@ -58,7 +58,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "Password-reset and invitation links are this, ?token= and the token: the page that sets the password. Env: CUSTODIAN_PORTAL_LINK_BASE_URL; default http://127.0.0.1:8080/portal/password."
+            "Password-reset and invitation links are this, ?token= and the token: the page that sets the password. Env: CUSTODIAN_PORTAL_LINK_BASE_URL; default http://HOST:PORT/portal/password."
     )
     var portalLinkBaseURL: String?
 
@@ -71,11 +71,15 @@ struct Serve: AsyncParsableCommand {
                     + "Set CUSTODIAN_TRUSTED_PROXIES to your proxies' networks instead (e.g. 10.0.0.0/8)."
             )
         }
+        let listenHost = try Setting("CUSTODIAN_HOST", default: "127.0.0.1").resolve(flag: host)
+        let listenPort = try Setting("CUSTODIAN_PORT", default: 8080).resolve(flag: port)
+        // Without a public URL configured, links point at this server as it listens.
+        let ownURL = "http://\(listenHost == "0.0.0.0" ? "127.0.0.1" : listenHost):\(listenPort)"
         let settings = ServerSettings(
-            host: try Setting("CUSTODIAN_HOST", default: "127.0.0.1").resolve(flag: host),
-            port: try Setting("CUSTODIAN_PORT", default: 8080).resolve(flag: port),
+            host: listenHost,
+            port: listenPort,
             maxBodyBytes: try Setting("CUSTODIAN_MAX_BODY_BYTES", default: 1 << 20).resolve(flag: maxBodyBytes),
-            consentLinkBaseURL: try Setting("CUSTODIAN_CONSENT_LINK_BASE_URL", default: "http://127.0.0.1:8080/p")
+            consentLinkBaseURL: try Setting("CUSTODIAN_CONSENT_LINK_BASE_URL", default: ownURL + "/p")
                 .resolve(flag: consentLinkBaseURL),
             publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
             publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),
@@ -83,7 +87,7 @@ struct Serve: AsyncParsableCommand {
             signingKey: try Self.signingKey(environment: environment, logger: logger),
             secrets: try Self.secrets(environment: environment),
             passwordCost: UInt8(clamping: try Setting("CUSTODIAN_PASSWORD_COST", default: 12).resolve(flag: passwordCost)),
-            portalLinkBaseURL: try Setting("CUSTODIAN_PORTAL_LINK_BASE_URL", default: "http://127.0.0.1:8080/portal/password")
+            portalLinkBaseURL: try Setting("CUSTODIAN_PORTAL_LINK_BASE_URL", default: ownURL + "/portal/password")
                 .resolve(flag: portalLinkBaseURL)
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
