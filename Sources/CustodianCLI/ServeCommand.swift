@@ -5,6 +5,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Migrations
+import NIOCore
+import NIOPosix
 import Postgres
 
 struct Serve: AsyncParsableCommand {
@@ -63,6 +65,9 @@ struct Serve: AsyncParsableCommand {
     var portalLinkBaseURL: String?
 
     func run() async throws {
+        // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
+        // request no longer hops between threads on its way in and out (see bench/README).
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = try database.makeLogger(label: "custodian")
         let environment = ProcessInfo.processInfo.environment
         if environment["CUSTODIAN_TRUST_X_FORWARDED_FOR"] != nil {

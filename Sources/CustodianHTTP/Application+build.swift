@@ -28,6 +28,9 @@ public struct ServerSettings: Sendable {
     public var passwordCost: UInt8
     /// Password-reset and invitation links are this, `?token=`, and the token.
     public var portalLinkBaseURL: String
+    /// How long an authenticated API key is remembered: a key revoked through another instance
+    /// is refused by this one within this time (through this one, at once).
+    public var keyCacheLifetime: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -43,7 +46,8 @@ public struct ServerSettings: Sendable {
         secrets: ServerSecrets = ServerSecrets(current: .generate()),
         webhooks: WebhookDispatcher.Configuration = .init(),
         passwordCost: UInt8 = 12,
-        portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password"
+        portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password",
+        keyCacheLifetime: Duration = .seconds(1)
     ) {
         self.host = host
         self.port = port
@@ -59,6 +63,7 @@ public struct ServerSettings: Sendable {
         self.webhooks = webhooks
         self.passwordCost = passwordCost
         self.portalLinkBaseURL = portalLinkBaseURL
+        self.keyCacheLifetime = keyCacheLifetime
     }
 }
 
@@ -84,7 +89,7 @@ public func buildRouter(
 ) -> AppParts {
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
-    let directory = StaffDirectory(database: database)
+    let directory = StaffDirectory(database: database, keyCache: KeyCache(lifetime: settings.keyCacheLifetime))
     let auth = StaffAuthenticator(directory: directory, idempotency: Idempotency(database: database, maxBodyBytes: settings.maxBodyBytes))
     StaffRoutes(directory: directory, auth: auth).register(on: &routes)
     let definitions = CustomFieldDefinitions(database: database)

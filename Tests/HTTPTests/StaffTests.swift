@@ -96,6 +96,35 @@ struct StaffAuthenticationTests {
         }
     }
 
+    /// Each instance remembers authenticated keys for a second (`keyCacheLifetime`); the one that
+    /// revokes forgets at once, another within that second.
+    @Test func aKeyRevokedThroughAnotherInstanceIsRefusedThereWithinASecond() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let key = try await fixture.key(role: .staff, name: "Roaming")
+            let keyID: String = try await fixture.pool.query(
+                "SELECT k.id::text AS id FROM api_keys k JOIN staff s ON s.id = k.staff_id WHERE s.name = 'Roaming'"
+            ).single().decode("id")
+            try await HTTPTests.withApp(database: fixture.pool) { other in
+                #expect(try await other.send(.get, "/v1/staff", headers: headers(key: key)).status == .ok)
+                #expect(try await client.send(.get, "/v1/staff", headers: headers(key: key)).status == .ok)
+                #expect(
+                    try await client.send(.delete, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey)).status == .noContent)
+                let revoked = ContinuousClock.now
+                #expect(try await client.send(.get, "/v1/staff", headers: headers(key: key)).status == .unauthorized)
+                var refusedAfter: Duration?
+                while refusedAfter == nil, ContinuousClock.now - revoked < .seconds(3) {
+                    if try await other.send(.get, "/v1/staff", headers: headers(key: key)).status == .unauthorized {
+                        refusedAfter = ContinuousClock.now - revoked
+                    } else {
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                let after = try #require(refusedAfter, "the other instance still accepts the revoked key after 3 s")
+                #expect(after < .milliseconds(1500), "refused after \(after)")
+            }
+        }
+    }
+
     @Test func revokedKeysAndDeactivatedMembersAreLockedOut() async throws {
         try await StaffFixture.withApp { fixture, client in
             let member = try await client.send(

@@ -4,9 +4,12 @@ import Postgres
 /// Staff members and their API keys: the SQL and the rules, side by side.
 public struct StaffDirectory: Sendable {
     let database: PostgresPool
+    let keys: KeyCache
 
-    public init(database: PostgresPool) {
+    /// Without a cache of its own, every authentication asks the database.
+    public init(database: PostgresPool, keyCache: KeyCache = KeyCache(lifetime: .zero)) {
         self.database = database
+        self.keys = keyCache
     }
 
     static let staffColumns = """
@@ -35,6 +38,7 @@ public struct StaffDirectory: Sendable {
     public func authenticate(key: String) async throws -> AuthenticatedStaff? {
         guard key.hasPrefix(APIKeySecret.scheme), key.utf8.count <= 100 else { return nil }
         let hash = Secret.hash(key)
+        if let known = keys.staff(forKeyHash: hash) { return known }
         let rows = try await database.query(
             """
             SELECT k.id AS key_id, k.key_hash, k.last_used_at < now() - interval '1 minute' OR k.last_used_at IS NULL AS stale_use,
@@ -54,7 +58,9 @@ public struct StaffDirectory: Sendable {
         if try row.decode("stale_use", as: Bool.self) {
             try await database.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [keyID])
         }
-        return AuthenticatedStaff(member: try Self.member(from: row), keyID: keyID)
+        let staff = AuthenticatedStaff(member: try Self.member(from: row), keyID: keyID)
+        keys.remember(staff, forKeyHash: hash)
+        return staff
     }
 
     // MARK: Staff members
@@ -124,7 +130,9 @@ public struct StaffDirectory: Sendable {
     /// Applies the fields that were sent; refuses when `expectedRevision` is stale, and when the
     /// change would leave no active admin (nobody could manage staff or keys any more).
     public func update(id: UUID, _ changes: StaffChanges, expectedRevision: Int64?, by actor: UUID) async throws -> StaffMember {
-        try await database.transaction { transaction in
+        // Emptied once the change is committed: a request in between would cache the old state.
+        defer { keys.removeAll() }
+        return try await database.transaction { transaction in
             if changes.role != nil || changes.active != nil {
                 // Two admins demoting each other at once must not both see the other still there:
                 // whoever changes a role or the active flag first locks every active admin, in one
@@ -237,6 +245,7 @@ public struct StaffDirectory: Sendable {
             [id, actor]
         )
         guard !rows.isEmpty else { throw DomainError.notFound(resource: "API key") }
+        keys.removeAll()
     }
 
     /// For the CLI's first key: the staff member with this name, created with `role` if none exists.

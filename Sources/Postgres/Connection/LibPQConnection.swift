@@ -22,6 +22,11 @@ final class LibPQConnection: @unchecked Sendable {
     /// in the same hop to the pool's threads as the statement itself.
     var checkBeforeNextStatement = true
     private let running = Atomic<Bool>(false)
+    /// Statements prepared on this connection, by their SQL: the server parses each once.
+    private var prepared: [String: String] = [:]
+    private var nextStatementNumber = 0
+    /// Dynamic SQL (search filters, exports) makes new texts; past this many, all are forgotten.
+    static let maxPreparedStatements = 500
 
     init(target: ConnectionTarget, limits: SessionLimits, logger: Logger) {
         self.target = target
@@ -65,6 +70,7 @@ final class LibPQConnection: @unchecked Sendable {
         }
         handle = connection
         needsReset = false
+        prepared.removeAll()
         notices.attach(to: connection)
         do {
             // Results are parsed assuming the first three; the server's or role's defaults may differ.
@@ -155,11 +161,29 @@ final class LibPQConnection: @unchecked Sendable {
 
     private func run(_ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?) throws -> QueryResult {
         let handle = try requireHandle()
+        let name = try preparedName(for: sql, handle: handle)
         let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
-            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+            PQsendQueryPrepared(handle, name, Int32(parameters.count), values, lengths, formats, 0)
         }
         guard sent == 1 else { throw sendFailure(handle) }
         return try collectResults(handle, interruption: interruption)
+    }
+
+    /// The name `sql` is prepared under on this connection, preparing it on first use. Protocol-
+    /// level prepared statements outlive a rolled-back transaction, so the map stays true.
+    private func preparedName(for sql: String, handle: OpaquePointer) throws -> String {
+        if let name = prepared[sql] { return name }
+        if prepared.count >= Self.maxPreparedStatements {
+            guard PQsendQuery(handle, "DEALLOCATE ALL") == 1 else { throw sendFailure(handle) }
+            _ = try collectResults(handle, interruption: nil)
+            prepared.removeAll()
+        }
+        nextStatementNumber += 1
+        let name = "custodian_\(nextStatementNumber)"
+        guard PQsendPrepare(handle, name, sql, 0, nil) == 1 else { throw sendFailure(handle) }
+        _ = try collectResults(handle, interruption: nil)
+        prepared[sql] = name
+        return name
     }
 
     private func requireHandle() throws -> OpaquePointer {

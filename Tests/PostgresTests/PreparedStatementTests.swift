@@ -1,0 +1,70 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Statements are prepared once per connection and stay right")
+struct PreparedStatementTests {
+    /// The statements this session has prepared, as the server lists them.
+    static func prepared(_ session: PostgresSession) async throws -> [String] {
+        try await session.query("SELECT statement FROM pg_prepared_statements ORDER BY prepare_time").map { try $0.decode("statement") }
+    }
+
+    @Test func aStatementRunTwiceIsPreparedOnceAndSurvivesARollback() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 1) { pool in
+                try await pool.withConnection { session in
+                    let sql = "SELECT $1::int + 1 AS next"
+                    for n in 1...3 {
+                        let next: Int = try await session.query(sql, [n]).single().decode("next")
+                        #expect(next == n + 1)
+                    }
+                    #expect(try await Self.prepared(session).filter { $0 == sql }.count == 1)
+                    // Prepared inside a transaction that is rolled back, it is still there and usable.
+                    let inside = "SELECT $1::text || '!' AS shout"
+                    await #expect(throws: PostgresError.self) {
+                        try await session.transaction { transaction in
+                            _ = try await transaction.query(inside, ["hey"])
+                            _ = try await transaction.query("SELECT 1 / 0")
+                        }
+                    }
+                    #expect(try await session.query(inside, ["hey"]).single().decode("shout", as: String.self) == "hey!")
+                    #expect(try await Self.prepared(session).filter { $0 == inside }.count == 1)
+                }
+            }
+        }
+    }
+
+    @Test func aStatementThatFailsToParseIsNotRememberedAndAColumnAddedLaterIsSeen() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 1) { pool in
+                try await pool.execute("CREATE TABLE things (id int PRIMARY KEY)")
+                await #expect(throws: PostgresError.self) { try await pool.query("SELECT label FROM things") }
+                try await pool.execute("ALTER TABLE things ADD COLUMN label text")
+                try await pool.execute("INSERT INTO things VALUES (1, 'one')")
+                #expect(try await pool.query("SELECT label FROM things").single().decode("label", as: String.self) == "one")
+                // A table changed under a prepared statement is planned again.
+                let read = "SELECT id, label FROM things WHERE id = $1"
+                #expect(try await pool.query(read, [1]).count == 1)
+                try await pool.execute("CREATE INDEX things_label ON things (label)")
+                try await pool.execute("ALTER TABLE things ADD COLUMN extra int")
+                #expect(try await pool.query(read, [1]).single().decode("label", as: String.self) == "one")
+            }
+        }
+    }
+
+    @Test func pastTheLimitEveryStatementIsForgottenAndPreparedAgain() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 1) { pool in
+                try await pool.withConnection { session in
+                    for n in 0..<505 {
+                        let sum: Int = try await session.query("SELECT \(n) + $1::int AS n", [1]).single().decode("n")
+                        #expect(sum == n + 1)
+                    }
+                    let count = try await Self.prepared(session).count
+                    #expect(count >= 1 && count <= 500, "\(count) statements prepared")
+                }
+            }
+        }
+    }
+}
