@@ -59,7 +59,7 @@ bench_pgbench() {
   log "pgbench: $name, $connections connections, ${duration}s"
   printf '%s\n' "$sql" > "$work/$name.sql"
   chmod 644 "$work/$name.sql"
-  (cd "$work" && "$(pg_bindir)/pgbench" -n -h "$work" -U postgres -c "$connections" -j "$bench_threads" \
+  (cd "$work" && "$(pg_bindir)/pgbench" -n -M "${PGBENCH_MODE:-prepared}" -h "$work" -U postgres -c "$connections" -j "$bench_threads" \
     -T "$duration" -f "$work/$name.sql" custodian) | tee "$work/$name.pgbench"
 }
 

@@ -148,7 +148,7 @@ public struct RecordTable: Sendable {
         public var equals: [(column: String, value: ColumnValue)] = []
         public var createdFrom: Date?
         public var createdBefore: Date?
-        /// Prefix search over `searchColumns`.
+        /// A part of any of `searchColumns`, ignoring case and accents.
         public var search: String?
 
         public init() {}
@@ -167,8 +167,7 @@ public struct RecordTable: Sendable {
         if let from = filter.createdFrom { conditions.append("created_at >= \(bind(from))") }
         if let before = filter.createdBefore { conditions.append("created_at < \(bind(before))") }
         if let search = filter.search, !searchColumns.isEmpty {
-            let pattern = bind(Self.likePrefix(search))
-            conditions.append("(" + searchColumns.map { "lower(\($0)) LIKE \(pattern)" }.joined(separator: " OR ") + ")")
+            conditions.append("\(searchText) LIKE '%' || search_text(\(bind(Self.likeEscaped(search)))) || '%'")
         }
         if let cursor {
             let micros = bind(cursor.createdAtMicroseconds)
@@ -183,14 +182,19 @@ public struct RecordTable: Sendable {
         return try Page.keyset(rows, limit: limit, record(from:))
     }
 
-    /// `q` as a LIKE prefix pattern, its own wildcards escaped, lower-cased like the indexes.
-    static func likePrefix(_ search: String) -> String {
+    /// The record's search text, exactly as its trigram index (migration 0020) computes it.
+    var searchText: String {
+        "search_text(" + searchColumns.map { "coalesce(\($0), '')" }.joined(separator: " || ' ' || ") + ")"
+    }
+
+    /// `q` with LIKE's own wildcards escaped, so that they match themselves.
+    static func likeEscaped(_ search: String) -> String {
         var escaped = ""
-        for character in search.lowercased() {
+        for character in search {
             if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
             escaped.append(character)
         }
-        return escaped + "%"
+        return escaped
     }
 
     /// Turns a constraint the database enforced into the field error it means.
