@@ -34,57 +34,65 @@ public struct DemoData: Sendable {
                 """,
                 [author]
             )
-            try await transaction.execute(
-                """
-                INSERT INTO customers (id, company, vat_number, phone, billing_city, billing_country, country, custom_fields, created_by, updated_by)
-                SELECT md5($1 || 'customer' || n)::uuid,
-                       (ARRAY['Nordwind', 'Acme', 'Blue Harbor', 'Kestrel', 'Lumen', 'Orchard', 'Vertex', 'Alder'])[1 + n % 8]
-                           || ' ' || (ARRAY['GmbH', 'Ltd', 'SAS', 'BV', 'AB', 'Inc'])[1 + n % 6] || ' ' || n,
-                       'DE' || lpad((100000000 + n)::text, 9, '0'),
-                       '+49 30 ' || lpad(n::text, 7, '0'),
-                       (ARRAY['Berlin', 'Hamburg', 'Lyon', 'Utrecht', 'Malmö', 'Leeds'])[1 + n % 6],
-                       (ARRAY['DE', 'DE', 'FR', 'NL', 'SE', 'GB'])[1 + n % 6],
-                       (ARRAY['DE', 'DE', 'FR', 'NL', 'SE', 'GB'])[1 + n % 6],
-                       jsonb_build_object('industry', (ARRAY['software', 'manufacturing', 'retail', 'services'])[1 + n % 4]),
-                       $2, $2
-                FROM generate_series(1, $3::int) AS n
-                """,
-                [String(batch), author, customers]
-            )
-            try await transaction.execute(
-                """
-                INSERT INTO contacts (customer_id, first_name, last_name, email, phone, title, is_primary, created_by, updated_by)
-                SELECT md5($1 || 'customer' || ((n - 1) / 3 + 1))::uuid,
-                       (ARRAY['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'])[1 + n % 10],
-                       (ARRAY['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Allen'])[1 + (n / 10) % 10],
-                       'contact' || n || '.' || $1 || '@example.com',
-                       '+49 170 ' || lpad(n::text, 7, '0'),
-                       (ARRAY['CEO', 'CTO', 'Buyer', 'Office manager', NULL])[1 + n % 5],
-                       (n - 1) % 3 = 0,
-                       $2, $2
-                FROM generate_series(1, $3::int) AS n
-                """,
-                [String(batch), author, contacts]
-            )
-            try await transaction.execute(
-                """
-                INSERT INTO leads (name, company, email, phone, city, country, status, source, description, custom_fields, created_by, updated_by)
-                SELECT (ARRAY['Ada', 'Grace', 'Alan', 'Katherine', 'Linus'])[1 + n % 5] || ' '
-                           || (ARRAY['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton'])[1 + n % 6],
-                       (ARRAY['Startup', 'Bakery', 'Studio', 'Garage', NULL])[1 + n % 5] || ' ' || n,
-                       'lead' || n || '.' || $1 || '@example.org',
-                       '+33 6 ' || lpad(n::text, 8, '0'),
-                       (ARRAY['Paris', 'Berlin', 'Vienna', 'Madrid'])[1 + n % 4],
-                       (ARRAY['FR', 'DE', 'AT', 'ES'])[1 + n % 4],
-                       (ARRAY['new', 'contacted', 'qualified', 'lost'])[1 + n % 4],
-                       (ARRAY['web-form', 'fair', 'referral', 'cold-call'])[1 + n % 4],
-                       'Met at the ' || (ARRAY['spring', 'autumn'])[1 + n % 2] || ' fair; wants a demo.',
-                       jsonb_build_object('budget', 1000 * (1 + n % 50)),
-                       $2, $2
-                FROM generate_series(1, $3::int) AS n
-                """,
-                [String(batch), author, leads]
-            )
+            // In slices, so that every statement stays within the statement time limit even with
+            // millions of rows and their trigram indexes.
+            for (first, last) in Self.slices(of: customers) {
+                try await transaction.execute(
+                    """
+                    INSERT INTO customers (id, company, vat_number, phone, billing_city, billing_country, country, custom_fields, created_by, updated_by)
+                    SELECT md5($1 || 'customer' || n)::uuid,
+                           (ARRAY['Nordwind', 'Acme', 'Blue Harbor', 'Kestrel', 'Lumen', 'Orchard', 'Vertex', 'Alder'])[1 + n % 8]
+                               || ' ' || (ARRAY['GmbH', 'Ltd', 'SAS', 'BV', 'AB', 'Inc'])[1 + n % 6] || ' ' || n,
+                           'DE' || lpad((100000000 + n)::text, 9, '0'),
+                           '+49 30 ' || lpad(n::text, 7, '0'),
+                           (ARRAY['Berlin', 'Hamburg', 'Lyon', 'Utrecht', 'Malmö', 'Leeds'])[1 + n % 6],
+                           (ARRAY['DE', 'DE', 'FR', 'NL', 'SE', 'GB'])[1 + n % 6],
+                           (ARRAY['DE', 'DE', 'FR', 'NL', 'SE', 'GB'])[1 + n % 6],
+                           jsonb_build_object('industry', (ARRAY['software', 'manufacturing', 'retail', 'services'])[1 + n % 4]),
+                           $2, $2
+                    FROM generate_series($3::int, $4::int) AS n
+                    """,
+                    [String(batch), author, first, last]
+                )
+            }
+            for (first, last) in Self.slices(of: contacts) {
+                try await transaction.execute(
+                    """
+                    INSERT INTO contacts (customer_id, first_name, last_name, email, phone, title, is_primary, created_by, updated_by)
+                    SELECT md5($1 || 'customer' || ((n - 1) / 3 + 1))::uuid,
+                           (ARRAY['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'])[1 + n % 10],
+                           (ARRAY['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Allen'])[1 + (n / 10) % 10],
+                           'contact' || n || '.' || $1 || '@example.com',
+                           '+49 170 ' || lpad(n::text, 7, '0'),
+                           (ARRAY['CEO', 'CTO', 'Buyer', 'Office manager', NULL])[1 + n % 5],
+                           (n - 1) % 3 = 0,
+                           $2, $2
+                    FROM generate_series($3::int, $4::int) AS n
+                    """,
+                    [String(batch), author, first, last]
+                )
+            }
+            for (first, last) in Self.slices(of: leads) {
+                try await transaction.execute(
+                    """
+                    INSERT INTO leads (name, company, email, phone, city, country, status, source, description, custom_fields, created_by, updated_by)
+                    SELECT (ARRAY['Ada', 'Grace', 'Alan', 'Katherine', 'Linus'])[1 + n % 5] || ' '
+                               || (ARRAY['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton'])[1 + n % 6],
+                           (ARRAY['Startup', 'Bakery', 'Studio', 'Garage', NULL])[1 + n % 5] || ' ' || n,
+                           'lead' || n || '.' || $1 || '@example.org',
+                           '+33 6 ' || lpad(n::text, 8, '0'),
+                           (ARRAY['Paris', 'Berlin', 'Vienna', 'Madrid'])[1 + n % 4],
+                           (ARRAY['FR', 'DE', 'AT', 'ES'])[1 + n % 4],
+                           (ARRAY['new', 'contacted', 'qualified', 'lost'])[1 + n % 4],
+                           (ARRAY['web-form', 'fair', 'referral', 'cold-call'])[1 + n % 4],
+                           'Met at the ' || (ARRAY['spring', 'autumn'])[1 + n % 2] || ' fair; wants a demo.',
+                           jsonb_build_object('budget', 1000 * (1 + n % 50)),
+                           $2, $2
+                    FROM generate_series($3::int, $4::int) AS n
+                    """,
+                    [String(batch), author, first, last]
+                )
+            }
             let customerNotes = try await transaction.execute(
                 """
                 INSERT INTO customer_notes (customer_id, body, author_id)
@@ -102,5 +110,10 @@ public struct DemoData: Sendable {
             )
             return Summary(customers: customers, contacts: contacts, leads: leads, notes: customerNotes + leadNotes)
         }
+    }
+
+    /// 1...total in slices of at most `size`.
+    static func slices(of total: Int, size: Int = 25_000) -> [(Int, Int)] {
+        stride(from: 1, through: total, by: size).map { ($0, min($0 + size - 1, total)) }
     }
 }
