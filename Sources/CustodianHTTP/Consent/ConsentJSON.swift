@@ -8,6 +8,21 @@ enum ConsentJSON {
         .object(["seq": .integer(Int(head.seq)), "hash": head.hash.map(JSONValue.hex) ?? .null])
     }
 
+    /// The purposes a person decides on, with their current text and the person's state.
+    static func purposes(_ states: [ConsentLedger.PurposeState]) -> JSONValue {
+        .array(
+            states.map { state in
+                .object([
+                    "purpose_id": .uuid(state.purpose.id),
+                    "name": .string(state.purpose.name),
+                    "description": .string(state.purpose.description),
+                    "lawful_basis": .string(state.purpose.lawfulBasis.rawValue),
+                    "version": .integer(state.purpose.currentVersion),
+                    "state": .string(state.state.rawValue),
+                ])
+            })
+    }
+
     static func receipt(_ receipt: ConsentReceipt?) -> JSONValue {
         guard let receipt else { return .null }
         return .object([

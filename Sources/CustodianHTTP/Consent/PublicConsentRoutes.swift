@@ -39,22 +39,12 @@ struct PublicConsentRoutes {
     private func page(_ resolved: ConsentLinks.Resolved) async throws -> Response {
         let states = try await ledger.states(of: resolved.subject, activeOnly: true)
         let head = try await ledger.head(of: resolved.subject)
-        let purposes: [JSONValue] = states.map { state in
-            .object([
-                "purpose_id": .uuid(state.purpose.id),
-                "name": .string(state.purpose.name),
-                "description": .string(state.purpose.description),
-                "lawful_basis": .string(state.purpose.lawfulBasis.rawValue),
-                "version": .integer(state.purpose.currentVersion),
-                "state": .string(state.state.rawValue),
-            ])
-        }
         var response = JSONBody.response(
             JSONValue.object([
                 "controller": .string(resolved.settings.controllerName),
                 "page_text": .string(resolved.settings.pageText),
                 "first_name": .string(resolved.firstName),
-                "purposes": .array(purposes),
+                "purposes": ConsentJSON.purposes(states),
                 "chain_head": ConsentJSON.head(head),
                 "receipt": ConsentJSON.receipt(try await receipts.receipt(for: head)),
             ])

@@ -94,19 +94,6 @@ struct OwnData: Sendable {
     }
 
     private func consentStates(_ person: ConsentSubject) async throws -> JSONValue {
-        let states = try await ledger.states(of: person, activeOnly: true)
-        return .object([
-            "purposes": .array(
-                states.map { state in
-                    .object([
-                        "purpose_id": .uuid(state.purpose.id),
-                        "name": .string(state.purpose.name),
-                        "description": .string(state.purpose.description),
-                        "lawful_basis": .string(state.purpose.lawfulBasis.rawValue),
-                        "version": .integer(state.purpose.currentVersion),
-                        "state": .string(state.state.rawValue),
-                    ])
-                })
-        ])
+        .object(["purposes": ConsentJSON.purposes(try await ledger.states(of: person, activeOnly: true))])
     }
 }
