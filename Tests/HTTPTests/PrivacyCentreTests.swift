@@ -114,6 +114,29 @@ struct PrivacyCentreTests {
         }
     }
 
+    @Test func theLinksConsentsLiveUnderTheCentresRootAndRecordTheLink() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let purpose = try #require(
+                try await client.create(
+                    "/v1/consent-purposes", key: admin,
+                    #"{"name": "Newsletter", "description": "Monthly news.", "lawful_basis": "consent", "applies_to": "both"}"#)["id"]
+                    as? String)
+            let lead = try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Cora Consent"}"#)["id"] as? String)
+            let token = try await Self.token(client, key: admin, lead: lead)
+            let before = try await client.send(.get, "/v1/public/people/\(token)/consents").json()
+            #expect((before["purposes"] as? [[String: Any]])?.first?["state"] as? String == "not_asked")
+            let given = try await client.send(
+                .post, "/v1/public/people/\(token)/consents", headers: headers(key: nil, json: true),
+                body: #"{"decisions": [{"purpose_id": "\#(purpose)", "action": "give"}]}"#)
+            #expect(given.status == .ok, "\(given.text)")
+            #expect((try given.json()["purposes"] as? [[String: Any]])?.first?["state"] as? String == "given")
+            let history = try await client.send(.get, "/v1/leads/\(lead)/consents", headers: headers(key: admin)).json()["history"]
+            let record = try #require((history as? [[String: Any]])?.last)
+            #expect(record["channel"] as? String == "consent_link" && record["link_id"] is String)
+        }
+    }
+
     @Test func aRecordDeletedAsAMistakeTakesItsCorrectionsAndExportLogAlongAndNothingElseRemovesThem() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey

@@ -16,7 +16,9 @@ struct PortalMeRoutes {
             use: auth.requiring { request, _, session in try await own.consents(request, person: session.person) })
         routes.on(
             .post, "/v1/portal/me/consents",
-            use: auth.requiring { request, context, session in try await own.decide(request, context: context, person: session.person) })
+            use: auth.requiring { request, context, session in
+                try await own.decide(request, context: context, person: session.person, way: .customerArea)
+            })
         routes.on(
             .get, "/v1/portal/me/requests",
             use: auth.requiring { request, _, session in try await own.requests(request, person: session.person) })

@@ -82,14 +82,19 @@ struct OwnData: Sendable {
         return Self.personal(try await consentStates(person))
     }
 
-    /// Gives or withdraws consents (channel `customer_area`), then answers like the GET.
-    func decide(_ request: Request, context: AppRequestContext, person: ConsentSubject) async throws -> Response {
+    /// Gives or withdraws consents (channel `customer_area`, or `consent_link` with the link
+    /// used), then answers like the GET.
+    func decide(_ request: Request, context: AppRequestContext, person: ConsentSubject, way: Way, linkID: UUID? = nil) async throws
+        -> Response
+    {
         var fields = try await RequestFields.read(request)
         let decisions = fields.decisions("decisions")
         try fields.finish()
         _ = try await ledger.record(
             decisions, for: person,
-            origin: .init(channel: .customerArea, ip: context.clientIP?.description, userAgent: request.userAgentForRecords))
+            origin: .init(
+                channel: way == .customerArea ? .customerArea : .consentLink, ip: context.clientIP?.description,
+                userAgent: request.userAgentForRecords, linkID: linkID))
         return Self.personal(try await consentStates(person))
     }
 

@@ -4,7 +4,8 @@ import Hummingbird
 import NIOCore
 
 /// `/v1/public/people/{token}`: the person's own way in through their personal link (the token
-/// of their consent link): the privacy centre, corrections, requests, acceptances, the export.
+/// of their consent link): the privacy centre, corrections, consents, requests, acceptances, the
+/// export.
 struct PublicPeopleRoutes {
     let links: ConsentLinks
     let own: OwnData
@@ -22,6 +23,15 @@ struct PublicPeopleRoutes {
             use: guarded { request, _, person in try await own.file(request, person: person, way: .personalLink) })
         routes.on(.get, "/v1/public/people/{token}/export", use: guarded { _, _, person in try await own.export(person: person) })
         routes.on(
+            .get, "/v1/public/people/{token}/consents",
+            use: guarded { request, _, person in try await own.consents(request, person: person) }
+        )
+        routes.on(
+            .post, "/v1/public/people/{token}/consents",
+            use: guardedLink { request, context, link in
+                try await own.decide(request, context: context, person: link.subject, way: .personalLink, linkID: link.linkID)
+            })
+        routes.on(
             .post, "/v1/public/people/{token}/policy-acceptances",
             use: guarded { request, context, person in try await own.accept(request, context: context, person: person, way: .personalLink) }
         )
@@ -37,6 +47,13 @@ struct PublicPeopleRoutes {
     private func guarded(_ handler: @escaping @Sendable (Request, AppRequestContext, ConsentSubject) async throws -> Response)
         -> RouteTable.Handler
     {
+        guardedLink { request, context, link in try await handler(request, context, link.subject) }
+    }
+
+    /// `guarded`, for handlers that record which link was used.
+    private func guardedLink(_ handler: @escaping @Sendable (Request, AppRequestContext, ConsentLinks.Resolved) async throws -> Response)
+        -> RouteTable.Handler
+    {
         gate.guarding(
             scope: "public-people",
             tokenLooksValid: { context in context.parameters.get("token").map(ConsentLinks.couldBeToken) ?? false },
@@ -45,7 +62,7 @@ struct PublicPeopleRoutes {
                 guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token, forConsent: false) else {
                     throw Self.invalidLink()
                 }
-                return try await handler(request, context, resolved.subject)
+                return try await handler(request, context, resolved)
             })
     }
 
