@@ -103,17 +103,12 @@ public struct PortalAccounts: Sendable {
     public func register(_ registration: Registration) async throws -> NewSession {
         let settings = try await PortalSettings.current(on: database)
         guard settings.enabled, settings.registrationEnabled else { throw Refusal.disabled }
+        // Checked before bcrypt, so that a refused registration costs no hash, and again inside
+        // the transaction, in case a new version took effect meanwhile.
+        try await Self.requireAcceptances(registration.acceptances, of: settings.requiredPolicies, on: database)
         let hash = try await hasher.hash(registration.password)
         return try await database.withAmbientTransaction {
-            var missing: [FieldError] = []
-            for kind in settings.requiredPolicies {
-                guard let current = try await Policies.current(kind, language: nil, on: database) else { continue }
-                if !registration.acceptances.contains(where: { $0.kind == kind && $0.version == current.version }) {
-                    missing.append(
-                        FieldError(field: "accept", message: "must accept the \(kind.title) in effect (version \(current.version))"))
-                }
-            }
-            if !missing.isEmpty { throw DomainError.invalid(missing) }
+            try await Self.requireAcceptances(registration.acceptances, of: settings.requiredPolicies, on: database)
             let customer = try await Customers.table.insert(registration.customer, customFields: .object([:]), by: nil, on: database)
             let contact = try await Contacts.table.insert(
                 registration.contact + [("customer_id", .uuid(customer.id)), ("is_primary", .bool(true))], customFields: .object([:]),
@@ -129,6 +124,20 @@ public struct PortalAccounts: Sendable {
             return try await openSession(
                 for: contact.id, hours: settings.sessionHours, ip: registration.ip, userAgent: registration.userAgent)
         }
+    }
+
+    private static func requireAcceptances(
+        _ given: [(kind: Policies.Kind, version: Int, language: Policies.Language)], of required: [Policies.Kind],
+        on session: some Queryable
+    ) async throws {
+        var missing: [FieldError] = []
+        for kind in required {
+            guard let current = try await Policies.current(kind, language: nil, on: session) else { continue }
+            if !given.contains(where: { $0.kind == kind && $0.version == current.version }) {
+                missing.append(FieldError(field: "accept", message: "must accept the \(kind.title) in effect (version \(current.version))"))
+            }
+        }
+        if !missing.isEmpty { throw DomainError.invalid(missing) }
     }
 
     public enum LoginOutcome: Sendable {
@@ -346,6 +355,10 @@ public struct PortalAccounts: Sendable {
     /// every session of the contact ends. False: no such link, or used, or expired.
     public func completeLink(token: String, password: String) async throws -> Bool {
         guard Self.couldBeToken(token) else { return false }
+        // bcrypt is the expensive part: a token that is no link costs one indexed read, no hash.
+        let live = try await database.query(
+            "SELECT 1 FROM portal_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()", [Secret.hash(token)])
+        guard !live.isEmpty else { return false }
         let hash = try await hasher.hash(password)
         return try await database.withAmbientTransaction {
             let row = try await database.query(
