@@ -127,7 +127,7 @@ public struct ConsentLinks: Sendable {
     /// Whether `token` has the shape of a token this server issues (43 base64url characters):
     /// anything else is refused without a database lookup.
     public static func couldBeToken(_ token: String) -> Bool {
-        token.utf8.count == 43 && Data(base64URLEncoded: token) != nil
+        Secret.couldBeToken(token)
     }
 
     /// The person behind a live token and their first name, or nil for a token that is unknown,

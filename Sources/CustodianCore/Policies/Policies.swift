@@ -201,6 +201,21 @@ public struct Policies: Sendable {
         return try Self.acceptance(from: row)
     }
 
+    /// Refuses (422 naming `accept`) unless `given` holds the version in effect of each of
+    /// `required`; a document with no version in effect asks nothing.
+    static func requireAccepted(
+        _ required: [Kind], given: [(kind: Kind, version: Int, language: Language)], on session: some Queryable
+    ) async throws {
+        var missing: [FieldError] = []
+        for kind in required {
+            guard let current = try await current(kind, language: nil, on: session) else { continue }
+            if !given.contains(where: { $0.kind == kind && $0.version == current.version }) {
+                missing.append(FieldError(field: "accept", message: "must accept the \(kind.title) in effect (version \(current.version))"))
+            }
+        }
+        if !missing.isEmpty { throw DomainError.invalid(missing) }
+    }
+
     /// The person's acceptances, oldest first (a contact's include those of the lead it was).
     public func acceptances(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Acceptance> {
         try await subject.requireExists(on: database)

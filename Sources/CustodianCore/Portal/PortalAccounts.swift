@@ -105,10 +105,10 @@ public struct PortalAccounts: Sendable {
         guard settings.enabled, settings.registrationEnabled else { throw Refusal.disabled }
         // Checked before bcrypt, so that a refused registration costs no hash, and again inside
         // the transaction, in case a new version took effect meanwhile.
-        try await Self.requireAcceptances(registration.acceptances, of: settings.requiredPolicies, on: database)
+        try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: database)
         let hash = try await hasher.hash(registration.password)
         return try await database.withAmbientTransaction {
-            try await Self.requireAcceptances(registration.acceptances, of: settings.requiredPolicies, on: database)
+            try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: database)
             let customer = try await Customers.table.insert(registration.customer, customFields: .object([:]), by: nil, on: database)
             let contact = try await Contacts.table.insert(
                 registration.contact + [("customer_id", .uuid(customer.id)), ("is_primary", .bool(true))], customFields: .object([:]),
@@ -124,20 +124,6 @@ public struct PortalAccounts: Sendable {
             return try await openSession(
                 for: contact.id, hours: settings.sessionHours, ip: registration.ip, userAgent: registration.userAgent)
         }
-    }
-
-    private static func requireAcceptances(
-        _ given: [(kind: Policies.Kind, version: Int, language: Policies.Language)], of required: [Policies.Kind],
-        on session: some Queryable
-    ) async throws {
-        var missing: [FieldError] = []
-        for kind in required {
-            guard let current = try await Policies.current(kind, language: nil, on: session) else { continue }
-            if !given.contains(where: { $0.kind == kind && $0.version == current.version }) {
-                missing.append(FieldError(field: "accept", message: "must accept the \(kind.title) in effect (version \(current.version))"))
-            }
-        }
-        if !missing.isEmpty { throw DomainError.invalid(missing) }
     }
 
     public enum LoginOutcome: Sendable {
@@ -215,14 +201,10 @@ public struct PortalAccounts: Sendable {
 
     // MARK: Sessions
 
-    public static func couldBeToken(_ token: String) -> Bool {
-        token.utf8.count == 43 && Data(base64URLEncoded: token) != nil
-    }
-
     /// The live session `token` opens, or nil. Throws `Refusal` when the area was turned off or
     /// the contact or customer made inactive since the login.
     public func session(token: String) async throws -> Session? {
-        guard Self.couldBeToken(token) else { return nil }
+        guard Secret.couldBeToken(token) else { return nil }
         guard
             let row = try await database.query(
                 """
@@ -338,10 +320,10 @@ public struct PortalAccounts: Sendable {
             [contactID, purpose.rawValue])
         let expiresAt: Date = try await database.query(
             """
-            INSERT INTO portal_tokens (token_hash, contact_id, purpose, expires_at) VALUES ($1, $2, $3, now() + interval '\(lifetime)')
+            INSERT INTO portal_tokens (token_hash, contact_id, purpose, expires_at) VALUES ($1, $2, $3, now() + $4::interval)
             RETURNING expires_at
             """,
-            [Secret.hash(token), contactID, purpose.rawValue]
+            [Secret.hash(token), contactID, purpose.rawValue, lifetime]
         ).single().decode("expires_at")
         try await Outbox.emit(
             purpose == .invitation ? .portalInvitation : .passwordResetRequested,
@@ -354,7 +336,7 @@ public struct PortalAccounts: Sendable {
     /// Sets the password through a one-time link (reset or invitation); the link is used up and
     /// every session of the contact ends. False: no such link, or used, or expired.
     public func completeLink(token: String, password: String) async throws -> Bool {
-        guard Self.couldBeToken(token) else { return false }
+        guard Secret.couldBeToken(token) else { return false }
         // bcrypt is the expensive part: a token that is no link costs one indexed read, no hash.
         let live = try await database.query(
             "SELECT 1 FROM portal_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()", [Secret.hash(token)])

@@ -10,6 +10,11 @@ enum Secret {
         return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64URLEncoded
     }
 
+    /// Whether `token` has the shape `randomToken` gives: checked before any database work.
+    static func couldBeToken(_ token: String) -> Bool {
+        token.utf8.count == 43 && Data(base64URLEncoded: token) != nil
+    }
+
     static func hash(_ secret: String) -> [UInt8] {
         Array(SHA256.hash(data: Data(secret.utf8)))
     }

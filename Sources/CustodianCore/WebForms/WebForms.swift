@@ -21,6 +21,18 @@ public struct WebForms: Sendable {
         public let revision: Int64
         public let createdAt: Date
         public let updatedAt: Date
+
+        /// The documents a submission must accept, in their version in effect.
+        public var requiredPolicies: [Policies.Kind] {
+            [requiresTerms ? .terms : nil, requiresPrivacy ? .privacy : nil].compactMap { $0 }
+        }
+
+        /// The lead fields the form asks, required as the form says.
+        public var askedColumns: [ColumnSpec] {
+            Leads.table.columns.filter { fields.contains($0.name) }.map { spec in
+                ColumnSpec(spec.name, spec.kind, required: requiredFields.contains(spec.name), nullable: spec.nullable)
+            }
+        }
     }
 
     public struct Definition: Sendable {
@@ -168,7 +180,7 @@ public struct WebForms: Sendable {
             ORDER BY p.created_at, p.id
             """, [ArrayLiteral.uuids(form.purposes)])
         var policies: [JSONValue] = []
-        for kind in [form.requiresTerms ? Policies.Kind.terms : nil, form.requiresPrivacy ? .privacy : nil].compactMap({ $0 }) {
+        for kind in form.requiredPolicies {
             for language in Policies.Language.allCases {
                 guard let version = try await Policies.current(kind, language: language, on: database), version.language == language
                 else { continue }
@@ -238,17 +250,7 @@ public struct WebForms: Sendable {
                 "SELECT 1 FROM web_form_submissions WHERE fingerprint = $1 AND created_at > now() - interval '\(Self.duplicateWindow)'",
                 [fingerprint])
             if !seen.isEmpty { return false }
-            var missing: [FieldError] = []
-            for kind in [form.requiresTerms ? Policies.Kind.terms : nil, form.requiresPrivacy ? .privacy : nil].compactMap({ $0 }) {
-                let current = try await Policies.current(kind, language: nil, on: database)
-                let given = submission.acceptances.contains { $0.kind == kind && $0.version == current?.version }
-                if current != nil && !given {
-                    missing.append(
-                        FieldError(
-                            field: "accept", message: "must accept the \(kind.title) in effect (version \(current?.version ?? 0))"))
-                }
-            }
-            if !missing.isEmpty { throw DomainError.invalid(missing) }
+            try await Policies.requireAccepted(form.requiredPolicies, given: submission.acceptances, on: database)
             let lead = try await Leads.table.insert(
                 submission.values + [(column: "source", value: .text(form.source))], customFields: .object([:]), by: nil, on: database)
             let person = ConsentSubject.lead(lead.id)

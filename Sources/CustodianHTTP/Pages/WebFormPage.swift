@@ -41,10 +41,7 @@ struct WebFormPage {
             if !value.isEmpty { members[name] = .string(value) }
         }
         var fields = RequestFields(members: members)
-        let specs = Leads.table.columns.filter { form.fields.contains($0.name) }.map { spec in
-            ColumnSpec(spec.name, spec.kind, required: form.requiredFields.contains(spec.name), nullable: spec.nullable)
-        }
-        let values = fields.columnValues(specs, creating: true)
+        let values = fields.columnValues(form.askedColumns, creating: true)
         let consents = body.values("consent").compactMap(UUID.init(uuidString:))
         let acceptances: [(kind: Policies.Kind, version: Int, language: Policies.Language)] = body.values("accept").compactMap { value in
             // "terms:3:de"

@@ -117,10 +117,7 @@ struct WebFormRoutes {
     @Sendable func submit(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = try await publicForms.published(key: context.parameters.get("key") ?? "")
         var fields = try await RequestFields.read(request)
-        let specs = Leads.table.columns.filter { form.fields.contains($0.name) }.map { spec in
-            ColumnSpec(spec.name, spec.kind, required: form.requiredFields.contains(spec.name), nullable: spec.nullable)
-        }
-        let values = fields.columnValues(specs, creating: true)
+        let values = fields.columnValues(form.askedColumns, creating: true)
         let consents = fields.uuids("consents") ?? []
         let acceptances = fields.acceptances("accept")
         let trap = fields.rawMember(Self.honeypot)
