@@ -1,3 +1,4 @@
+import CustodianCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -53,6 +54,35 @@ enum HTML {
         </body>
         </html>
         """
+    }
+
+    /// The links to `path` in the other languages, the current one in bold.
+    static func languageNav(path: String, current: PageLanguage) -> String {
+        "<nav>"
+            + PageLanguage.allCases.map { other in
+                let name = escape(Catalogue.text("language.name", other))
+                return other == current
+                    ? "<strong>\(name)</strong>"
+                    : #"<a href="\#(escape(path))?lang=\#(other.rawValue)" hreflang="\#(other.rawValue)" lang="\#(other.rawValue)">\#(name)</a>"#
+            }.joined(separator: " | ") + "</nav>\n"
+    }
+
+    /// What was wrong with a post, field by field (a field-less problem stands alone); empty
+    /// when nothing was.
+    static func problems(_ errors: [FieldError], _ language: PageLanguage) -> String {
+        guard !errors.isEmpty else { return "" }
+        var html = #"<div class="errors" role="alert"><p>\#(escape(Catalogue.text("error.fix", language)))</p><ul>"#
+        for error in errors {
+            let field = error.field.isEmpty ? "" : escape(Catalogue.field(error.field, language)) + ": "
+            html += "<li>\(field)\(escape(error.message))</li>"
+        }
+        return html + "</ul></div>\n"
+    }
+
+    /// A policy's text, folded away until the person opens it.
+    static func foldedText(_ body: String, _ language: PageLanguage) -> String {
+        "<details><summary>\(escape(Catalogue.text("centre.read", language)))</summary>"
+            + "<div style=\"white-space:pre-wrap\">\(escape(body))</div></details>"
     }
 
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!

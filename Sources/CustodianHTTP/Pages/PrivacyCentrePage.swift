@@ -107,7 +107,7 @@ struct PrivacyCentrePage {
             }
             let details = body.value("details")?.trimmingCharacters(in: .whitespacesAndNewlines)
             if let details, details.count > 10000 {
-                throw DomainError.invalid([FieldError(field: "details", message: "≤ 10000")])
+                throw DomainError.invalid([FieldError(field: "details", message: "must be at most 10000 characters")])
             }
             _ = try await own.cases.file(kind, details: details?.isEmpty == false ? details : nil, by: person.subject)
         }
@@ -137,24 +137,12 @@ struct PrivacyCentrePage {
         let csrf = forms.hiddenField(nonce: nonce, capability: "p/" + person.token)
         let base = "/p/" + HTML.escape(person.token)
         let controller = HTML.escape(person.resolved.settings.controllerName)
-        var html = "<nav>"
-        html += PageLanguage.allCases.map { other in
-            other == language
-                ? "<strong>\(Catalogue.text("language.name", other))</strong>"
-                : #"<a href="\#(base)?lang=\#(other.rawValue)" hreflang="\#(other.rawValue)" lang="\#(other.rawValue)">\#(Catalogue.text("language.name", other))</a>"#
-        }.joined(separator: " | ")
-        html += "</nav>\n<h1>\(t("centre.title"))</h1>\n"
+        var html = HTML.languageNav(path: "/p/" + person.token, current: language)
+        html += "<h1>\(t("centre.title"))</h1>\n"
         html += "<p>\(t("centre.greeting")) \(HTML.escape(person.resolved.firstName)). \(t("centre.controller")) \(controller).</p>\n"
         if !person.resolved.settings.pageText.isEmpty { html += "<p>\(HTML.escape(person.resolved.settings.pageText))</p>\n" }
         if let notice { html += #"<p class="notice" role="status">\#(HTML.escape(notice))</p>"# + "\n" }
-        if !errors.isEmpty {
-            html += #"<div class="errors" role="alert"><p>\#(t("error.fix"))</p><ul>"#
-            for error in errors {
-                let field = error.field.isEmpty ? "" : HTML.escape(Catalogue.field(error.field, language)) + ": "
-                html += "<li>\(field)\(HTML.escape(error.message))</li>"
-            }
-            html += "</ul></div>\n"
-        }
+        html += HTML.problems(errors, language)
 
         // Your data, and the correction form.
         let data = centre["data"]?.object ?? [:]
@@ -235,8 +223,7 @@ struct PrivacyCentrePage {
             else { continue }
             html += "<section><h3>\(HTML.escape(text.title))</h3>"
             html += "<p>\(t("centre.version")) \(text.version) · \(t("centre.effective")) \(Self.date(text.effectiveAt))</p>"
-            html +=
-                "<details><summary>\(t("centre.read"))</summary><div style=\"white-space:pre-wrap\">\(HTML.escape(text.body))</div></details>"
+            html += HTML.foldedText(text.body, language)
             if policy["accepted"] == .bool(true) {
                 html += "<p><strong>\(t("centre.accepted"))</strong></p>"
             } else {

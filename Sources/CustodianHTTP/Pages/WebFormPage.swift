@@ -87,20 +87,9 @@ struct WebFormPage {
         let view = try await forms.publicView(of: form)
         let (nonce, cookie) = pageForms.nonce(request)
         let action = "/f/\(HTML.escape(form.key))?lang=\(language.rawValue)"
-        var html = "<nav>"
-        html += PageLanguage.allCases.map { other in
-            other == language
-                ? "<strong>\(Catalogue.text("language.name", other))</strong>"
-                : #"<a href="/f/\#(HTML.escape(form.key))?lang=\#(other.rawValue)" hreflang="\#(other.rawValue)" lang="\#(other.rawValue)">\#(Catalogue.text("language.name", other))</a>"#
-        }.joined(separator: " | ")
-        html += "</nav>\n<h1>\(HTML.escape(form.name))</h1>\n"
-        if !errors.isEmpty {
-            html += #"<div class="errors" role="alert"><p>\#(t("error.fix"))</p><ul>"#
-            for error in errors {
-                html += "<li>\(HTML.escape(Catalogue.field(error.field, language))): \(HTML.escape(error.message))</li>"
-            }
-            html += "</ul></div>\n"
-        }
+        var html = HTML.languageNav(path: "/f/" + form.key, current: language)
+        html += "<h1>\(HTML.escape(form.name))</h1>\n"
+        html += HTML.problems(errors, language)
         html += "<form method=\"post\" action=\"\(action)\">"
         html += pageForms.hiddenField(nonce: nonce, capability: "f/" + form.key)
         for name in form.fields {
@@ -149,8 +138,7 @@ struct WebFormPage {
             html += #"<label class="check"><input type="checkbox" name="accept" value="\#(HTML.escape(value))" required>"#
             html += "<span>\(HTML.escape(label))</span></label>"
             if let text {
-                html +=
-                    "<details><summary>\(t("centre.read"))</summary><div style=\"white-space:pre-wrap\">\(HTML.escape(text.body))</div></details>"
+                html += HTML.foldedText(text.body, language)
             }
         }
         html += "<button type=\"submit\">\(t("form.submit"))</button></form>\n"
