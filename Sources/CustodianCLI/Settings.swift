@@ -99,7 +99,7 @@ struct DatabaseOptions: ParsableArguments {
         URL(fileURLWithPath: try Setting("CUSTODIAN_MIGRATIONS_DIR", default: "migrations").resolve(flag: migrationsDir))
     }
 
-    enum LogStream { case standardOutput, standardError }
+    typealias LogStream = LineLogHandler.Stream
 
     /// Bootstraps swift-log once per process and returns the root logger. Commands whose stdout
     /// is their answer log to stderr.
@@ -109,10 +109,7 @@ struct DatabaseOptions: ParsableArguments {
             throw ValidationError("unknown log level \(levelName)")
         }
         LoggingSystem.bootstrap { label in
-            var handler =
-                stream == .standardOutput ? StreamLogHandler.standardOutput(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            LineLogHandler(label: label, stream: stream, logLevel: level)
         }
         return Logger(label: label)
     }

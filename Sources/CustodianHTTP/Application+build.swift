@@ -163,6 +163,7 @@ public func buildRouter(
     let catalog = routes.catalog
 
     let router = Router(context: AppRequestContext.self)
+    router.add(middleware: EventLoopAffinityMiddleware())
     // Order matters: the request id comes first so every later log line and error carries it.
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())

@@ -62,7 +62,7 @@ public enum ConsentSubject: Sendable, Equatable {
         guard let row = rows.first else { throw DomainError.notFound(resource: resource) }
         if try row.decode("converted", as: Bool.self) {
             let contact: UUID? = try row.decode("converted_contact_id")
-            let target = contact.map { "contact \($0.uuidString.lowercased())" } ?? "a contact"
+            let target = contact.map { "contact \($0.lowercasedString)" } ?? "a contact"
             throw DomainError.conflict("this lead was converted into \(target): the person's consent lives there now")
         }
     }

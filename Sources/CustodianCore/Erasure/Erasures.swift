@@ -188,7 +188,7 @@ public struct Erasures: Sendable {
         var tombstones: [Erasure.Tombstone] = []
         for row in rows {
             let subjectID: UUID = try row.decode("subject_id")
-            if subjectID == requestCase.subjectID { counts = try row.decode("counts", as: JSONB<JSONValue>.self).value }
+            if subjectID == requestCase.subjectID { counts = try row.decode("counts", as: JSONValue.self) }
             tombstones.append(
                 Erasure.Tombstone(
                     subjectType: RequestCases.SubjectType(rawValue: try row.decode("subject_type")) ?? .lead, subjectID: subjectID,

@@ -55,7 +55,7 @@ public struct RecordTable: Sendable {
                 members[column.name] = .timestamp(try row.decode(column.name, as: Date?.self))
             }
         }
-        members["custom_fields"] = try row.decode("custom_fields", as: JSONB<JSONValue>.self).value
+        members["custom_fields"] = try row.decode("custom_fields", as: JSONValue.self)
         members["created_at"] = .timestamp(try row.decode("created_at", as: Date.self))
         members["updated_at"] = .timestamp(try row.decode("updated_at", as: Date.self))
         return StoredRecord(id: id, revision: try row.decode("revision"), json: .object(members))

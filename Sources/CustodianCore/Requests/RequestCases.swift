@@ -215,7 +215,7 @@ public struct RequestCases: Sendable {
                 actorType: try row.decode("actor_type"),
                 actorID: try row.decode("actor_id"),
                 action: try row.decode("action"),
-                changes: try row.decode("changes", as: JSONB<JSONValue>.self).value
+                changes: try row.decode("changes", as: JSONValue.self)
             )
         }
     }

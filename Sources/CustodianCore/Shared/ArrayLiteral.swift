@@ -3,7 +3,7 @@ import Foundation
 /// PostgreSQL array literals, sent as one bind parameter (`$1::uuid[]`, `$1::text[]`).
 enum ArrayLiteral {
     static func uuids(_ ids: [UUID]) -> String {
-        "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
+        "{" + ids.map { $0.lowercasedString }.joined(separator: ",") + "}"
     }
 
     /// Every element quoted, its quotes and backslashes escaped.

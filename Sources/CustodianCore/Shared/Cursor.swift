@@ -30,7 +30,7 @@ public struct Cursor: Sendable, Equatable {
     static let validMicroseconds: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
 
     public var token: String {
-        Data("\(createdAtMicroseconds):\(id.uuidString.lowercased())".utf8).base64URLEncoded
+        Data("\(createdAtMicroseconds):\(id.lowercasedString)".utf8).base64URLEncoded
     }
 
     public init(token: String) throws(DomainError) {

@@ -58,7 +58,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         date.map(timestamp) ?? .null
     }
 
-    public static func uuid(_ id: UUID) -> JSONValue { .string(id.uuidString.lowercased()) }
+    public static func uuid(_ id: UUID) -> JSONValue { .string(id.lowercasedString) }
 
     public static func uuid(_ id: UUID?) -> JSONValue { id.map(uuid) ?? .null }
 

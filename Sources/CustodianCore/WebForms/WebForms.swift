@@ -240,7 +240,7 @@ public struct WebForms: Sendable {
     public func submit(_ submission: Submission, to form: Form) async throws -> Bool {
         if let stray = submission.consents.first(where: { !form.purposes.contains($0) }) {
             throw DomainError.invalid([
-                FieldError(field: "consents", message: "\(stray.uuidString.lowercased()) is not offered by this form")
+                FieldError(field: "consents", message: "\(stray.lowercasedString) is not offered by this form")
             ])
         }
         let fingerprint = Array(SHA256.hash(data: Data(form.id.uuidString.utf8) + Data(submission.canonical)))

@@ -53,7 +53,7 @@ public struct WebhookDeliveries: Sendable {
                 deliveryID: try row.decode("delivery_id"),
                 eventID: try row.decode("event_id"),
                 type: try row.decode("type"),
-                data: try Outbox.opened(try row.decode("payload", as: JSONB<JSONValue>.self).value, with: secrets),
+                data: try Outbox.opened(try row.decode("payload", as: JSONValue.self), with: secrets),
                 eventCreatedAt: try row.decode("created_at"),
                 attempt: try row.decode("attempts"),
                 url: try row.decode("url"),

@@ -80,7 +80,7 @@ struct ConsentPurposeRoutes {
         let purpose = try await purposes.create(
             name: name, description: description, lawfulBasis: basis, appliesTo: appliesTo, by: actor.member.id)
         var response = try await response(purpose, status: .created)
-        response.headers[.location] = "/v1/consent-purposes/\(purpose.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/consent-purposes/\(purpose.id.lowercasedString)"
         return response
     }
 

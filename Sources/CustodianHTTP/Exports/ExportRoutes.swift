@@ -42,7 +42,7 @@ struct ExportRoutes {
         let kind = subject.kind == .lead ? "lead" : "contact"
         let date = String(RFC3339Day.today())
         headers[.contentDisposition] =
-            "attachment; filename=\"custodian-export-\(kind)-\(subject.id.uuidString.lowercased())-\(date).json\""
+            "attachment; filename=\"custodian-export-\(kind)-\(subject.id.lowercasedString)-\(date).json\""
         return headers
     }
 

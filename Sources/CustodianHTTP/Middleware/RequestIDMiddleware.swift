@@ -1,3 +1,4 @@
+import CustodianCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,7 +15,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID().lowercasedString
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         var response = try await next(request, context)

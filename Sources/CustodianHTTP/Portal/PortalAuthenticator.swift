@@ -25,7 +25,7 @@ struct PortalAuthenticator: Sendable {
                             + " (POST /v1/portal/me/policy-acceptances)")
                 }
                 var context = context
-                context.logger[metadataKey: "portal_session"] = .string(session.id.uuidString.lowercased())
+                context.logger[metadataKey: "portal_session"] = .string(session.id.lowercasedString)
                 return try await handler(request, context, session)
             })
     }

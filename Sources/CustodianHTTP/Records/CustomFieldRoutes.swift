@@ -73,7 +73,7 @@ struct CustomFieldRoutes {
             by: actor.member.id
         )
         var response = try Self.response(definition, status: .created)
-        response.headers[.location] = "/v1/custom-fields/\(definition.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/custom-fields/\(definition.id.lowercasedString)"
         return response
     }
 

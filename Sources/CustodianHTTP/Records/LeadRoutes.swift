@@ -35,7 +35,7 @@ struct LeadConversionRoute {
             JSONValue.object(["lead": conversion.lead.json, "customer": conversion.customer.json, "contact": conversion.contact.json]),
             status: .created
         )
-        response.headers[.location] = "/v1/customers/\(conversion.customer.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/customers/\(conversion.customer.id.lowercasedString)"
         return response
     }
 }

@@ -67,7 +67,7 @@ struct RecordRoutes {
         try fields.finish()
         let record = try await operations.create(values, customFields, actor.member.id)
         var response = try response(record, status: .created)
-        response.headers[.location] = "\(path)/\(record.id.uuidString.lowercased())"
+        response.headers[.location] = "\(path)/\(record.id.lowercasedString)"
         return response
     }
 

@@ -67,7 +67,7 @@ struct RequestRoutes {
             by: actor.member.id
         )
         var response = try await response(opened, status: .created)
-        response.headers[.location] = "/v1/requests/\(opened.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/requests/\(opened.id.lowercasedString)"
         return response
     }
 

@@ -69,7 +69,7 @@ struct StaffRoutes {
         guard let name = name.value, let role = role.value else { throw DomainError.invalid([]) }
         let member = try await directory.create(.init(name: name, email: email.value, role: role), by: actor.member.id)
         var response = try Self.response(member, status: .created)
-        response.headers[.location] = "/v1/staff/\(member.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/staff/\(member.id.lowercasedString)"
         return response
     }
 

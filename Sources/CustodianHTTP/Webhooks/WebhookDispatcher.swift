@@ -88,7 +88,7 @@ public struct WebhookDispatcher: Service {
     private func send(_ delivery: WebhookDeliveries.Due) async -> WebhookDeliveries.Outcome {
         let started = ContinuousClock.now
         let body = Self.body(delivery)
-        let id = "msg_" + delivery.eventID.uuidString.lowercased()
+        let id = "msg_" + delivery.eventID.lowercasedString
         let timestamp = Int(Date().timeIntervalSince1970)
         guard let signature = WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secret: delivery.secret) else {
             return .init(responseStatus: nil, error: "the endpoint's secret is unusable", duration: .zero)

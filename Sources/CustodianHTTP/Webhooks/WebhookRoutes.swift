@@ -57,7 +57,7 @@ struct WebhookRoutes {
         var body = Self.json(endpoint)
         body["secret"] = .string(secret)
         var response = JSONBody.response(JSONValue.object(body), status: .created)
-        response.headers[.location] = "/v1/webhooks/\(endpoint.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/webhooks/\(endpoint.id.lowercasedString)"
         response.headers[.eTag] = ETag.value(endpoint.revision)
         response.headers[.cacheControl] = "no-store"
         return response

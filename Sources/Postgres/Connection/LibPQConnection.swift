@@ -22,8 +22,9 @@ final class LibPQConnection: @unchecked Sendable {
     /// in the same hop to the pool's threads as the statement itself.
     var checkBeforeNextStatement = true
     private let running = Atomic<Bool>(false)
-    /// Statements prepared on this connection, by their SQL: the server parses each once.
-    private var prepared: [String: String] = [:]
+    /// Statements prepared on this connection, by their SQL: the server parses each once, and
+    /// the names and types of their result columns are read once.
+    private var prepared: [String: PreparedStatement] = [:]
     private var nextStatementNumber = 0
     /// Dynamic SQL (search filters, exports) makes new texts; past this many, all are forgotten.
     static let maxPreparedStatements = 500
@@ -161,18 +162,27 @@ final class LibPQConnection: @unchecked Sendable {
 
     private func run(_ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?) throws -> QueryResult {
         let handle = try requireHandle()
-        let name = try preparedName(for: sql, handle: handle)
+        let statement = try preparedStatement(for: sql, handle: handle)
         let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
-            PQsendQueryPrepared(handle, name, Int32(parameters.count), values, lengths, formats, 0)
+            PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
         }
         guard sent == 1 else { throw sendFailure(handle) }
-        return try collectResults(handle, interruption: interruption)
+        let result = try collectResults(handle, interruption: interruption, knownColumns: statement.columns)
+        if statement.columns == nil { prepared[sql]?.columns = result.columns }
+        return result
     }
 
-    /// The name `sql` is prepared under on this connection, preparing it on first use. Protocol-
+    private struct PreparedStatement {
+        let name: String
+        /// Known after its first run; a statement's result shape never changes (PostgreSQL
+        /// refuses to run it when the schema changed it).
+        var columns: QueryResult.Columns?
+    }
+
+    /// The statement `sql` is prepared as on this connection, preparing it on first use. Protocol-
     /// level prepared statements outlive a rolled-back transaction, so the map stays true.
-    private func preparedName(for sql: String, handle: OpaquePointer) throws -> String {
-        if let name = prepared[sql] { return name }
+    private func preparedStatement(for sql: String, handle: OpaquePointer) throws -> PreparedStatement {
+        if let statement = prepared[sql] { return statement }
         if prepared.count >= Self.maxPreparedStatements {
             guard PQsendQuery(handle, "DEALLOCATE ALL") == 1 else { throw sendFailure(handle) }
             _ = try collectResults(handle, interruption: nil)
@@ -182,8 +192,9 @@ final class LibPQConnection: @unchecked Sendable {
         let name = "custodian_\(nextStatementNumber)"
         guard PQsendPrepare(handle, name, sql, 0, nil) == 1 else { throw sendFailure(handle) }
         _ = try collectResults(handle, interruption: nil)
-        prepared[sql] = name
-        return name
+        let statement = PreparedStatement(name: name, columns: nil)
+        prepared[sql] = statement
+        return statement
     }
 
     private func requireHandle() throws -> OpaquePointer {
@@ -202,7 +213,11 @@ final class LibPQConnection: @unchecked Sendable {
     /// first error. While the server works, the socket is polled in short slices so that an
     /// interruption can cancel the statement from this very thread: the cancel request goes out
     /// before the connection can run anything else, so it can never hit a later statement.
-    private func collectResults(_ handle: OpaquePointer, interruption: StatementInterruption?) throws -> QueryResult {
+    private func collectResults(
+        _ handle: OpaquePointer,
+        interruption: StatementInterruption?,
+        knownColumns: QueryResult.Columns? = nil
+    ) throws -> QueryResult {
         var cancelSent = false
         var firstError: PostgresError?
         var last = QueryResult(columns: .init(names: [], types: []), cells: [], affectedRows: 0)
@@ -218,7 +233,7 @@ final class LibPQConnection: @unchecked Sendable {
             defer { PQclear(result) }
             switch PQresultStatus(result) {
             case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-                if firstError == nil { last = Self.copy(result) }
+                if firstError == nil { last = Self.copy(result, knownColumns: knownColumns) }
             default:
                 let connectionIsBad = PQstatus(handle) != CONNECTION_OK
                 if connectionIsBad { needsReset = true }
@@ -258,16 +273,22 @@ final class LibPQConnection: @unchecked Sendable {
         _ = PQcancel(cancel, &errorBuffer, Int32(errorBuffer.count))
     }
 
-    private static func copy(_ result: OpaquePointer) -> QueryResult {
+    private static func copy(_ result: OpaquePointer, knownColumns: QueryResult.Columns?) -> QueryResult {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
-        var names: [String] = []
-        var types: [PostgresType] = []
-        names.reserveCapacity(columnCount)
-        types.reserveCapacity(columnCount)
-        for column in 0..<Int32(columnCount) {
-            names.append(String(cString: PQfname(result, column)))
-            types.append(PostgresType(oid: PQftype(result, column)))
+        let columns: QueryResult.Columns
+        if let knownColumns, knownColumns.count == columnCount {
+            columns = knownColumns
+        } else {
+            var names: [String] = []
+            var types: [PostgresType] = []
+            names.reserveCapacity(columnCount)
+            types.reserveCapacity(columnCount)
+            for column in 0..<Int32(columnCount) {
+                names.append(String(cString: PQfname(result, column)))
+                types.append(PostgresType(oid: PQftype(result, column)))
+            }
+            columns = .init(names: names, types: types)
         }
         var cells: [String?] = []
         cells.reserveCapacity(rowCount * columnCount)
@@ -283,7 +304,7 @@ final class LibPQConnection: @unchecked Sendable {
             }
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return QueryResult(columns: .init(names: names, types: types), cells: cells, affectedRows: affected)
+        return QueryResult(columns: columns, cells: cells, affectedRows: affected)
     }
 }
 
