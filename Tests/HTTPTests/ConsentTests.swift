@@ -60,6 +60,46 @@ struct ConsentTests {
         }
     }
 
+    @Test func theHistoryComesPageByPageAndTheHeadCoversTheWholeChain() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let newsletter = try await purpose(client, key: admin)
+            let lead = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Ada"}"#)["id"] as? String))
+            let other = "/v1/leads/" + (try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Bo"}"#)["id"] as? String))
+            for action in ["give", "withdraw", "give", "withdraw", "give"] {
+                _ = try await decide(client, key: admin, person: lead, purpose: newsletter, action)
+            }
+            _ = try await decide(client, key: admin, person: other, purpose: newsletter, "give")
+
+            var seqs: [Int] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let page = try await client.send(
+                    .get, lead + "/consents?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: headers(key: admin)
+                ).json()
+                seqs += (page["history"] as? [[String: Any]] ?? []).compactMap { $0["seq"] as? Int }
+                #expect((page["chain_head"] as? [String: Any])?["seq"] as? Int == 5)
+                #expect((page["purposes"] as? [[String: Any]])?.first?["state"] as? String == "given")
+                cursor = page["next_cursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seqs == [1, 2, 3, 4, 5])
+            #expect(pages == 3)
+
+            // A cursor names one of this person's records: another person's, or garbage, is refused.
+            let others = try await client.send(.get, other + "/consents", headers: headers(key: admin)).json()
+            let otherRecord = try #require((others["history"] as? [[String: Any]])?.first?["id"] as? String)
+            let foreign = Cursor(createdAtMicroseconds: 0, id: try #require(UUID(uuidString: otherRecord))).token
+            for bad in [foreign, "bm90LWEtY3Vyc29y"] {
+                let refused = try await client.send(.get, lead + "/consents?cursor=\(bad)", headers: headers(key: admin))
+                #expect(refused.status == .badRequest)
+            }
+            let tooMany = try await client.send(.get, lead + "/consents?limit=201", headers: headers(key: admin))
+            #expect(tooMany.status == .unprocessableContent)
+        }
+    }
+
     @Test func editingAPurposeAddsAVersionAndRetiringKeepsHistory() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey

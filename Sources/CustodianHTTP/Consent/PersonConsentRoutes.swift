@@ -56,19 +56,25 @@ struct PersonConsentRoutes {
         ])
     }
 
-    /// The state per purpose, the full history (oldest first), the chain's head and a signed
+    /// The state per purpose, a page of the history (oldest first), the chain's head and a signed
     /// receipt of it.
     func overview(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { _, context, _ in
+        { request, context, _ in
             let subject = try Self.subject(kind, context)
-            let history = try await ledger.history(of: subject)
+            var query = ListQuery(request)
+            let limit = query.limit()
+            let cursor = try query.cursor()
+            try query.finish()
+            let (history, next) = try await ledger.history(of: subject, after: cursor?.id, limit: limit)
+            // Read after the page, the head is never older than a record the page shows.
+            let head = try await ledger.head(of: subject)
+            if head.seq == 0 { try await ledger.requireExists(subject) }
             let states = try await ledger.states(of: subject)
-            if history.isEmpty { try await ledger.requireExists(subject) }
-            let head = ConsentLedger.ChainHead(seq: history.last?.seq ?? 0, hash: history.last?.hash)
             return JSONBody.response(
                 JSONValue.object([
                     "purposes": .array(states.map(Self.json)),
                     "history": .array(history.map(Self.json)),
+                    "next_cursor": .string(next.map { Cursor(createdAtMicroseconds: 0, id: $0).token }),
                     "chain_head": ConsentJSON.head(head),
                     "receipt": ConsentJSON.receipt(try await receipts.receipt(for: head)),
                 ]))
