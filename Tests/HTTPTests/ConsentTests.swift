@@ -218,6 +218,45 @@ struct ConsentTests {
         }
     }
 
+    @Test func consenterPagesReadPastAnyNumberOfWithdrawalsAndWalkEveryoneInIdOrder() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let newsletter = try await purpose(client, key: admin)
+            var people: [String] = []
+            for index in 0..<5 {
+                let lead = try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Lead \#(index)"}"#)["id"] as? String)
+                _ = try await decide(client, key: admin, person: "/v1/leads/\(lead)", purpose: newsletter, "give")
+                people.append(lead)
+            }
+            var walked: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let page = try await client.send(
+                    .get, "/v1/consent-purposes/\(newsletter)/consenters?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""),
+                    headers: headers(key: admin)
+                ).json()
+                walked += (page["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                cursor = page["next_cursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(walked == people.sorted())
+            #expect(pages == 3)
+
+            // A page of one, with only the last person (by id) still consenting: the reader must
+            // go through several chunks of people who withdrew to find them.
+            let sorted = people.sorted()
+            for person in sorted.dropLast() {
+                _ = try await decide(client, key: admin, person: "/v1/leads/\(person)", purpose: newsletter, "withdraw")
+            }
+            let only = try await client.send(
+                .get, "/v1/consent-purposes/\(newsletter)/consenters?limit=1", headers: headers(key: admin)
+            ).json()
+            #expect((only["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [try #require(sorted.last)])
+            #expect(only["next_cursor"] is NSNull)
+        }
+    }
+
     @Test func consentersLeaveOutWhoeverWithdrew() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey

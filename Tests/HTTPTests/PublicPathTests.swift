@@ -79,6 +79,28 @@ struct PublicPathTests {
         }
     }
 
+    @Test func instancesTakeHitsInBatchesAndTogetherNeverAdmitMoreThanTheLimit() async throws {
+        try await StaffFixture.withApp { fixture, _ in
+            // Two instances sharing one database; a limit of 100 takes hits 5 at a time.
+            let first = RateLimiter(database: fixture.pool, limit: 100, window: .seconds(3600))
+            let second = RateLimiter(database: fixture.pool, limit: 100, window: .seconds(3600))
+            func counted() async throws -> Int {
+                try await fixture.pool.query("SELECT coalesce(sum(hits), 0)::int AS n FROM rate_limit_hits").single().decode("n")
+            }
+            #expect(try await first.hit(scope: "test", client: "192.0.2.1") == .allowed)
+            #expect(try await counted() == 5)
+            var admittedBySecond = 0
+            while try await second.hit(scope: "test", client: "192.0.2.1") == .allowed { admittedBySecond += 1 }
+            // The four hits the first instance took and has not used yet are the client's too.
+            #expect(admittedBySecond == 95)
+            var admittedByFirst = 1
+            while try await first.hit(scope: "test", client: "192.0.2.1") == .allowed { admittedByFirst += 1 }
+            #expect(admittedByFirst == 5)
+            // Another client has its own count.
+            #expect(try await second.hit(scope: "test", client: "192.0.2.2") == .allowed)
+        }
+    }
+
     @Test func oldWindowsAreSweptAndTheSweepUsesItsIndex() async throws {
         try await StaffFixture.withApp { fixture, client in
             try await fixture.pool.execute(

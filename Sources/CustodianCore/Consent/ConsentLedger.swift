@@ -285,12 +285,40 @@ public struct ConsentLedger: Sendable {
 
     /// People whose latest decision on the purpose is `give`, ordered by id, for marketing lists.
     /// A converted lead is never listed: its contact is the person now, with its own state.
+    ///
+    /// Read in chunks of people, each the next stretch of index consent_records_purpose_person
+    /// (0021) from the cursor on, with the filter applied to the chunk: a LIMIT after the filter
+    /// left the planner guessing how far it must read, and it would then sort all the purpose's
+    /// records after the cursor (34 ms at 100,000 consenters, against 0.5 ms for a chunk).
     public func consenters(of purposeID: UUID, after cursor: UUID?, limit: Int) async throws -> (items: [Consenter], next: UUID?) {
-        // Two texts rather than `$2 IS NULL OR …`: a prepared statement's generic plan could not
-        // start its index scan at the cursor, and every page would read the purpose's records
-        // from the first (index consent_records_purpose_person, 0021).
+        let chunk = limit + 1
+        var found: [Consenter] = []
+        var position = cursor
+        while found.count <= limit {
+            let rows = try await consenterChunk(of: purposeID, after: position, size: chunk)
+            for row in rows where try row.decode("consents", as: Bool.self) {
+                found.append(
+                    Consenter(
+                        kind: try row.decode("is_lead", as: Bool.self) ? .lead : .contact,
+                        id: try row.decode("person_id"),
+                        name: try row.decode("name"),
+                        email: try row.decode("email"),
+                        givenAt: try row.decode("recorded_at")
+                    ))
+            }
+            guard rows.count == chunk, let last = rows.last else { break }
+            position = try last.decode("person_id")
+        }
+        let page = Array(found.prefix(limit))
+        return (page, found.count > limit ? page.last?.id : nil)
+    }
+
+    /// The latest decision of the next `size` people who decided on the purpose, after `cursor`.
+    private func consenterChunk(of purposeID: UUID, after cursor: UUID?, size: Int) async throws -> QueryResult {
+        // Two texts rather than `$3 IS NULL OR …`: a generic plan could not start its index scan
+        // at the cursor.
         let after = cursor == nil ? "" : "AND coalesce(lead_id, contact_id) > $3"
-        let rows = try await database.query(
+        return try await database.query(
             """
             WITH latest AS (
                 SELECT DISTINCT ON (coalesce(lead_id, contact_id))
@@ -298,28 +326,17 @@ public struct ConsentLedger: Sendable {
                 FROM consent_records
                 WHERE purpose_id = $1 \(after)
                 ORDER BY coalesce(lead_id, contact_id), seq DESC
+                LIMIT $2
             )
-            SELECT l.person_id, l.lead_id IS NOT NULL AS is_lead, l.recorded_at,
-                   coalesce(ld.name, c.first_name || ' ' || c.last_name) AS name, coalesce(ld.email, c.email) AS email
+            SELECT l.person_id, l.action = 'give' AND ld.converted_at IS NULL AS consents, l.lead_id IS NOT NULL AS is_lead,
+                   l.recorded_at, coalesce(ld.name, c.first_name || ' ' || c.last_name) AS name, coalesce(ld.email, c.email) AS email
             FROM latest l
             LEFT JOIN leads ld ON ld.id = l.lead_id
             LEFT JOIN contacts c ON c.id = l.contact_id
-            WHERE l.action = 'give' AND ld.converted_at IS NULL
             ORDER BY l.person_id
-            LIMIT $2
             """,
-            cursor.map { [purposeID, limit + 1, $0] } ?? [purposeID, limit + 1]
+            cursor.map { [purposeID, size, $0] } ?? [purposeID, size]
         )
-        let consenters = try rows.prefix(limit).map { row in
-            Consenter(
-                kind: try row.decode("is_lead", as: Bool.self) ? .lead : .contact,
-                id: try row.decode("person_id"),
-                name: try row.decode("name"),
-                email: try row.decode("email"),
-                givenAt: try row.decode("recorded_at")
-            )
-        }
-        return (consenters, rows.count > limit ? consenters.last?.id : nil)
     }
 
     /// Copies a lead's history, in order, to the contact it became, each row naming the one it

@@ -32,8 +32,9 @@ public struct RecordTable: Sendable {
         self.columns = columns
         self.searchColumns = searchColumns
         self.uniqueFields = uniqueFields
+        self.readColumns = columns + readOnlyColumns
         self.selectList =
-            (["id"] + (columns + readOnlyColumns).map(\.name) + [
+            (["id"] + readColumns.map(\.name) + [
                 "custom_fields", "revision", "created_at", "updated_at",
                 "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us",
             ]).joined(separator: ", ")
@@ -41,11 +42,13 @@ public struct RecordTable: Sendable {
 
     /// Every column a record is read with; built once, as every read sends it.
     let selectList: String
+    /// The spec'd columns in `selectList`'s order, after `id`.
+    let readColumns: [ColumnSpec]
 
     /// A record from a row read with `selectList`. Cells are read by position, in the order
     /// `selectList` names them: a list page decodes thousands, and a lookup by name hashes each.
     public func record(from row: Row) throws -> StoredRecord {
-        let specs = columns + readOnlyColumns
+        let specs = readColumns
         guard row.columns.count == specs.count + 6 else {
             throw RowDecodingError.missingColumn("the columns of \(table)", available: row.columns.names)
         }

@@ -6,6 +6,12 @@ import Synchronization
 /// Fixed-window request counting per client, shared by every API instance through PostgreSQL,
 /// with an in-process count in front: a client already over the limit on this instance is over
 /// it everywhere, and is refused without a database round trip. Addresses are stored hashed.
+///
+/// An instance takes hits from PostgreSQL in batches of `batch` (limit / 20, at most 32) and
+/// admits them locally: a busy client costs one row update per batch instead of one per request,
+/// and all of one client's requests no longer queue on that one row. Hits an instance took but
+/// did not use count against the client: with several instances, a client may be refused early
+/// by up to 5% of the limit per other instance; never late.
 public final class RateLimiter: Sendable {
     let database: PostgresPool
     /// Requests allowed per window and client.
@@ -17,7 +23,12 @@ public final class RateLimiter: Sendable {
     struct LocalWindow {
         var start: Int64 = 0
         var counts: [String: Int] = [:]
+        /// Hits taken from PostgreSQL and not yet used, per bucket.
+        var unused: [String: Int] = [:]
     }
+
+    /// Hits taken from PostgreSQL at a time.
+    var batch: Int { max(1, min(32, limit / 20)) }
 
     /// Clients tracked in process per window; beyond that, new ones are counted in PostgreSQL only.
     static let localCapacity = 100_000
@@ -66,24 +77,51 @@ public final class RateLimiter: Sendable {
             return .refused(retryAfterSeconds: seconds)
         }
         let bucket = scope + ":" + Hex.encode(SHA256.hash(data: Data(client.utf8)).prefix(16))
+        if takeUnused(bucket) { return .allowed }
+        let taking = batch
         let row = try await database.query(
             """
             WITH current AS (
                 SELECT to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer) AS start
             ), counted AS (
                 INSERT INTO rate_limit_hits (bucket, window_start, hits)
-                SELECT $1, start, 1 FROM current
-                ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_hits.hits + 1
+                SELECT $1, start, $3 FROM current
+                ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_hits.hits + $3
                 RETURNING hits, window_start
             )
             SELECT hits, ceil(extract(epoch FROM window_start + $2::integer * interval '1 second' - now()))::integer AS remaining
             FROM counted
             """,
-            [bucket, Int(windowSeconds)]
+            [bucket, Int(windowSeconds), taking]
         ).single()
         let hits: Int = try row.decode("hits")
-        guard hits > limit else { return .allowed }
-        return .refused(retryAfterSeconds: max(1, try row.decode("remaining")))
+        // Of the hits just taken, those within the limit may be used: this one, and the rest later.
+        let granted = min(taking, limit - (hits - taking))
+        guard granted > 0 else { return .refused(retryAfterSeconds: max(1, try row.decode("remaining"))) }
+        if granted > 1 { keepUnused(bucket, granted - 1) }
+        return .allowed
+    }
+
+    private func takeUnused(_ bucket: String) -> Bool {
+        let start = currentWindowStart()
+        return local.withLock { window in
+            guard window.start == start, let unused = window.unused[bucket], unused > 0 else { return false }
+            window.unused[bucket] = unused - 1
+            return true
+        }
+    }
+
+    private func keepUnused(_ bucket: String, _ hits: Int) {
+        let start = currentWindowStart()
+        local.withLock { window in
+            guard window.start == start, window.unused.count < Self.localCapacity else { return }
+            window.unused[bucket, default: 0] += hits
+        }
+    }
+
+    private func currentWindowStart() -> Int64 {
+        let now = Int64(Date().timeIntervalSince1970)
+        return now - now % windowSeconds
     }
 
     /// Removes counts of windows that ended a while ago (by the window_start index).

@@ -1,16 +1,20 @@
 import CLibPQ
 import Logging
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// One libpq connection, used through blocking calls only.
+/// One libpq connection in non-blocking mode.
 ///
-/// Not thread-safe: the pool hands it to one caller at a time and every call runs on the pool's
-/// own threads, so `@unchecked Sendable` states that contract rather than hiding a race. A second
-/// statement started while one runs (a session shared between concurrent tasks) is refused.
+/// Statements are sent and their results read by the task that runs them, wherever it runs (an
+/// event loop included): in non-blocking mode no libpq call waits, and the waits for the socket
+/// go to `SocketWaiter`. Only connecting and cancelling, which libpq does with blocking calls,
+/// run on the pool's threads. Not thread-safe: the pool lends it to one caller at a time, so
+/// `@unchecked Sendable` states that contract rather than hiding a race. A second statement
+/// started while one runs (a session shared between concurrent tasks) is refused.
 final class LibPQConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     private let target: ConnectionTarget
@@ -18,8 +22,7 @@ final class LibPQConnection: @unchecked Sendable {
     private let notices: NoticeLogger
     /// Set when the connection must not be reused as it is (broken, or left inside a transaction).
     private var needsReset = false
-    /// Set by the pool when it lends the connection: the first statement checks it (or reconnects)
-    /// in the same hop to the pool's threads as the statement itself.
+    /// Set by the pool when it lends the connection: the first statement checks it (or reconnects).
     var checkBeforeNextStatement = true
     private let running = Atomic<Bool>(false)
     /// Statements prepared on this connection, by their SQL: the server parses each once, and
@@ -40,7 +43,7 @@ final class LibPQConnection: @unchecked Sendable {
     }
 
     /// Opens the connection if there is none, or replaces one that broke or was left mid-transaction.
-    private func prepareForUse() throws {
+    private func prepareForUse(threads: NIOThreadPool) async throws {
         if let handle {
             // PQconsumeInput reads, without blocking, what the server sent while the connection sat
             // idle. A terminated backend sends a FATAL message and then closes: the first call takes
@@ -51,7 +54,7 @@ final class LibPQConnection: @unchecked Sendable {
             if alive { return }
             disconnect()
         }
-        try connect()
+        try await threads.runIfActive { [self] in try connect() }
     }
 
     private func connect() throws {
@@ -74,19 +77,56 @@ final class LibPQConnection: @unchecked Sendable {
         prepared.removeAll()
         notices.attach(to: connection)
         do {
+            guard PQsetnonblocking(connection, 1) == 0 else { throw sendFailure(connection) }
             // Results are parsed assuming the first three; the server's or role's defaults may differ.
-            _ = try run(
-                """
-                SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
-                       set_config('bytea_output', 'hex', false), set_config('statement_timeout', $1, false),
-                       set_config('lock_timeout', $2, false), set_config('idle_in_transaction_session_timeout', $3, false)
-                """,
-                limits.settingValues.map(PostgresBinding.text),
-                interruption: nil
-            )
+            let sent = ParameterBuffers.with(limits.settingValues.map(PostgresBinding.text)) { values, lengths, formats in
+                PQsendQueryParams(
+                    connection,
+                    """
+                    SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
+                           set_config('bytea_output', 'hex', false), set_config('statement_timeout', $1, false),
+                           set_config('lock_timeout', $2, false), set_config('idle_in_transaction_session_timeout', $3, false)
+                    """,
+                    3, nil, values, lengths, formats, 0)
+            }
+            guard sent == 1 else { throw sendFailure(connection) }
+            try collectResultsBlocking(connection)
         } catch {
             disconnect()
             throw error
+        }
+    }
+
+    /// Sends what libpq holds and waits for every result, blocking this thread: only while
+    /// connecting, which runs on the pool's threads anyway.
+    private func collectResultsBlocking(_ handle: OpaquePointer) throws {
+        var flushed = false
+        while true {
+            if !flushed {
+                let status = PQflush(handle)
+                if status < 0 { throw sendFailure(handle) }
+                flushed = status == 0
+            }
+            while PQisBusy(handle) == 1 || !flushed {
+                var descriptor = pollfd(fd: PQsocket(handle), events: Int16(flushed ? POLLIN : POLLIN | POLLOUT), revents: 0)
+                if poll(&descriptor, 1, -1) < 0 && errno != EINTR {
+                    throw PostgresError(kind: .connection, message: "poll failed (errno \(errno))")
+                }
+                guard PQconsumeInput(handle) == 1 else {
+                    throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
+                }
+                if !flushed {
+                    let status = PQflush(handle)
+                    if status < 0 { throw sendFailure(handle) }
+                    flushed = status == 0
+                }
+            }
+            guard let result = PQgetResult(handle) else { return }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY: continue
+            default: throw PostgresError(result: result, connectionIsBad: PQstatus(handle) != CONNECTION_OK)
+            }
         }
     }
 
@@ -118,58 +158,58 @@ final class LibPQConnection: @unchecked Sendable {
 
     /// Runs one statement with `$1..$n` parameters through the extended protocol. With an
     /// `interruption`, the statement is cancelled on the server when it is requested.
-    func query(_ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?) throws -> QueryResult {
-        try exclusively {
-            if checkBeforeNextStatement {
-                checkBeforeNextStatement = false
-                try prepareForUse()
-            }
-            for (position, parameter) in parameters.enumerated() {
-                if case .text(let text) = parameter, text.utf8.contains(0) {
-                    throw PostgresError(
-                        kind: .invalidParameter,
-                        message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
-                    )
-                }
-            }
-            return try run(sql, parameters, interruption: interruption)
+    func query(
+        _ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?, threads: NIOThreadPool
+    ) async throws -> QueryResult {
+        try beginStatement()
+        defer { endStatement() }
+        if checkBeforeNextStatement {
+            checkBeforeNextStatement = false
+            try await prepareForUse(threads: threads)
         }
+        for (position, parameter) in parameters.enumerated() {
+            if case .text(let text) = parameter, text.utf8.contains(0) {
+                throw PostgresError(
+                    kind: .invalidParameter,
+                    message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
+                )
+            }
+        }
+        let handle = try requireHandle()
+        let statement = try await preparedStatement(for: sql, handle: handle, threads: threads)
+        let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
+            PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
+        }
+        guard sent == 1 else { throw sendFailure(handle) }
+        let result = try await collectResults(handle, interruption: interruption, threads: threads, knownColumns: statement.columns)
+        if statement.columns == nil { prepared[sql]?.columns = result.columns }
+        return result
     }
 
     /// Runs SQL that may hold several statements and no parameters (the simple query protocol).
-    func executeScript(_ sql: String, interruption: StatementInterruption?) throws {
-        try exclusively {
-            if checkBeforeNextStatement {
-                checkBeforeNextStatement = false
-                try prepareForUse()
-            }
-            let handle = try requireHandle()
-            guard PQsendQuery(handle, sql) == 1 else { throw sendFailure(handle) }
-            _ = try collectResults(handle, interruption: interruption)
+    func executeScript(_ sql: String, interruption: StatementInterruption?, threads: NIOThreadPool) async throws {
+        try beginStatement()
+        defer { endStatement() }
+        if checkBeforeNextStatement {
+            checkBeforeNextStatement = false
+            try await prepareForUse(threads: threads)
         }
+        let handle = try requireHandle()
+        guard PQsendQuery(handle, sql) == 1 else { throw sendFailure(handle) }
+        _ = try await collectResults(handle, interruption: interruption, threads: threads)
     }
 
-    private func exclusively<Result>(_ body: () throws -> Result) throws -> Result {
+    private func beginStatement() throws {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw PostgresError(
                 kind: .other,
                 message: "a statement is already running on this connection: a session must not be shared between concurrent tasks"
             )
         }
-        defer { running.store(false, ordering: .releasing) }
-        return try body()
     }
 
-    private func run(_ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?) throws -> QueryResult {
-        let handle = try requireHandle()
-        let statement = try preparedStatement(for: sql, handle: handle)
-        let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
-            PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
-        }
-        guard sent == 1 else { throw sendFailure(handle) }
-        let result = try collectResults(handle, interruption: interruption, knownColumns: statement.columns)
-        if statement.columns == nil { prepared[sql]?.columns = result.columns }
-        return result
+    private func endStatement() {
+        running.store(false, ordering: .releasing)
     }
 
     private struct PreparedStatement {
@@ -181,17 +221,17 @@ final class LibPQConnection: @unchecked Sendable {
 
     /// The statement `sql` is prepared as on this connection, preparing it on first use. Protocol-
     /// level prepared statements outlive a rolled-back transaction, so the map stays true.
-    private func preparedStatement(for sql: String, handle: OpaquePointer) throws -> PreparedStatement {
+    private func preparedStatement(for sql: String, handle: OpaquePointer, threads: NIOThreadPool) async throws -> PreparedStatement {
         if let statement = prepared[sql] { return statement }
         if prepared.count >= Self.maxPreparedStatements {
             guard PQsendQuery(handle, "DEALLOCATE ALL") == 1 else { throw sendFailure(handle) }
-            _ = try collectResults(handle, interruption: nil)
+            _ = try await collectResults(handle, interruption: nil, threads: threads)
             prepared.removeAll()
         }
         nextStatementNumber += 1
         let name = "custodian_\(nextStatementNumber)"
         guard PQsendPrepare(handle, name, sql, 0, nil) == 1 else { throw sendFailure(handle) }
-        _ = try collectResults(handle, interruption: nil)
+        _ = try await collectResults(handle, interruption: nil, threads: threads)
         let statement = PreparedStatement(name: name, columns: nil)
         prepared[sql] = statement
         return statement
@@ -209,25 +249,37 @@ final class LibPQConnection: @unchecked Sendable {
         return PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the statement could not be sent")
     }
 
-    /// Waits for every result of the statement(s) sent, copying the last one and throwing the
-    /// first error. While the server works, the socket is polled in short slices so that an
-    /// interruption can cancel the statement from this very thread: the cancel request goes out
-    /// before the connection can run anything else, so it can never hit a later statement.
+    /// Sends what libpq still holds, then waits for every result of the statement(s) sent,
+    /// copying the last one and throwing the first error. When the interruption is requested
+    /// while the server works, the statement is cancelled there and its results (the error
+    /// 57014) are still read: the cancel request has gone out before the connection can run
+    /// anything else, so it can never hit a later statement.
     private func collectResults(
         _ handle: OpaquePointer,
         interruption: StatementInterruption?,
+        threads: NIOThreadPool,
         knownColumns: QueryResult.Columns? = nil
-    ) throws -> QueryResult {
+    ) async throws -> QueryResult {
+        try await flush(handle)
         var cancelSent = false
         var firstError: PostgresError?
         var last = QueryResult(columns: .init(names: [], types: []), cells: [], affectedRows: 0)
         while true {
             while PQisBusy(handle) == 1 {
-                if !cancelSent, let interruption, interruption.isRequested {
+                switch await SocketWaiter.shared.wait(for: PQsocket(handle), interruption: cancelSent ? nil : interruption) {
+                case .readable, .writable:
+                    break
+                case .interrupted:
                     cancelSent = true
-                    Self.sendCancel(handle)
+                    await cancelOnServer(threads: threads)
+                case .failed(let number):
+                    needsReset = true
+                    throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
                 }
-                try waitForInput(handle, sliceMilliseconds: interruption == nil || cancelSent ? -1 : 50)
+                guard PQconsumeInput(handle) == 1 else {
+                    needsReset = true
+                    throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
+                }
             }
             guard let result = PQgetResult(handle) else { break }
             defer { PQclear(result) }
@@ -250,27 +302,38 @@ final class LibPQConnection: @unchecked Sendable {
         return last
     }
 
-    /// Blocks until the server sent something (or the slice ends) and reads it.
-    private func waitForInput(_ handle: OpaquePointer, sliceMilliseconds: Int32) throws {
-        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, sliceMilliseconds)
-        if ready < 0 && errno != EINTR {
-            needsReset = true
-            throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(errno))")
-        }
-        guard PQconsumeInput(handle) == 1 else {
-            needsReset = true
-            throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
+    /// Waits until libpq has sent all it holds (a large statement or parameter does not fit the
+    /// socket's buffer at once), reading what the server sends meanwhile.
+    private func flush(_ handle: OpaquePointer) async throws {
+        while true {
+            let status = PQflush(handle)
+            if status == 0 { return }
+            guard status > 0 else { throw sendFailure(handle) }
+            if case .failed(let number) = await SocketWaiter.shared.wait(for: PQsocket(handle), forWriting: true, interruption: nil) {
+                needsReset = true
+                throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
+            }
+            guard PQconsumeInput(handle) == 1 else {
+                needsReset = true
+                throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
+            }
         }
     }
 
-    /// Asks the server to cancel what this connection runs. Blocking (it opens a short connection
-    /// of its own), which is fine on the pool's threads.
-    private static func sendCancel(_ handle: OpaquePointer) {
-        guard let cancel = PQgetCancel(handle) else { return }
-        defer { PQfreeCancel(cancel) }
-        var errorBuffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(cancel, &errorBuffer, Int32(errorBuffer.count))
+    /// Asks the server to cancel what this connection runs. libpq does it with a blocking short
+    /// connection of its own, so it runs on the pool's threads; it is sent even for a cancelled
+    /// task (the usual reason to cancel), and returns once the request has gone out.
+    private func cancelOnServer(threads: NIOThreadPool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            threads.submit { [self] _ in
+                if let handle, let cancel = PQgetCancel(handle) {
+                    var errorBuffer = [CChar](repeating: 0, count: 256)
+                    _ = PQcancel(cancel, &errorBuffer, Int32(errorBuffer.count))
+                    PQfreeCancel(cancel)
+                }
+                continuation.resume()
+            }
+        }
     }
 
     private static func copy(_ result: OpaquePointer, knownColumns: QueryResult.Columns?) -> QueryResult {

@@ -24,7 +24,8 @@ public enum IsolationLevel: String, Sendable, CaseIterable {
     case serializable = "SERIALIZABLE"
 }
 
-/// One connection lent by the pool: statements run in order on it, each on the pool's threads.
+/// One connection lent by the pool: statements run in order on it, sent and read by the calling
+/// task (see `LibPQConnection`).
 ///
 /// A statement runs only for a task that is not cancelled, and a task cancelled while its
 /// statement runs (or whose client went away, see `StatementScope`) cancels it on the server;
@@ -39,11 +40,10 @@ public struct PostgresSession: Queryable {
         let bindings = parameters.map(\.postgresBinding)
         let interruption = StatementInterruption(abandoned: StatementScope.watch)
         return try await withTaskCancellationHandler {
-            try await threads.runIfActive { [connection] in
-                try connection.query(sql, bindings, interruption: interruption)
-            }
+            try await connection.query(sql, bindings, interruption: interruption, threads: threads)
         } onCancel: {
             interruption.request()
+            SocketWaiter.shared.wake()
         }
     }
 
@@ -52,15 +52,16 @@ public struct PostgresSession: Queryable {
         try Task.checkCancellation()
         let interruption = StatementInterruption(abandoned: StatementScope.watch)
         try await withTaskCancellationHandler {
-            try await threads.runIfActive { [connection] in try connection.executeScript(sql, interruption: interruption) }
+            try await connection.executeScript(sql, interruption: interruption, threads: threads)
         } onCancel: {
             interruption.request()
+            SocketWaiter.shared.wake()
         }
     }
 
     /// BEGIN, COMMIT, ROLLBACK and savepoints: run even for a cancelled task, never interrupted.
     private func control(_ sql: String) async throws {
-        try await threads.runIfActive { [connection] in try connection.executeScript(sql, interruption: nil) }
+        try await connection.executeScript(sql, interruption: nil, threads: threads)
     }
 
     /// Runs `body` in one transaction on this session: committed when it returns, rolled back when
@@ -85,18 +86,16 @@ public struct PostgresSession: Queryable {
             await rollbackAfterFailure("ROLLBACK")
             throw error
         }
-        try await threads.runIfActive { [connection] in
-            // COMMIT of a failed transaction "succeeds" as a ROLLBACK; a swallowed error must not look committed.
-            if connection.isInFailedTransaction {
-                try connection.executeScript("ROLLBACK", interruption: nil)
-                throw PostgresError(
-                    kind: .transactionAborted,
-                    sqlState: "25P02",
-                    message: "the transaction had failed and was rolled back instead of committed"
-                )
-            }
-            try connection.executeScript("COMMIT", interruption: nil)
+        // COMMIT of a failed transaction "succeeds" as a ROLLBACK; a swallowed error must not look committed.
+        if connection.isInFailedTransaction {
+            try await control("ROLLBACK")
+            throw PostgresError(
+                kind: .transactionAborted,
+                sqlState: "25P02",
+                message: "the transaction had failed and was rolled back instead of committed"
+            )
         }
+        try await control("COMMIT")
         return result
     }
 
