@@ -25,6 +25,23 @@ struct PoolTests {
         }
     }
 
+    @Test func statementsLargerThanTheSocketBufferAndLargeResultsGoThrough() async throws {
+        // libpq in non-blocking mode sends what the socket takes and the rest as it drains, and
+        // reads a result in as many pieces as it arrives in.
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 2) { pool in
+                let large = String(repeating: "abcdefgh", count: 1 << 20)
+                let row = try await pool.query(
+                    "SELECT length($1::text) AS sent, $1::text = repeat('abcdefgh', 1048576) AS intact", [large]
+                ).single()
+                #expect(try row.decode("sent", as: Int.self) == large.utf8.count)
+                #expect(try row.decode("intact", as: Bool.self))
+                let back = try await pool.query("SELECT repeat('x', 8 * 1024 * 1024) AS text").single().decode("text", as: String.self)
+                #expect(back.utf8.count == 8 * 1024 * 1024)
+            }
+        }
+    }
+
     @Test func manyConcurrentCallersShareFewConnections() async throws {
         try await TestPostgres.shared.withDatabase { database in
             try await database.withPool(maxConnections: 3) { pool in

@@ -4,9 +4,9 @@ import Synchronization
 
 /// Runs each request's handler on the event loop of the connection it came on.
 ///
-/// Without a preference, work that resumes from another thread (a database statement finishing
-/// on the pool's threads) lands on whichever event loop is next, and the response then has to
-/// hop back to the connection's loop: two thread wake-ups per statement instead of one.
+/// Without a preference, work that resumes from another thread (a database answer noticed by
+/// the socket waiter's thread) lands on whichever event loop is next, and the response then has
+/// to hop back to the connection's loop: two thread wake-ups per statement instead of one.
 struct EventLoopAffinityMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 

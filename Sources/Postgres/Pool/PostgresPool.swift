@@ -3,12 +3,14 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// A bounded pool of libpq connections with its own threads for the blocking calls.
+/// A bounded pool of libpq connections, with threads of its own for libpq's blocking calls.
 ///
 /// Callers wait (up to a timeout) when every connection is in use. A connection is lent to one
-/// caller at a time, and every libpq call on it runs on the pool's threads, never on a SwiftNIO
-/// event loop or Swift's cooperative executor. Connections open lazily, and one that broke (server
-/// restart, terminated backend) is replaced when it is next lent out.
+/// caller at a time. Its statements run in libpq's non-blocking mode on the caller's own thread
+/// (an event loop's too), waiting for the socket through `SocketWaiter`; connecting and cancelling,
+/// which block, run on the pool's threads, never on a SwiftNIO event loop or Swift's cooperative
+/// executor. Connections open lazily, and one that broke (server restart, terminated backend) is
+/// replaced when it is next lent out.
 public final class PostgresPool: Sendable {
     public struct Configuration: Sendable {
         /// A libpq connection string or URL, passed to libpq unchanged.
