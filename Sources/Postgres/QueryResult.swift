@@ -45,16 +45,17 @@ public struct QueryResult: Sendable, RandomAccessCollection {
 
         public var count: Int { names.count }
 
-        func index(of name: String) -> Int? { indexByName[name] }
+        @usableFromInline func index(of name: String) -> Int? { indexByName[name] }
     }
 }
 
 /// One row of a `QueryResult`; cells are decoded by column name or position.
 public struct Row: Sendable {
     public let columns: QueryResult.Columns
-    let cells: ArraySlice<String?>
+    @usableFromInline let cells: ArraySlice<String?>
 
     /// Decodes the named column, naming the column and both types when they do not fit.
+    @inlinable
     public func decode<Value: PostgresDecodable>(_ column: String, as _: Value.Type = Value.self) throws -> Value {
         guard let index = columns.index(of: column) else {
             throw RowDecodingError.missingColumn(column, available: columns.names)
@@ -62,6 +63,7 @@ public struct Row: Sendable {
         return try decode(at: index)
     }
 
+    @inlinable
     public func decode<Value: PostgresDecodable>(at index: Int, as _: Value.Type = Value.self) throws -> Value {
         guard index >= 0, index < columns.count else {
             throw RowDecodingError.missingColumn("#\(index)", available: columns.names)

@@ -87,14 +87,15 @@ struct ConsentTests {
             #expect(seqs == [1, 2, 3, 4, 5])
             #expect(pages == 3)
 
-            // A cursor names one of this person's records: another person's, or garbage, is refused.
-            let others = try await client.send(.get, other + "/consents", headers: headers(key: admin)).json()
-            let otherRecord = try #require((others["history"] as? [[String: Any]])?.first?["id"] as? String)
-            let foreign = Cursor(createdAtMicroseconds: 0, id: try #require(UUID(uuidString: otherRecord))).token
-            for bad in [foreign, "bm90LWEtY3Vyc29y"] {
-                let refused = try await client.send(.get, lead + "/consents?cursor=\(bad)", headers: headers(key: admin))
-                #expect(refused.status == .badRequest)
-            }
+            // A cursor is a position in the chain: the one from another person's page is a position
+            // in this chain too; garbage is refused.
+            let others = try await client.send(.get, other + "/consents?limit=1", headers: headers(key: admin)).json()
+            #expect(others["next_cursor"] is NSNull)
+            let afterThree = Cursor(createdAtMicroseconds: 3, id: UUID()).token
+            let rest = try await client.send(.get, lead + "/consents?cursor=\(afterThree)", headers: headers(key: admin)).json()
+            #expect((rest["history"] as? [[String: Any]])?.compactMap { $0["seq"] as? Int } == [4, 5])
+            let refused = try await client.send(.get, lead + "/consents?cursor=bm90LWEtY3Vyc29y", headers: headers(key: admin))
+            #expect(refused.status == .badRequest)
             let tooMany = try await client.send(.get, lead + "/consents?limit=201", headers: headers(key: admin))
             #expect(tooMany.status == .unprocessableContent)
         }

@@ -207,24 +207,16 @@ public struct ConsentLedger: Sendable {
         try await subject.requireExists(on: database)
     }
 
-    /// One page of the person's history, oldest first: up to `limit` records after the record
-    /// `cursor` names (one of this person's; any other id is an invalid cursor). Each page is an
-    /// index range of the person's chain, however long the chain is.
-    public func history(of subject: ConsentSubject, after cursor: UUID?, limit: Int) async throws -> (records: [Record], next: UUID?) {
-        var afterSeq: Int64 = 0
-        if let cursor {
-            let rows = try await database.query(
-                "SELECT seq FROM consent_records WHERE id = $1 AND \(subject.column) = $2", [cursor, subject.id]
-            )
-            guard let row = rows.first else { throw DomainError.invalidCursor }
-            afterSeq = try row.decode("seq")
-        }
+    /// One page of the person's history, oldest first: up to `limit` records after position
+    /// `afterSeq` of the chain, with the position of the page's last record when more follow.
+    /// Each page is an index range of the person's chain, however long the chain is.
+    public func history(of subject: ConsentSubject, afterSeq: Int64, limit: Int) async throws -> (records: [Record], nextSeq: Int64?) {
         let rows = try await database.query(
             "SELECT \(Self.recordColumns) FROM consent_records WHERE \(subject.column) = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             [subject.id, afterSeq, limit + 1]
         )
         let records = try rows.prefix(limit).map(Self.record(from:))
-        return (records, rows.count > limit ? records.last?.id : nil)
+        return (records, rows.count > limit ? records.last?.seq : nil)
     }
 
     public struct Verification: Sendable {

@@ -65,7 +65,9 @@ struct PersonConsentRoutes {
             let limit = query.limit()
             let cursor = try query.cursor()
             try query.finish()
-            let (history, next) = try await ledger.history(of: subject, after: cursor?.id, limit: limit)
+            // The history's cursor carries a position in the chain where other cursors carry a
+            // creation time; any cursor a list issued is well-formed here too.
+            let (history, next) = try await ledger.history(of: subject, afterSeq: max(0, cursor?.createdAtMicroseconds ?? 0), limit: limit)
             // Read after the page, the head is never older than a record the page shows.
             let head = try await ledger.head(of: subject)
             if head.seq == 0 { try await ledger.requireExists(subject) }
@@ -74,7 +76,7 @@ struct PersonConsentRoutes {
                 JSONValue.object([
                     "purposes": .array(states.map(Self.json)),
                     "history": .array(history.map(Self.json)),
-                    "next_cursor": .string(next.map { Cursor(createdAtMicroseconds: 0, id: $0).token }),
+                    "next_cursor": .string(next.map { seq in Cursor(createdAtMicroseconds: seq, id: history.last?.id ?? UUID()).token }),
                     "chain_head": ConsentJSON.head(head),
                     "receipt": ConsentJSON.receipt(try await receipts.receipt(for: head)),
                 ]))

@@ -18,7 +18,10 @@ public protocol PostgresValueDecodable: PostgresDecodable {
     init?(postgresText text: String, type: PostgresType)
 }
 
+// Inlinable, as is `Row.decode`: a row is decoded in the caller's module, where the compiler can
+// then call each type's parser directly instead of through the generic witness tables.
 extension PostgresValueDecodable {
+    @inlinable
     public static func decode(cell: String?, type: PostgresType) -> Result<Self, CellDecodingFailure> {
         guard let cell else { return .failure(.unexpectedNull) }
         guard accepts(type) else { return .failure(.typeMismatch) }
@@ -28,6 +31,7 @@ extension PostgresValueDecodable {
 }
 
 extension Optional: PostgresDecodable where Wrapped: PostgresValueDecodable {
+    @inlinable
     public static func decode(cell: String?, type: PostgresType) -> Result<Self, CellDecodingFailure> {
         guard cell != nil else { return .success(nil) }
         return Wrapped.decode(cell: cell, type: type).map(Optional.some)
