@@ -15,6 +15,23 @@ struct JSONSerializationTests {
         #expect(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) == tricky)
     }
 
+    @Test func everyObjectOfAListIsSortedWhateverItsKeysAndTheirOrder() {
+        var grown: [String: JSONValue] = [:]
+        grown.reserveCapacity(64)
+        grown["b"] = .integer(5)
+        grown["a"] = .integer(6)
+        let list: JSONValue = .array([
+            .object(["b": .integer(1), "a": .integer(2)]),
+            .object(["a": .integer(3), "b": .integer(4)]),
+            .object(grown),
+            .object(["d": .integer(1), "c": .integer(2)]),
+            .object(["b": .integer(7), "a": .object(["z": .null, "y": .null])]),
+        ])
+        #expect(
+            String(decoding: list.serialized(), as: UTF8.self)
+                == #"[{"a":2,"b":1},{"a":3,"b":4},{"a":6,"b":5},{"c":2,"d":1},{"a":{"y":null,"z":null},"b":7}]"#)
+    }
+
     @Test func keysAreSortedAndSlashesLeftAlone() {
         let value: JSONValue = .object(["b": .integer(1), "a": .string("x/y"), "c": .null])
         #expect(String(decoding: value.serialized(), as: UTF8.self) == #"{"a":"x/y","b":1,"c":null}"#)

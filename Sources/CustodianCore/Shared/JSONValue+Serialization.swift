@@ -4,11 +4,12 @@ extension JSONValue {
     public func serialized() -> [UInt8] {
         var output = [UInt8]()
         output.reserveCapacity(256)
-        write(to: &output)
+        var orders = MemberOrders()
+        write(to: &output, orders: &orders)
         return output
     }
 
-    private func write(to output: inout [UInt8]) {
+    private func write(to output: inout [UInt8], orders: inout MemberOrders) {
         switch self {
         case .null:
             output.append(contentsOf: "null".utf8)
@@ -25,16 +26,17 @@ extension JSONValue {
             output.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                item.write(to: &output)
+                item.write(to: &output, orders: &orders)
             }
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(member.key, to: &output)
+            let entries = Array(members)
+            for (position, index) in orders.sorted(entries).enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ",")) }
+                Self.writeString(entries[index].key, to: &output)
                 output.append(UInt8(ascii: ":"))
-                member.value.write(to: &output)
+                entries[index].value.write(to: &output, orders: &orders)
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -73,5 +75,23 @@ extension JSONValue {
             }
         }
         output.append(UInt8(ascii: "\""))
+    }
+}
+
+/// The sorted order of objects' members, remembered for one document: the records of a list page
+/// have the same keys, which dictionaries of equal size hold in the same order, so a page's
+/// records are sorted once instead of once each.
+private struct MemberOrders {
+    private var known: [(keys: [String], sorted: [Int])] = []
+    private static let capacity = 8
+
+    mutating func sorted(_ entries: [(key: String, value: JSONValue)]) -> [Int] {
+        for order in known where order.keys.count == entries.count {
+            if zip(order.keys, entries).allSatisfy({ $0 == $1.key }) { return order.sorted }
+        }
+        let sorted = entries.indices.sorted { entries[$0].key < entries[$1].key }
+        if known.count == Self.capacity { known.removeFirst() }
+        known.append((entries.map(\.key), sorted))
+        return sorted
     }
 }
