@@ -167,22 +167,33 @@ public struct ConsentLedger: Sendable {
 
     /// Every purpose that applies to the person now or that they ever acted on, with its state.
     public func states(of subject: ConsentSubject, activeOnly: Bool = false) async throws -> [PurposeState] {
+        try await statesAndHead(of: subject, activeOnly: activeOnly).states
+    }
+
+    /// The state per purpose and the chain's head, in one round trip (two when no purpose applies).
+    public func statesAndHead(of subject: ConsentSubject, activeOnly: Bool = false) async throws -> (
+        states: [PurposeState], head: ChainHead
+    ) {
         let rows = try await database.query(
             """
             SELECT p.id, p.name, p.description, p.lawful_basis, p.applies_to, p.active, p.current_version, p.revision,
-                   p.created_at, p.updated_at, latest.action, latest.recorded_at, latest.purpose_version
+                   p.created_at, p.updated_at, latest.action, latest.recorded_at, latest.purpose_version,
+                   head.seq AS head_seq, head.hash AS head_hash
             FROM consent_purposes p
             LEFT JOIN LATERAL (
                 SELECT action, recorded_at, purpose_version FROM consent_records r
                 WHERE r.\(subject.column) = $1 AND r.purpose_id = p.id
                 ORDER BY seq DESC LIMIT 1
             ) latest ON true
+            LEFT JOIN LATERAL (
+                SELECT seq, hash FROM consent_records r WHERE r.\(subject.column) = $1 ORDER BY seq DESC LIMIT 1
+            ) head ON true
             WHERE (p.active AND p.applies_to IN ($2, 'both')) OR (NOT $3 AND latest.action IS NOT NULL)
             ORDER BY p.created_at, p.id
             """,
             [subject.id, subject.kind == .lead ? "leads" : "contacts", activeOnly]
         )
-        return try rows.map { row in
+        let states = try rows.map { row in
             let action: String? = try row.decode("action")
             return PurposeState(
                 purpose: try ConsentPurposes.purpose(from: row),
@@ -191,6 +202,9 @@ public struct ConsentLedger: Sendable {
                 actedOnVersion: try row.decode("purpose_version")
             )
         }
+        guard let first = rows.first else { return (states, try await head(of: subject)) }
+        let seq: Int64? = try first.decode("head_seq")
+        return (states, ChainHead(seq: seq ?? 0, hash: try first.decode("head_hash")))
     }
 
     /// The newest record of the person's chain (seq 0 and no hash while it is empty).

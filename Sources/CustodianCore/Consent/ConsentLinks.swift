@@ -137,12 +137,15 @@ public struct ConsentLinks: Sendable {
     public func resolve(_ token: String, forConsent: Bool = true) async throws -> Resolved? {
         guard Self.couldBeToken(token) else { return nil }
         let hash = Secret.hash(token)
+        // The settings (one row) come with the link: one round trip for a public request.
         let rows = try await database.query(
             """
-            SELECT k.id, k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name
+            SELECT k.id, k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name,
+                   \(ConsentSettings.columns(of: "s"))
             FROM consent_links k
             LEFT JOIN leads l ON l.id = k.lead_id
             LEFT JOIN contacts c ON c.id = k.contact_id
+            CROSS JOIN consent_settings s
             WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > now())
             """,
             [hash]
@@ -156,7 +159,7 @@ public struct ConsentLinks: Sendable {
         } else {
             return nil
         }
-        let settings = try await ConsentSettings(database: database).current()
+        let settings = try ConsentSettings.values(from: row)
         guard !forConsent || settings.enabled(for: subject.kind) else { return nil }
         return Resolved(linkID: try row.decode("id"), subject: subject, firstName: try row.decode("first_name"), settings: settings)
     }

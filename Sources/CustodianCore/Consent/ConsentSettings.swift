@@ -24,6 +24,11 @@ public struct ConsentSettings: Sendable {
 
     static let columns = "controller_name, contacts_enabled, leads_enabled, page_text, link_lifetime_days, revision, updated_at"
 
+    /// `columns` of the table aliased `alias`, for a statement that joins it to others.
+    static func columns(of alias: String) -> String {
+        columns.split(separator: ", ").map { "\(alias).\($0)" }.joined(separator: ", ")
+    }
+
     static func values(from row: Row) throws -> Values {
         Values(
             controllerName: try row.decode("controller_name"),

@@ -69,9 +69,8 @@ struct PersonConsentRoutes {
             // creation time; any cursor a list issued is well-formed here too.
             let (history, next) = try await ledger.history(of: subject, afterSeq: max(0, cursor?.createdAtMicroseconds ?? 0), limit: limit)
             // Read after the page, the head is never older than a record the page shows.
-            let head = try await ledger.head(of: subject)
+            let (states, head) = try await ledger.statesAndHead(of: subject)
             if head.seq == 0 { try await ledger.requireExists(subject) }
-            let states = try await ledger.states(of: subject)
             return JSONBody.response(
                 JSONValue.object([
                     "purposes": .array(states.map(Self.json)),

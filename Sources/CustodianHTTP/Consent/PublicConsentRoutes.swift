@@ -37,8 +37,7 @@ struct PublicConsentRoutes {
     }
 
     private func page(_ resolved: ConsentLinks.Resolved) async throws -> Response {
-        let states = try await ledger.states(of: resolved.subject, activeOnly: true)
-        let head = try await ledger.head(of: resolved.subject)
+        let (states, head) = try await ledger.statesAndHead(of: resolved.subject, activeOnly: true)
         var response = JSONBody.response(
             JSONValue.object([
                 "controller": .string(resolved.settings.controllerName),
