@@ -55,6 +55,25 @@ final class LibPQConnection: @unchecked Sendable {
             disconnect()
         }
         try await threads.runIfActive { [self] in try connect() }
+        do {
+            // Results are parsed assuming the first three; the server's or role's defaults may differ.
+            let handle = try requireHandle()
+            let sent = ParameterBuffers.with(limits.settingValues.map(PostgresBinding.text)) { values, lengths, formats in
+                PQsendQueryParams(
+                    handle,
+                    """
+                    SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
+                           set_config('bytea_output', 'hex', false), set_config('statement_timeout', $1, false),
+                           set_config('lock_timeout', $2, false), set_config('idle_in_transaction_session_timeout', $3, false)
+                    """,
+                    3, nil, values, lengths, formats, 0)
+            }
+            guard sent == 1 else { throw sendFailure(handle) }
+            _ = try await collectResults(handle, interruption: nil, threads: threads)
+        } catch {
+            disconnect()
+            throw error
+        }
     }
 
     private func connect() throws {
@@ -76,57 +95,10 @@ final class LibPQConnection: @unchecked Sendable {
         needsReset = false
         prepared.removeAll()
         notices.attach(to: connection)
-        do {
-            guard PQsetnonblocking(connection, 1) == 0 else { throw sendFailure(connection) }
-            // Results are parsed assuming the first three; the server's or role's defaults may differ.
-            let sent = ParameterBuffers.with(limits.settingValues.map(PostgresBinding.text)) { values, lengths, formats in
-                PQsendQueryParams(
-                    connection,
-                    """
-                    SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
-                           set_config('bytea_output', 'hex', false), set_config('statement_timeout', $1, false),
-                           set_config('lock_timeout', $2, false), set_config('idle_in_transaction_session_timeout', $3, false)
-                    """,
-                    3, nil, values, lengths, formats, 0)
-            }
-            guard sent == 1 else { throw sendFailure(connection) }
-            try collectResultsBlocking(connection)
-        } catch {
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            let error = sendFailure(connection)
             disconnect()
             throw error
-        }
-    }
-
-    /// Sends what libpq holds and waits for every result, blocking this thread: only while
-    /// connecting, which runs on the pool's threads anyway.
-    private func collectResultsBlocking(_ handle: OpaquePointer) throws {
-        var flushed = false
-        while true {
-            if !flushed {
-                let status = PQflush(handle)
-                if status < 0 { throw sendFailure(handle) }
-                flushed = status == 0
-            }
-            while PQisBusy(handle) == 1 || !flushed {
-                var descriptor = pollfd(fd: PQsocket(handle), events: Int16(flushed ? POLLIN : POLLIN | POLLOUT), revents: 0)
-                if poll(&descriptor, 1, -1) < 0 && errno != EINTR {
-                    throw PostgresError(kind: .connection, message: "poll failed (errno \(errno))")
-                }
-                guard PQconsumeInput(handle) == 1 else {
-                    throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
-                }
-                if !flushed {
-                    let status = PQflush(handle)
-                    if status < 0 { throw sendFailure(handle) }
-                    flushed = status == 0
-                }
-            }
-            guard let result = PQgetResult(handle) else { return }
-            defer { PQclear(result) }
-            switch PQresultStatus(result) {
-            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY: continue
-            default: throw PostgresError(result: result, connectionIsBad: PQstatus(handle) != CONNECTION_OK)
-            }
         }
     }
 
@@ -161,55 +133,50 @@ final class LibPQConnection: @unchecked Sendable {
     func query(
         _ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?, threads: NIOThreadPool
     ) async throws -> QueryResult {
-        try beginStatement()
-        defer { endStatement() }
-        if checkBeforeNextStatement {
-            checkBeforeNextStatement = false
-            try await prepareForUse(threads: threads)
-        }
-        for (position, parameter) in parameters.enumerated() {
-            if case .text(let text) = parameter, text.utf8.contains(0) {
-                throw PostgresError(
-                    kind: .invalidParameter,
-                    message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
-                )
+        try await exclusively(threads: threads) { handle in
+            for (position, parameter) in parameters.enumerated() {
+                if case .text(let text) = parameter, text.utf8.contains(0) {
+                    throw PostgresError(
+                        kind: .invalidParameter,
+                        message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
+                    )
+                }
             }
+            let statement = try await preparedStatement(for: sql, handle: handle, threads: threads)
+            let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
+                PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
+            }
+            guard sent == 1 else { throw sendFailure(handle) }
+            let result = try await collectResults(handle, interruption: interruption, threads: threads, knownColumns: statement.columns)
+            if statement.columns == nil { prepared[sql]?.columns = result.columns }
+            return result
         }
-        let handle = try requireHandle()
-        let statement = try await preparedStatement(for: sql, handle: handle, threads: threads)
-        let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
-            PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
-        }
-        guard sent == 1 else { throw sendFailure(handle) }
-        let result = try await collectResults(handle, interruption: interruption, threads: threads, knownColumns: statement.columns)
-        if statement.columns == nil { prepared[sql]?.columns = result.columns }
-        return result
     }
 
     /// Runs SQL that may hold several statements and no parameters (the simple query protocol).
     func executeScript(_ sql: String, interruption: StatementInterruption?, threads: NIOThreadPool) async throws {
-        try beginStatement()
-        defer { endStatement() }
-        if checkBeforeNextStatement {
-            checkBeforeNextStatement = false
-            try await prepareForUse(threads: threads)
+        try await exclusively(threads: threads) { handle in
+            guard PQsendQuery(handle, sql) == 1 else { throw sendFailure(handle) }
+            _ = try await collectResults(handle, interruption: interruption, threads: threads)
         }
-        let handle = try requireHandle()
-        guard PQsendQuery(handle, sql) == 1 else { throw sendFailure(handle) }
-        _ = try await collectResults(handle, interruption: interruption, threads: threads)
     }
 
-    private func beginStatement() throws {
+    /// Runs `body` as the connection's only statement, on a connection checked (or opened) first.
+    private func exclusively<Result>(
+        threads: NIOThreadPool, _ body: (OpaquePointer) async throws -> Result
+    ) async throws -> Result {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw PostgresError(
                 kind: .other,
                 message: "a statement is already running on this connection: a session must not be shared between concurrent tasks"
             )
         }
-    }
-
-    private func endStatement() {
-        running.store(false, ordering: .releasing)
+        defer { running.store(false, ordering: .releasing) }
+        if checkBeforeNextStatement {
+            checkBeforeNextStatement = false
+            try await prepareForUse(threads: threads)
+        }
+        return try await body(try requireHandle())
     }
 
     private struct PreparedStatement {
@@ -266,19 +233,9 @@ final class LibPQConnection: @unchecked Sendable {
         var last = QueryResult(columns: .init(names: [], types: []), cells: [], affectedRows: 0)
         while true {
             while PQisBusy(handle) == 1 {
-                switch await SocketWaiter.shared.wait(for: PQsocket(handle), interruption: cancelSent ? nil : interruption) {
-                case .readable, .writable:
-                    break
-                case .interrupted:
+                if try await awaitServer(handle, interruption: cancelSent ? nil : interruption) {
                     cancelSent = true
                     await cancelOnServer(threads: threads)
-                case .failed(let number):
-                    needsReset = true
-                    throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
-                }
-                guard PQconsumeInput(handle) == 1 else {
-                    needsReset = true
-                    throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
                 }
             }
             guard let result = PQgetResult(handle) else { break }
@@ -309,15 +266,23 @@ final class LibPQConnection: @unchecked Sendable {
             let status = PQflush(handle)
             if status == 0 { return }
             guard status > 0 else { throw sendFailure(handle) }
-            if case .failed(let number) = await SocketWaiter.shared.wait(for: PQsocket(handle), forWriting: true, interruption: nil) {
-                needsReset = true
-                throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
-            }
-            guard PQconsumeInput(handle) == 1 else {
-                needsReset = true
-                throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
-            }
+            _ = try await awaitServer(handle, forWriting: true, interruption: nil)
         }
+    }
+
+    /// Waits for the socket (to be readable, or with `forWriting` writable too) and reads what the
+    /// server sent; true when the interruption was requested instead.
+    private func awaitServer(_ handle: OpaquePointer, forWriting: Bool = false, interruption: StatementInterruption?) async throws -> Bool {
+        let readiness = await SocketWaiter.shared.wait(for: PQsocket(handle), forWriting: forWriting, interruption: interruption)
+        if case .failed(let number) = readiness {
+            needsReset = true
+            throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
+        }
+        guard PQconsumeInput(handle) == 1 else {
+            needsReset = true
+            throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
+        }
+        return readiness == .interrupted
     }
 
     /// Asks the server to cancel what this connection runs. libpq does it with a blocking short

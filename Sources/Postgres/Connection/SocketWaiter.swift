@@ -15,9 +15,8 @@ import Synchronization
 /// every 50 ms and resumed as interrupted when it is requested, so that the statement's owner can
 /// cancel it on the server.
 final class SocketWaiter: Sendable {
-    enum Readiness: Sendable {
-        case readable
-        case writable
+    enum Readiness: Sendable, Equatable {
+        case ready
         case interrupted
         case failed(errno: Int32)
     }
@@ -93,9 +92,8 @@ final class SocketWaiter: Sendable {
                     woken = true
                     continue
                 }
-                let writable = events[index].events & EPOLLOUT.rawValue != 0
                 if let waiter = waiters.withLock({ $0.removeValue(forKey: socket) }) {
-                    waiter.continuation.resume(returning: writable ? .writable : .readable)
+                    waiter.continuation.resume(returning: .ready)
                 }
             }
             // Under load the thread wakes thousands of times a second; looking every 50 ms is enough.
