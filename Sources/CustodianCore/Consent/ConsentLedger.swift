@@ -222,15 +222,15 @@ public struct ConsentLedger: Sendable {
     }
 
     /// One page of the person's history, oldest first: up to `limit` records after position
-    /// `afterSeq` of the chain, with the position of the page's last record when more follow.
-    /// Each page is an index range of the person's chain, however long the chain is.
-    public func history(of subject: ConsentSubject, afterSeq: Int64, limit: Int) async throws -> (records: [Record], nextSeq: Int64?) {
+    /// `afterSeq` of the chain, and whether more follow. Each page is an index range of the
+    /// person's chain, however long the chain is.
+    public func history(of subject: ConsentSubject, afterSeq: Int64, limit: Int) async throws -> (records: [Record], more: Bool) {
         let rows = try await database.query(
             "SELECT \(Self.recordColumns) FROM consent_records WHERE \(subject.column) = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             [subject.id, afterSeq, limit + 1]
         )
         let records = try rows.prefix(limit).map(Self.record(from:))
-        return (records, rows.count > limit ? records.last?.seq : nil)
+        return (records, rows.count > limit)
     }
 
     public struct Verification: Sendable {

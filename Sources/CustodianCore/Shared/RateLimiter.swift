@@ -51,8 +51,8 @@ public final class RateLimiter: Sendable {
     /// Counts one request of `client` in this instance only, and refuses it when this instance
     /// alone has seen more than the limit. For requests refused before they reach the database.
     public func countLocally(scope: String, client: String) -> Decision {
-        let now = Int64(Date().timeIntervalSince1970)
-        let start = now - now % windowSeconds
+        let now = Self.secondsNow()
+        let start = windowStart(at: now)
         let count = local.withLock { window -> Int in
             if window.start != start {
                 window = LocalWindow(start: start)
@@ -103,7 +103,7 @@ public final class RateLimiter: Sendable {
     }
 
     private func takeUnused(_ bucket: String) -> Bool {
-        let start = currentWindowStart()
+        let start = windowStart(at: Self.secondsNow())
         return local.withLock { window in
             guard window.start == start, let unused = window.unused[bucket], unused > 0 else { return false }
             window.unused[bucket] = unused - 1
@@ -112,16 +112,20 @@ public final class RateLimiter: Sendable {
     }
 
     private func keepUnused(_ bucket: String, _ hits: Int) {
-        let start = currentWindowStart()
+        let start = windowStart(at: Self.secondsNow())
         local.withLock { window in
             guard window.start == start, window.unused.count < Self.localCapacity else { return }
             window.unused[bucket, default: 0] += hits
         }
     }
 
-    private func currentWindowStart() -> Int64 {
-        let now = Int64(Date().timeIntervalSince1970)
-        return now - now % windowSeconds
+    private static func secondsNow() -> Int64 {
+        Int64(Date().timeIntervalSince1970)
+    }
+
+    /// The start of this instance's window holding `second`.
+    private func windowStart(at second: Int64) -> Int64 {
+        second - second % windowSeconds
     }
 
     /// Removes counts of windows that ended a while ago (by the window_start index).

@@ -67,7 +67,7 @@ struct PersonConsentRoutes {
             try query.finish()
             // The history's cursor carries a position in the chain where other cursors carry a
             // creation time; any cursor a list issued is well-formed here too.
-            let (history, next) = try await ledger.history(of: subject, afterSeq: max(0, cursor?.createdAtMicroseconds ?? 0), limit: limit)
+            let (history, more) = try await ledger.history(of: subject, afterSeq: max(0, cursor?.createdAtMicroseconds ?? 0), limit: limit)
             // Read after the page, the head is never older than a record the page shows.
             let (states, head) = try await ledger.statesAndHead(of: subject)
             if head.seq == 0 { try await ledger.requireExists(subject) }
@@ -75,7 +75,7 @@ struct PersonConsentRoutes {
                 JSONValue.object([
                     "purposes": .array(states.map(Self.json)),
                     "history": .array(history.map(Self.json)),
-                    "next_cursor": .string(next.map { seq in Cursor(createdAtMicroseconds: seq, id: history.last?.id ?? UUID()).token }),
+                    "next_cursor": .string(more ? history.last.map { Cursor(createdAtMicroseconds: $0.seq, id: $0.id).token } : nil),
                     "chain_head": ConsentJSON.head(head),
                     "receipt": ConsentJSON.receipt(try await receipts.receipt(for: head)),
                 ]))
