@@ -13,11 +13,7 @@ import Testing
 @Suite("Consent guarantees: the database guards the history, receipts prove its length")
 struct ConsentGuaranteesTests {
     private func purpose(_ client: ContractClient, key: String, name: String = "Newsletter") async throws -> String {
-        try #require(
-            try await client.create(
-                "/v1/consent-purposes", key: key,
-                #"{"name": "\#(name)", "description": "Monthly news.", "lawful_basis": "consent", "applies_to": "both"}"#
-            )["id"] as? String)
+        try await client.createPurpose(key: key, name: name)
     }
 
     private func lead(_ client: ContractClient, key: String, _ body: String = #"{"name": "Ada Lovelace", "email": "ada@example.org"}"#)

@@ -12,11 +12,7 @@ struct ConsentTests {
     private func purpose(_ client: ContractClient, key: String, name: String = "Newsletter", appliesTo: String = "both") async throws
         -> String
     {
-        try #require(
-            try await client.create(
-                "/v1/consent-purposes", key: key,
-                #"{"name": "\#(name)", "description": "Monthly product news by email.", "lawful_basis": "consent", "applies_to": "\#(appliesTo)"}"#
-            )["id"] as? String)
+        try await client.createPurpose(key: key, name: name, description: "Monthly product news by email.", appliesTo: appliesTo)
     }
 
     private func decide(_ client: ContractClient, key: String, person: String, purpose: String, _ action: String, note: String = "by phone")

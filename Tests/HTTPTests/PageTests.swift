@@ -109,11 +109,7 @@ struct PageTests {
     @Test func thePersonWithdrawsConsentFilesARequestAndAcceptsThePolicyOnThePage() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "Newsletter", "description": "Monthly news.", "lawful_basis": "consent", "applies_to": "both"}"#)["id"]
-                    as? String)
+            let purpose = try await client.createPurpose(key: admin)
             let published = try await PolicyTests.publish(
                 client, key: admin, "privacy",
                 #"{"texts": [{"language": "de", "title": "Datenschutz", "body": "Wir schützen Ihre Daten."}]}"#)
@@ -152,11 +148,8 @@ struct PageTests {
     @Test func theFormPageCreatesLeadAcceptanceAndConsentOrShowsTheProblems() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "Product news", "description": "News about products.", "lawful_basis": "consent", "applies_to": "leads"}"#
-                )["id"] as? String)
+            let purpose = try await client.createPurpose(
+                key: admin, name: "Product news", description: "News about products.", appliesTo: "leads")
             let published = try await PolicyTests.publish(
                 client, key: admin, "terms", #"{"texts": [{"language": "en", "title": "Terms", "body": "Be nice."}]}"#)
             let version = try #require(published.first?["version"] as? Int)

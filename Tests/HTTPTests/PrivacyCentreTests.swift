@@ -23,11 +23,7 @@ struct PrivacyCentreTests {
             _ = try await client.create(
                 "/v1/custom-fields", key: admin,
                 #"{"entity": "lead", "key": "rating", "label": "Internal rating", "type": "text", "visible_to_subject": false}"#)
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "Newsletter", "description": "Monthly news.", "lawful_basis": "consent", "applies_to": "both"}"#)["id"]
-                    as? String)
+            let purpose = try await client.createPurpose(key: admin)
             _ = try await PolicyTests.publish(
                 client, key: admin, "privacy", #"{"texts": [{"language": "en", "title": "Privacy", "body": "v1"}]}"#)
             let lead = try #require(
@@ -117,11 +113,7 @@ struct PrivacyCentreTests {
     @Test func theLinksConsentsLiveUnderTheCentresRootAndRecordTheLink() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "Newsletter", "description": "Monthly news.", "lawful_basis": "consent", "applies_to": "both"}"#)["id"]
-                    as? String)
+            let purpose = try await client.createPurpose(key: admin)
             let lead = try #require(try await client.create("/v1/leads", key: admin, #"{"name": "Cora Consent"}"#)["id"] as? String)
             let token = try await Self.token(client, key: admin, lead: lead)
             let before = try await client.send(.get, "/v1/public/people/\(token)/consents").json()

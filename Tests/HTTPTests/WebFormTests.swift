@@ -27,11 +27,7 @@ struct WebFormTests {
                 client, key: admin, "privacy",
                 #"{"texts": [{"language": "de", "title": "Datenschutz", "body": "v1"}, {"language": "en", "title": "Privacy", "body": "v1"}]}"#
             )
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "Newsletter", "description": "Monthly news.", "lawful_basis": "consent", "applies_to": "leads"}"#)["id"]
-                    as? String)
+            let purpose = try await client.createPurpose(key: admin, appliesTo: "leads")
             let bad = try await client.send(
                 .post, "/v1/forms", headers: headers(key: admin, json: true), body: #"{"name": "No name", "fields": ["email"]}"#)
             #expect(bad.status == .unprocessableContent && bad.text.contains("required_fields"))
@@ -88,11 +84,7 @@ struct WebFormTests {
             #expect(try await Self.counts(fixture.pool) == [before[0] + 1, before[1] + 1, before[2] + 1])
 
             // A purpose the form does not offer fails the whole submission.
-            let other = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "Calls", "description": "Phone calls.", "lawful_basis": "consent", "applies_to": "leads"}"#)["id"] as? String
-            )
+            let other = try await client.createPurpose(key: admin, name: "Calls", description: "Phone calls.", appliesTo: "leads")
             let stray = try await client.send(
                 .post, "/v1/public/forms/\(key)", headers: browser,
                 body:
