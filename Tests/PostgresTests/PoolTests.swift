@@ -25,6 +25,32 @@ struct PoolTests {
         }
     }
 
+    @Test func aShortTimeoutQueuedBehindALongOneExpiresOnTime() async throws {
+        // One watch fails every waiter whose time is up; it wakes for the earliest deadline, not
+        // for the first waiter's.
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(maxConnections: 1, acquireTimeout: .seconds(30)) { pool in
+                async let holder: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(2)") }
+                try await TestPostgres.waitUntil { pool.usage.lent == 1 }
+                let patient = Task {
+                    try await pool.withConnection { try await $0.query("SELECT 1 AS one").single().decode("one", as: Int.self) }
+                }
+                try await TestPostgres.waitUntil { pool.usage.waiting == 1 }
+                let started = ContinuousClock.now
+                let error = await #expect(throws: PostgresPoolError.self) {
+                    try await pool.withConnection(timeout: .milliseconds(200)) { try await $0.execute("SELECT 1") }
+                }
+                #expect(error == .acquireTimeout(.milliseconds(200)))
+                let waited = ContinuousClock.now - started
+                #expect(waited >= .milliseconds(200) && waited < .seconds(1.5))
+                #expect(pool.usage.waiting == 1)
+                try await holder
+                #expect(try await patient.value == 1)
+                #expect(pool.usage.waiting == 0)
+            }
+        }
+    }
+
     @Test func statementsLargerThanTheSocketBufferAndLargeResultsGoThrough() async throws {
         // libpq in non-blocking mode sends what the socket takes and the rest as it drains, and
         // reads a result in as many pieces as it arrives in.

@@ -141,6 +141,8 @@ public final class PostgresPool: Sendable {
         let (idle, waiters) = lending.withLock { state in
             state.isClosed = true
             state.created -= state.idle.count
+            state.expiryWatch?.task.cancel()
+            state.expiryWatch = nil
             defer {
                 state.idle.removeAll()
                 state.waiters.removeAll()
@@ -148,7 +150,6 @@ public final class PostgresPool: Sendable {
             return (state.idle, state.waiters)
         }
         for waiter in waiters {
-            waiter.timer?.cancel()
             waiter.continuation.resume(throwing: PostgresPoolError.closed)
         }
         _ = try? await threads.runIfActive {
@@ -162,7 +163,17 @@ public final class PostgresPool: Sendable {
     struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<LibPQConnection, any Error>
-        var timer: Task<Void, Never>?
+        let timeout: Duration
+        let deadline: ContinuousClock.Instant
+    }
+
+    /// The one task that fails waiters whose timeout passed. A sleeping task per waiter cost
+    /// every wait a timer armed and cancelled on another thread; this one wakes at the earliest
+    /// deadline, which under load lies far beyond the moment each waiter is served.
+    struct ExpiryWatch {
+        let id: UInt64
+        let task: Task<Void, Never>
+        var wake: ContinuousClock.Instant
     }
 
     struct LendingState {
@@ -174,6 +185,7 @@ public final class PostgresPool: Sendable {
         /// Waiters whose task was cancelled before they could queue.
         var cancelledBeforeQueueing: Set<UInt64> = []
         var nextWaiterID: UInt64 = 0
+        var expiryWatch: ExpiryWatch?
         var isClosed = false
     }
 
@@ -204,7 +216,9 @@ public final class PostgresPool: Sendable {
                     if state.isClosed { return .failed(PostgresPoolError.closed) }
                     if state.cancelledBeforeQueueing.remove(waiterID) != nil { return .failed(CancellationError()) }
                     if let connection = takeConnection(&state) { return .now(connection) }
-                    state.waiters.append(Waiter(id: waiterID, continuation: continuation, timer: nil))
+                    let deadline = ContinuousClock.now.advanced(by: timeout)
+                    state.waiters.append(Waiter(id: waiterID, continuation: continuation, timeout: timeout, deadline: deadline))
+                    watchExpiry(of: deadline, &state)
                     return .queued
                 }
                 switch lend {
@@ -214,7 +228,7 @@ public final class PostgresPool: Sendable {
                 case .failed(let error):
                     continuation.resume(throwing: error)
                 case .queued:
-                    startTimer(for: waiterID, timeout: timeout)
+                    break
                 }
             }
         } onCancel: {
@@ -242,18 +256,44 @@ public final class PostgresPool: Sendable {
         )
     }
 
-    private func startTimer(for waiterID: UInt64, timeout: Duration) {
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            guard !Task.isCancelled else { return }
-            self?.failWaiter(waiterID, with: PostgresPoolError.acquireTimeout(timeout), evenIfNotQueued: false)
+    /// Makes sure the expiry watch wakes no later than `deadline`.
+    private func watchExpiry(of deadline: ContinuousClock.Instant, _ state: inout LendingState) {
+        if let watch = state.expiryWatch {
+            if watch.wake <= deadline { return }
+            watch.task.cancel()
         }
-        let stillWaiting = lending.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.id == waiterID }) else { return false }
-            state.waiters[index].timer = timer
-            return true
+        state.nextWaiterID &+= 1
+        let watchID = state.nextWaiterID
+        let task = Task.detached { [weak self] in
+            var wake = deadline
+            while true {
+                try? await Task.sleep(until: wake, clock: .continuous)
+                guard let self, let next = self.failExpiredWaiters(watchID: watchID) else { return }
+                wake = next
+            }
         }
-        if !stillWaiting { timer.cancel() }
+        state.expiryWatch = ExpiryWatch(id: watchID, task: task, wake: deadline)
+    }
+
+    /// Fails the waiters whose deadline passed; the next wake-up, or nil when the watch ends
+    /// (nobody waits, or a watch with an earlier wake-up replaced this one).
+    private func failExpiredWaiters(watchID: UInt64) -> ContinuousClock.Instant? {
+        let now = ContinuousClock.now
+        let (expired, next): ([Waiter], ContinuousClock.Instant?) = lending.withLock { state in
+            guard let watch = state.expiryWatch, watch.id == watchID else { return ([], nil) }
+            let expired = state.waiters.filter { $0.deadline <= now }
+            state.waiters.removeAll { $0.deadline <= now }
+            guard let next = state.waiters.map(\.deadline).min() else {
+                state.expiryWatch = nil
+                return (expired, nil)
+            }
+            state.expiryWatch?.wake = next
+            return (expired, next)
+        }
+        for waiter in expired {
+            waiter.continuation.resume(throwing: PostgresPoolError.acquireTimeout(waiter.timeout))
+        }
+        return next
     }
 
     private func failWaiter(_ waiterID: UInt64, with error: any Error, evenIfNotQueued: Bool) {
@@ -265,7 +305,6 @@ public final class PostgresPool: Sendable {
             return nil
         }
         guard let waiter else { return }
-        waiter.timer?.cancel()
         waiter.continuation.resume(throwing: error)
     }
 
@@ -288,7 +327,6 @@ public final class PostgresPool: Sendable {
             // Only during shutdown: the pool's threads may be gone, and PQfinish does not wait on the server.
             connection.disconnect()
         } else if let waiter {
-            waiter.timer?.cancel()
             connection.checkBeforeNextStatement = true
             waiter.continuation.resume(returning: connection)
         }
