@@ -43,7 +43,7 @@ struct Serve: AsyncParsableCommand {
     var publicRateLimit: Int?
 
     @Option(
-        help: "Database connections of the public endpoints, apart from the staff API's. Env: CUSTODIAN_PUBLIC_DB_POOL_SIZE; default 2.")
+        help: "Database connections of the public endpoints, apart from the staff API's. Env: CUSTODIAN_PUBLIC_DB_POOL_SIZE; default 4.")
     var publicDbPoolSize: Int?
 
     @Option(help: "Public requests handled at once; more get 503. Env: CUSTODIAN_PUBLIC_MAX_CONCURRENT; default 64.")
@@ -102,7 +102,7 @@ struct Serve: AsyncParsableCommand {
         }
         let pool = try database.makePool(logger: logger)
         let publicPool = try database.makePool(
-            logger: logger, maxConnections: try Setting("CUSTODIAN_PUBLIC_DB_POOL_SIZE", default: 2).resolve(flag: publicDbPoolSize)
+            logger: logger, maxConnections: try Setting("CUSTODIAN_PUBLIC_DB_POOL_SIZE", default: 4).resolve(flag: publicDbPoolSize)
         )
         do {
             try await checkDatabase(Migrator(pool: pool, files: files, logger: logger), pool: pool)

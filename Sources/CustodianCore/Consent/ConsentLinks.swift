@@ -130,6 +130,17 @@ public struct ConsentLinks: Sendable {
         Secret.couldBeToken(token)
     }
 
+    /// The settings (one row) come with the link: one round trip for a public request.
+    private static let resolveSQL = """
+        SELECT k.id, k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name,
+               \(ConsentSettings.columns(of: "s"))
+        FROM consent_links k
+        LEFT JOIN leads l ON l.id = k.lead_id
+        LEFT JOIN contacts c ON c.id = k.contact_id
+        CROSS JOIN consent_settings s
+        WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > now())
+        """
+
     /// The person behind a live token and their first name, or nil for a token that is unknown,
     /// ended, expired, or (`forConsent`) whose kind of person has consent switched off — callers
     /// answer all of these the same way. The link is the person's way in for more than consent
@@ -137,19 +148,7 @@ public struct ConsentLinks: Sendable {
     public func resolve(_ token: String, forConsent: Bool = true) async throws -> Resolved? {
         guard Self.couldBeToken(token) else { return nil }
         let hash = Secret.hash(token)
-        // The settings (one row) come with the link: one round trip for a public request.
-        let rows = try await database.query(
-            """
-            SELECT k.id, k.token_hash, k.lead_id, k.contact_id, coalesce(split_part(l.name, ' ', 1), c.first_name) AS first_name,
-                   \(ConsentSettings.columns(of: "s"))
-            FROM consent_links k
-            LEFT JOIN leads l ON l.id = k.lead_id
-            LEFT JOIN contacts c ON c.id = k.contact_id
-            CROSS JOIN consent_settings s
-            WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > now())
-            """,
-            [hash]
-        )
+        let rows = try await database.query(Self.resolveSQL, [hash])
         guard let row = rows.first, Secret.constantTimeEqual(try row.decode("token_hash"), hash) else { return nil }
         let subject: ConsentSubject
         if let lead: UUID = try row.decode("lead_id") {
