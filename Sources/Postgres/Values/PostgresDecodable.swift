@@ -89,7 +89,10 @@ extension Bool: PostgresValueDecodable {
 
 extension UUID: PostgresValueDecodable {
     public static func accepts(_ type: PostgresType) -> Bool { type == .uuid }
-    public init?(postgresText text: String, type: PostgresType) { self.init(uuidString: text) }
+    public init?(postgresText text: String, type: PostgresType) {
+        guard let uuid = UUIDText.parse(text) else { return nil }
+        self.init(uuid: uuid)
+    }
 }
 
 extension Date: PostgresValueDecodable {
