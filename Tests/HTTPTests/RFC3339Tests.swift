@@ -21,6 +21,23 @@ struct RFC3339Tests {
         }
     }
 
+    @Test func postgresTextConvertsWithoutADate() {
+        for (text, expected) in [
+            ("2026-11-29 15:44:48+00", "2026-11-29T15:44:48.000Z"), ("2026-11-29 15:44:48.1+00", "2026-11-29T15:44:48.100Z"),
+            ("2026-11-29 15:44:48.9999+00", "2026-11-29T15:44:48.999Z"), ("1969-12-31 23:59:59.999999+00", "1969-12-31T23:59:59.999Z"),
+            // A Date's Double holds no microseconds this late; through one, this printed as 0000-01-01.
+            ("9999-12-31 23:59:59.999999+00", "9999-12-31T23:59:59.999Z"),
+        ] {
+            #expect(RFC3339.string(fromPostgresText: text) == expected)
+        }
+        for other in [
+            "2026-11-29 15:44:48+01", "2026-11-29 15:44:48.+00", "2026-11-29 15:44:48.1234567+00", "0044-03-15 12:00:00+00 BC",
+            "infinity", "10000-01-01 00:00:00+00", "2026-11-29T15:44:48+00", "2026-11-29 15:44:4x+00", "",
+        ] {
+            #expect(RFC3339.string(fromPostgresText: other) == nil, "\(other)")
+        }
+    }
+
     @Test func millisecondsPrintAsStoredDespiteFloatingPoint() {
         // A Date keeps its seconds as a Double; one a hair below a whole millisecond printed a
         // millisecond early (-0.001 s as .998).

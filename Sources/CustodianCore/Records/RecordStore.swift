@@ -20,8 +20,8 @@ public struct RecordStore: Sendable {
         try await table.find(id: id, on: database)
     }
 
-    public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> Page<StoredRecord> {
-        try await table.list(filter, after: cursor, limit: limit, on: database)
+    public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> ListDocument {
+        try await table.listDocument(filter, after: cursor, limit: limit, on: database)
     }
 
     public func update(id: UUID, _ values: ColumnValues, customFields: JSONValue?, expectedRevision: Int64?, by actor: UUID) async throws

@@ -38,12 +38,15 @@ public struct RecordTable: Sendable {
                 "custom_fields", "revision", "created_at", "updated_at",
                 "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us",
             ]).joined(separator: ", ")
+        self.jsonMembers = Self.jsonMembers(of: readColumns)
     }
 
     /// Every column a record is read with; built once, as every read sends it.
     let selectList: String
     /// The spec'd columns in `selectList`'s order, after `id`.
     let readColumns: [ColumnSpec]
+    /// How a list writes a record's members, in key order.
+    let jsonMembers: [JSONMember]
 
     /// A record from a row read with `selectList`. Cells are read by position, in the order
     /// `selectList` names them: a list page decodes thousands, and a lookup by name hashes each.
@@ -66,14 +69,20 @@ public struct RecordTable: Sendable {
             case .reference:
                 members[column.name] = .uuid(try row.decode(at: position, as: UUID?.self))
             case .timestamp:
-                members[column.name] = .timestamp(try row.decode(at: position, as: Date?.self))
+                members[column.name] = row.text(at: position) == nil ? .null : try Self.timestamp(row, at: position)
             }
         }
         let rest = specs.count + 1
         members["custom_fields"] = try row.decode(at: rest, as: JSONValue.self)
-        members["created_at"] = .timestamp(try row.decode(at: rest + 2, as: Date.self))
-        members["updated_at"] = .timestamp(try row.decode(at: rest + 3, as: Date.self))
+        members["created_at"] = try Self.timestamp(row, at: rest + 2)
+        members["updated_at"] = try Self.timestamp(row, at: rest + 3)
         return StoredRecord(id: id, revision: try row.decode(at: rest + 1), json: .object(members))
+    }
+
+    /// Converted from PostgreSQL's text where it can be, as lists write it.
+    private static func timestamp(_ row: Row, at position: Int) throws -> JSONValue {
+        if let text = row.text(at: position), let converted = RFC3339.string(fromPostgresText: text) { return .string(converted) }
+        return .timestamp(try row.decode(at: position, as: Date.self))
     }
 
     /// Column names reach SQL text, so only this table's own specs may name them.
@@ -169,7 +178,8 @@ public struct RecordTable: Sendable {
         public init() {}
     }
 
-    public func list(_ filter: Filter, after cursor: Cursor?, limit: Int, on database: some Queryable) async throws -> Page<StoredRecord> {
+    /// The rows of a list page (`selectList`), with one more when another page follows.
+    func listRows(_ filter: Filter, after cursor: Cursor?, limit: Int, on database: some Queryable) async throws -> QueryResult {
         var conditions: [String] = []
         var parameters: [any PostgresBindable] = []
         func bind(_ value: any PostgresBindable) -> String {
@@ -190,11 +200,10 @@ public struct RecordTable: Sendable {
             conditions.append(Cursor.condition(micros: micros, id: id))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let rows = try await database.query(
+        return try await database.query(
             "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))",
             parameters
         )
-        return try Page.keyset(rows, limit: limit, record(from:))
     }
 
     /// The record's search text, exactly as its trigram index (migration 0020) computes it.

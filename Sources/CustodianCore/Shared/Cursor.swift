@@ -29,6 +29,14 @@ public struct Cursor: Sendable, Equatable {
     /// was not issued by this server, and would overflow PostgreSQL's timestamp arithmetic.
     static let validMicroseconds: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
 
+    /// Where the page after rows fetched with `LIMIT limit + 1` starts, or nil when the extra row
+    /// is missing (this is the last page). Rows carry `id` and `created_at_us`.
+    static func next<Rows: RandomAccessCollection<Row>>(_ rows: Rows, limit: Int) throws -> Cursor? where Rows.Index == Int {
+        guard rows.count > limit else { return nil }
+        let last = rows[rows.startIndex + limit - 1]
+        return Cursor(createdAtMicroseconds: try last.decode("created_at_us"), id: try last.decode("id"))
+    }
+
     public var token: String {
         Data("\(createdAtMicroseconds):\(id.lowercasedString)".utf8).base64URLEncoded
     }
@@ -64,10 +72,7 @@ public struct Page<Item: Sendable>: Sendable {
         limit: Int,
         _ decode: (Row) throws -> Item
     ) throws -> Page where Rows.Index == Int {
-        let items = try rows.prefix(limit).map(decode)
-        guard rows.count > limit else { return Page(items: items, nextCursor: nil) }
-        let last = rows[rows.startIndex + limit - 1]
-        return Page(items: items, nextCursor: Cursor(createdAtMicroseconds: try last.decode("created_at_us"), id: try last.decode("id")))
+        Page(items: try rows.prefix(limit).map(decode), nextCursor: try Cursor.next(rows, limit: limit))
     }
 }
 

@@ -7,7 +7,7 @@ import Hummingbird
 struct RecordRoutes {
     struct Operations: Sendable {
         let find: @Sendable (UUID) async throws -> StoredRecord
-        let list: @Sendable (RecordTable.Filter, Cursor?, Int) async throws -> Page<StoredRecord>
+        let list: @Sendable (RecordTable.Filter, Cursor?, Int) async throws -> ListDocument
         let create: @Sendable (ColumnValues, JSONValue, UUID) async throws -> StoredRecord
         let update: @Sendable (UUID, ColumnValues, JSONValue?, Int64?, UUID) async throws -> StoredRecord
         let delete: @Sendable (UUID, Int64?) async throws -> Void
@@ -55,8 +55,7 @@ struct RecordRoutes {
         filter.createdBefore = query.timestamp("created_before")
         let cursor = try query.cursor()
         try query.finish()
-        let page = try await operations.list(filter, cursor, limit)
-        return JSONBody.response(page.json(\.json))
+        return JSONBody.response(try await operations.list(filter, cursor, limit).bytes)
     }
 
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {

@@ -27,9 +27,14 @@ public enum JSONBody {
     }
 
     public static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        response(value.serialized(), status: status)
+    }
+
+    /// A response of JSON text written already.
+    public static func response(_ json: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.serialized())))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 
     /// A short, safe explanation of a decoding failure: where in the document and what was wrong.

@@ -1,0 +1,125 @@
+import Foundation
+import Postgres
+
+/// A list page as JSON text, `{"data": [...], "next_cursor": ...}`: the shape of every list.
+public struct ListDocument: Sendable {
+    public let bytes: [UInt8]
+}
+
+/// Record lists are written as JSON straight from the rows: a `JSONValue` per record (a
+/// dictionary and a boxed value per member, then sorted and written) cost more server time than
+/// the statement behind the page. `record(from:)` stays the one reading of a single record;
+/// `RecordListTests` holds both to the same bytes.
+extension RecordTable {
+    /// Where each member of a record's JSON comes from, in the order keys are written (sorted).
+    struct JSONMember: Sendable {
+        enum Source: Sendable {
+            case id
+            case column(position: Int, kind: ColumnSpec.Kind)
+            case customFields
+            case createdAt
+            case updatedAt
+        }
+
+        /// `"name":`
+        let key: [UInt8]
+        let source: Source
+    }
+
+    static func jsonMembers(of readColumns: [ColumnSpec]) -> [JSONMember] {
+        var members: [(String, JSONMember.Source)] = [("id", .id)]
+        for (offset, column) in readColumns.enumerated() {
+            members.append((column.name, .column(position: offset + 1, kind: column.kind)))
+        }
+        members += [("custom_fields", .customFields), ("created_at", .createdAt), ("updated_at", .updatedAt)]
+        return members.sorted { $0.0 < $1.0 }.map { name, source in
+            var key: [UInt8] = []
+            JSONValue.writeString(name, to: &key)
+            key.append(UInt8(ascii: ":"))
+            return JSONMember(key: key, source: source)
+        }
+    }
+
+    public func listDocument(_ filter: Filter, after cursor: Cursor?, limit: Int, on database: some Queryable) async throws
+        -> ListDocument
+    {
+        let rows = try await listRows(filter, after: cursor, limit: limit, on: database)
+        var output: [UInt8] = []
+        output.reserveCapacity(64 + min(rows.count, limit) * 512)
+        output.append(contentsOf: #"{"data":["#.utf8)
+        for (index, row) in rows.prefix(limit).enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            try writeJSON(of: row, to: &output)
+        }
+        output.append(contentsOf: #"],"next_cursor":"#.utf8)
+        if let next = try Cursor.next(rows, limit: limit) {
+            JSONValue.writeString(next.token, to: &output)
+        } else {
+            output.append(contentsOf: "null".utf8)
+        }
+        output.append(UInt8(ascii: "}"))
+        return ListDocument(bytes: output)
+    }
+
+    /// The record in `row` (read with `selectList`) as the JSON text `record(from:)` serializes to.
+    func writeJSON(of row: Row, to output: inout [UInt8]) throws {
+        let rest = readColumns.count + 1
+        guard row.columns.count == rest + 5 else {
+            throw RowDecodingError.missingColumn("the columns of \(table)", available: row.columns.names)
+        }
+        output.append(UInt8(ascii: "{"))
+        for (index, member) in jsonMembers.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(contentsOf: member.key)
+            switch member.source {
+            case .id:
+                Self.writeUUID(try row.decode(at: 0, as: UUID.self), to: &output)
+            case .column(let position, let kind):
+                guard row.text(at: position) != nil else {
+                    output.append(contentsOf: "null".utf8)
+                    continue
+                }
+                switch kind {
+                case .text, .multilineText, .email, .countryCode:
+                    JSONValue.writeString(try row.decode(at: position, as: String.self), to: &output)
+                case .boolean:
+                    output.append(contentsOf: (try row.decode(at: position, as: Bool.self) ? "true" : "false").utf8)
+                case .reference:
+                    Self.writeUUID(try row.decode(at: position, as: UUID.self), to: &output)
+                case .timestamp:
+                    try writeTimestamp(row, at: position, to: &output)
+                }
+            case .customFields:
+                // Most records have none; the rest are re-sorted (jsonb orders keys by length).
+                if row.text(at: rest) == "{}" {
+                    output.append(contentsOf: "{}".utf8)
+                } else {
+                    output.append(contentsOf: try row.decode(at: rest, as: JSONValue.self).serialized())
+                }
+            case .createdAt:
+                try writeTimestamp(row, at: rest + 2, to: &output)
+            case .updatedAt:
+                try writeTimestamp(row, at: rest + 3, to: &output)
+            }
+        }
+        output.append(UInt8(ascii: "}"))
+    }
+
+    private func writeTimestamp(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
+        if let text = row.text(at: position) {
+            output.append(UInt8(ascii: "\""))
+            if RFC3339.append(postgresText: text, to: &output) {
+                output.append(UInt8(ascii: "\""))
+                return
+            }
+            output.removeLast()
+        }
+        JSONValue.writeString(RFC3339.string(from: try row.decode(at: position, as: Date.self)), to: &output)
+    }
+
+    private static func writeUUID(_ id: UUID, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        output.append(contentsOf: id.lowercasedString.utf8)
+        output.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,85 @@
+import CustodianCore
+import Foundation
+import HTTPTypes
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Record lists are written straight from the rows, byte for byte as single reads")
+struct RecordListTests {
+    /// A list page must be `{"data":[` + the single reads of its records + `],"next_cursor":…}`.
+    static func expectListMatchesReads(
+        _ client: ContractClient, key: String, path: String, query: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Int {
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(key)"
+        var cursor: String?
+        var seen = 0
+        repeat {
+            let after = cursor.map { "&cursor=\($0)" } ?? ""
+            let list = try await client.send(.get, "\(path)?\(query)&limit=3\(after)", headers: headers)
+            #expect(list.status == .ok, sourceLocation: sourceLocation)
+            let page = try list.json()
+            let ids = try #require(page["data"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+            var reads: [String] = []
+            for id in ids {
+                reads.append(try await client.send(.get, "\(path)/\(id)", headers: headers).text)
+            }
+            cursor = page["next_cursor"] as? String
+            let tail = cursor.map { #""\#($0)""# } ?? "null"
+            #expect(list.text == #"{"data":[\#(reads.joined(separator: ","))],"next_cursor":\#(tail)}"#, sourceLocation: sourceLocation)
+            seen += ids.count
+        } while cursor != nil
+        return seen
+    }
+
+    /// Every length of fraction PostgreSQL prints, none, and the ends of the range.
+    static let instants = [
+        "2026-01-01 00:00:00.0004+00", "2026-12-31 23:59:59.9995+00", "1999-06-15 12:00:00+00", "2026-03-04 05:06:07.1+00",
+        "2026-03-04 05:06:07.12+00", "2026-03-04 05:06:07.123+00", "2026-03-04 05:06:07.12345+00", "0001-01-01 00:00:00+00",
+        "9999-12-31 23:59:59.999999+00", "1969-12-31 23:59:59.9999+00",
+    ]
+
+    @Test func leadsContactsAndCustomersWithAwkwardValuesListAsTheyRead() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let marker = SeededPerson.marker()
+            // Values a writer must escape or convert: quotes, backslashes, control characters,
+            // non-ASCII, NULLs, timestamps at millisecond rounding edges, nested custom fields
+            // whose keys jsonb orders differently from the API.
+            try await fixture.database.withPool(role: .owner) { owner in
+                try await owner.execute(
+                    """
+                    INSERT INTO customers (company, vat_number, billing_street, billing_country, active, custom_fields)
+                    VALUES ($1, NULL, E'line one\\nline "two"\\ttabbed \\\\ back', 'DE', false, '{"zeta": {"bb": [1, 2.5, null], "a": "x"}, "b": true}')
+                    """,
+                    ["\(marker) Müller & Söhne \u{1F600}"]
+                )
+                try await owner.execute(
+                    """
+                    INSERT INTO contacts (customer_id, first_name, last_name, email, phone, is_primary, active, email_notifications, created_at)
+                    SELECT id, 'Zoë', E'O\\'Brien \\u0001 ctrl', $1 || '@list.example', NULL, true, true, false, '2026-01-02 03:04:05.9996+00'
+                    FROM customers WHERE company LIKE $1 || '%'
+                    """,
+                    [marker]
+                )
+                for (index, instant) in Self.instants.enumerated() {
+                    try await owner.execute(
+                        """
+                        INSERT INTO leads (name, company, email, status, description, last_contacted_at, converted_at, custom_fields)
+                        VALUES ($1, NULL, $2, 'new', E'multi\\r\\nline \\u001f', $3::timestamptz, NULL, $4::jsonb)
+                        """,
+                        [
+                            "\(marker) Lead \(index) \"quoted\"", "\(marker)-\(index)@list.example", instant,
+                            index == 0 ? "{}" : #"{"k\#(index)": "v"}"#,
+                        ]
+                    )
+                }
+            }
+            let key = fixture.adminKey
+            #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/customers", query: "q=\(marker)") == 1)
+            #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/contacts", query: "q=\(marker)") == 1)
+            #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/leads", query: "q=\(marker)") == Self.instants.count)
+            #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/leads", query: "status=nobody") == 0)
+        }
+    }
+}
