@@ -273,7 +273,13 @@ final class LibPQConnection: @unchecked Sendable {
     /// Waits for the socket (to be readable, or with `forWriting` writable too) and reads what the
     /// server sent; true when the interruption was requested instead.
     private func awaitServer(_ handle: OpaquePointer, forWriting: Bool = false, interruption: StatementInterruption?) async throws -> Bool {
-        let readiness = await SocketWaiter.shared.wait(for: PQsocket(handle), forWriting: forWriting, interruption: interruption)
+        let socket = PQsocket(handle)
+        let readiness: SocketWaiter.Readiness
+        if !forWriting, await Self.answeredAfterYielding(socket) {
+            readiness = .ready
+        } else {
+            readiness = await SocketWaiter.shared.wait(for: socket, forWriting: forWriting, interruption: interruption)
+        }
         if case .failed(let number) = readiness {
             needsReset = true
             throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
@@ -283,6 +289,15 @@ final class LibPQConnection: @unchecked Sendable {
             throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
         }
         return readiness == .interrupted
+    }
+
+    /// Whether the server's answer is there once the tasks queued on this executor have run:
+    /// under load it usually is, and the statement continues without the waiter thread's wake-up
+    /// and hand-off back (two context switches); otherwise the caller waits as usual.
+    private static func answeredAfterYielding(_ socket: Int32) async -> Bool {
+        await Task.yield()
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) == 1 && descriptor.revents & Int16(POLLIN) != 0
     }
 
     /// Asks the server to cancel what this connection runs. libpq does it with a blocking short
