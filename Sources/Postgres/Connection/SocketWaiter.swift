@@ -9,9 +9,11 @@ import Synchronization
 /// Waits, on one thread of its own, for libpq sockets to become ready, and resumes whoever waits.
 ///
 /// A statement is sent and its result read by the task that runs it (libpq in non-blocking mode
-/// never blocks), and only the wait for the server's answer comes here: per statement one epoll
-/// wake-up of this thread, shared by every socket ready at once, instead of waking a pool thread
-/// to send and waking it again when the answer came. Waiters with an interruption are checked
+/// never blocks), and only the wait for an answer that is not there yet comes here (the task
+/// first lets its event loop's queued work run and looks again, which under load usually finds
+/// the answer): per wait one epoll wake-up of this thread, shared by every socket ready at once,
+/// instead of waking a pool thread to send and waking it again when the answer came. Waiters
+/// with an interruption are checked
 /// every 50 ms and resumed as interrupted when it is requested, so that the statement's owner can
 /// cancel it on the server.
 final class SocketWaiter: Sendable {
