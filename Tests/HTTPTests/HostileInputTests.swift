@@ -94,6 +94,21 @@ struct HostileInputTests {
         }
     }
 
+    @Test func anEmailIsCheckedByCodePointsAsTheContractsPatternIs() async throws {
+        // The fuzzer's find: a combining mark right after the "@" made Swift see one character
+        // "@\u{1DC5}" and no "@" at all, so a schema-valid address got 422.
+        try await StaffFixture.withApp { fixture, client in
+            let key = fixture.adminKey
+            let accepted = try await client.create("/v1/leads", key: key, #"{"name": "Mark", "email": "ø\u011c@\u1dc5x\u0131z.\u00e1n"}"#)
+            #expect(accepted["email"] as? String == "ø\u{11C}@\u{1DC5}x\u{131}z.\u{E1}n")
+            for bad in [#"a@b"#, #"@b.c"#, #"a@b@c.d"#, #"a\u2003b@c.d"#, #"a@b\u00a0c.d"#] {
+                let response = try await client.send(
+                    .post, "/v1/leads", headers: headers(key: key, json: true), body: #"{"name": "Mark", "email": "\#(bad)"}"#)
+                try expectInvalid(response, field: "email")
+            }
+        }
+    }
+
     @Test func datesBeforeYearOneOrAfterYear9999() async throws {
         try await StaffFixture.withApp { fixture, client in
             _ = try await client.create(

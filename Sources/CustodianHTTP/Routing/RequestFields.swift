@@ -121,8 +121,12 @@ public struct RequestFields {
     public mutating func email(_ field: String, required: Bool) -> Presence<String> {
         let presence = string(field, required: required, maxLength: 320)
         if case .value(let address) = presence {
-            let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !address.contains(where: \.isWhitespace) else {
+            // Code points, as the contract's pattern counts them: as characters, an "@" followed
+            // by a combining mark is one character that is no "@".
+            let scalars = address.unicodeScalars
+            let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !scalars.contains(where: \.properties.isWhitespace)
+            else {
                 fail(field, "must be an email address")
                 return .absent
             }
