@@ -62,14 +62,4 @@ struct FeedCursorTests {
         // Running transactions outside xmin..<xmax, or out of order, are no snapshot.
         for text in ["9:5:", "5:9:9", "5:9:8,6", "5:9:6,6", "x:9:", "5:9"] { #expect(FeedSnapshot(text: text) == nil, "\(text)") }
     }
-
-    @Test func uuidsAreParsedAsFoundationParsesThem() {
-        for _ in 0..<100 {
-            let id = UUID()
-            #expect(FeedCursor.uuid(id.uuidString.lowercased()) == id)
-        }
-        for bad in ["", "not-a-uuid", "0000000-0000-0000-0000-000000000000x", "00000000-0000-0000-0000-00000000000g"] {
-            #expect(FeedCursor.uuid(bad) == nil, "\(bad)")
-        }
-    }
 }

@@ -33,6 +33,7 @@ struct ValueDecodingTests {
         "", "6ba7b810-9dad-11d1-80b4-00c04fd430c", "6ba7b810-9dad-11d1-80b4-00c04fd430c80", "6ba7b8109dad11d180b400c04fd430c8",
         "6ba7b810-9dad-11d1-80b4_00c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430cg", "g6ba7b810-9dad-11d1-80b4-00c04fd430c",
         "6ba7b810-9dad-11d1-80b400-c04fd430c8", "{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", "6ba7b810-9dad-11d1-80b4-00c04fd430cä",
+        "not-a-uuid", "0000000-0000-0000-0000-000000000000x",
     ]
 
     @Test(arguments: notUUIDs)

@@ -109,75 +109,16 @@ public struct FeedCursor: Sendable, Equatable {
                 appendVarint(UInt64(snapshot.running.count))
                 for xid in snapshot.running { appendVarint(xid - snapshot.xmin) }
             }
-            Self.base64URL(UnsafeBufferPointer(rebasing: bytes[0..<count]), into: &output)
+            Base64URL.append(UnsafeBufferPointer(rebasing: bytes[0..<count]), to: &output)
         }
     }
 
     private var runningCount: Int { ranges.reduce(0) { $0 + ($1.served?.running.count ?? 0) } }
 
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static func base64URL(_ bytes: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
-        var index = 0
-        while index + 3 <= bytes.count {
-            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            output.append(alphabet[Int(group >> 18)])
-            output.append(alphabet[Int((group >> 12) & 63)])
-            output.append(alphabet[Int((group >> 6) & 63)])
-            output.append(alphabet[Int(group & 63)])
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest > 0 {
-            let group = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
-            output.append(alphabet[Int(group >> 18)])
-            output.append(alphabet[Int((group >> 12) & 63)])
-            if rest == 2 { output.append(alphabet[Int((group >> 6) & 63)]) }
-        }
-    }
-
-    /// Each byte's value as a hexadecimal digit, or 255.
-    private static let hexValues: [UInt8] = (0..<256).map { byte in
-        switch UInt8(byte) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(byte) - UInt8(ascii: "A") + 10
-        default: 255
-        }
-    }
-
-    /// A uuid from PostgreSQL's text form (`8-4-4-4-12` hexadecimal digits), without Foundation's parser.
-    static func uuid(_ text: String) -> UUID? {
-        let parsed: UUID?? = text.utf8.withContiguousStorageIfAvailable { source in
-            guard source.count == 36 else { return nil }
-            var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            let ok = withUnsafeMutableBytes(of: &value) { target -> Bool in
-                var position = 0
-                for index in 0..<16 {
-                    if position == 8 || position == 13 || position == 18 || position == 23 {
-                        guard source[position] == UInt8(ascii: "-") else { return false }
-                        position += 1
-                    }
-                    let high = hexValues[Int(source[position])]
-                    let low = hexValues[Int(source[position + 1])]
-                    guard high != 255, low != 255 else { return false }
-                    target[index] = high << 4 | low
-                    position += 2
-                }
-                return true
-            }
-            return ok ? UUID(uuid: value) : nil
-        }
-        return parsed ?? UUID(uuidString: text)
-    }
-
     /// Reads a cursor this server issued for `feed`; nil for anything else.
     public init?(text: String, feed: Feeds.Feed) {
-        guard (1...4096).contains(text.utf8.count), text.utf8.allSatisfy(Self.isBase64URL) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64) else { return nil }
-        var reader = ByteReader(bytes: [UInt8](data))
+        guard (1...4096).contains(text.utf8.count), let bytes = Base64URL.decode(text) else { return nil }
+        var reader = ByteReader(bytes: bytes)
         guard reader.byte() == 1, reader.byte() == feed.code, let count = reader.byte(), (1...Self.maximumRanges).contains(Int(count))
         else { return nil }
         var ranges: [Range] = []
@@ -212,15 +153,6 @@ public struct FeedCursor: Sendable, Equatable {
     private init(feed: Feeds.Feed, ranges: [Range]) {
         self.feed = feed
         self.ranges = ranges
-    }
-
-    private static func isBase64URL(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "_"):
-            true
-        default: false
-        }
     }
 
     private struct ByteReader {

@@ -87,7 +87,7 @@ public struct Feeds: Sendable {
                 do {
                     for row in rows {
                         let id = try FeedLines.required(row, 0)
-                        guard let uuid = FeedCursor.uuid(id) else { throw DomainError.conflict("unreadable id") }
+                        guard let uuid = UUID(postgresText: id, type: .uuid) else { throw DomainError.conflict("unreadable id") }
                         position = position.served(through: uuid, at: now)
                         try await out.append(flush: write) { output in
                             if row.text(at: 1) == "t" {

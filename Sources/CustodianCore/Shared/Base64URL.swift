@@ -15,26 +15,24 @@ enum Base64URL {
     private static let invalid: UInt8 = 0xFF
 
     static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let length = (bytes.count * 8 + 5) / 6
-        return String(unsafeUninitializedCapacity: length) { output in
-            var written = 0
-            var buffer: UInt32 = 0
-            var bits = 0
-            for byte in bytes {
-                buffer = buffer << 8 | UInt32(byte)
-                bits += 8
-                while bits >= 6 {
-                    bits -= 6
-                    output[written] = alphabet[Int(buffer >> UInt32(bits) & 0x3F)]
-                    written += 1
-                }
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count * 8 + 5) / 6)
+        append(bytes, to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func append(_ bytes: some Collection<UInt8>, to output: inout [UInt8]) {
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in bytes {
+            buffer = buffer << 8 | UInt32(byte)
+            bits += 8
+            while bits >= 6 {
+                bits -= 6
+                output.append(alphabet[Int(buffer >> UInt32(bits) & 0x3F)])
             }
-            if bits > 0 {
-                output[written] = alphabet[Int(buffer << UInt32(6 - bits) & 0x3F)]
-                written += 1
-            }
-            return written
         }
+        if bits > 0 { output.append(alphabet[Int(buffer << UInt32(6 - bits) & 0x3F)]) }
     }
 
     /// The bytes `text` encodes, or nil when it holds anything but the alphabet or has a length
