@@ -6,8 +6,14 @@ import Synchronization
 import TestSupport
 
 /// A webhook receiver on 127.0.0.1 (a port of its own), started by a test: it keeps every request
-/// and answers with the statuses it is told to, then 204.
+/// and answers with the statuses it is told to, then 204, each after `delay`.
 final class WebhookReceiver: Sendable {
+    let delay: Duration
+
+    init(delay: Duration = .zero) {
+        self.delay = delay
+    }
+
     struct Received: Sendable {
         let headers: [String: String]
         let body: [UInt8]
@@ -39,6 +45,7 @@ final class WebhookReceiver: Sendable {
                 state.received.append(Received(headers: headers, body: Array(buffer.readableBytesView)))
                 return state.answers.isEmpty ? .noContent : state.answers.removeFirst()
             }
+            if delay > .zero { try await Task.sleep(for: delay) }
             return Response(status: status)
         }
         let app = Application(

@@ -13,10 +13,11 @@ struct WebhookTests {
     static let secrets = ServerSecrets(current: .generate())
     static let settings = ServerSettings(secrets: secrets)
 
-    private func dispatcher(_ pool: PostgresPool, retryDelay: Duration = .zero) -> WebhookDispatcher {
+    private func dispatcher(_ pool: PostgresPool, retryDelay: Duration = .zero, requestTimeout: Duration = .seconds(5)) -> WebhookDispatcher
+    {
         WebhookDispatcher(
             deliveries: WebhookDeliveries(database: pool, secrets: Self.secrets),
-            configuration: .init(firstRetryDelay: retryDelay, requestTimeout: .seconds(5)),
+            configuration: .init(firstRetryDelay: retryDelay, requestTimeout: requestTimeout),
             logger: TestPostgres.logger
         )
     }
@@ -120,6 +121,35 @@ struct WebhookTests {
                 let ids = receiver.received.compactMap { $0.headers["webhook-id"] }
                 #expect(ids.count == 30)
                 #expect(Set(ids).count == 30)
+            }
+        }
+    }
+
+    @Test func aSlowBatchIsDeliveredBeforeItsLeaseEnds() async throws {
+        // A batch is claimed with one lease (three request timeouts, here 6 s). Sent one after
+        // another, 16 answers of 0.5 s each outlast it, and another instance claims the rest again.
+        // Failed attempts wait a minute, so that only a second claim can send an event twice.
+        let receiver = WebhookReceiver(delay: .milliseconds(500))
+        try await StaffFixture.withApp(settings: Self.settings) { fixture, client in
+            try await receiver.run {
+                _ = try await register(client, key: fixture.adminKey, url: receiver.url, events: ["request.received"])
+                for _ in 0..<16 { _ = try await openCase(client, key: fixture.adminKey) }
+                try await fixture.database.withPool(role: .api) { otherInstance in
+                    let first = dispatcher(fixture.pool, retryDelay: .seconds(60), requestTimeout: .seconds(2))
+                    let second = dispatcher(otherInstance, retryDelay: .seconds(60), requestTimeout: .seconds(2))
+                    let started = ContinuousClock.now
+                    let firstBatch = Task { try await first.runOnce() }
+                    try await TestPostgres.waitUntil { !receiver.received.isEmpty }
+                    // The other instance keeps looking for due work for longer than the lease.
+                    while ContinuousClock.now - started < .seconds(9) {
+                        try await second.runOnce()
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    #expect(try await firstBatch.value == 16)
+                }
+                let ids = receiver.received.compactMap { $0.headers["webhook-id"] }
+                #expect(ids.count == 16)
+                #expect(Set(ids).count == 16)
             }
         }
     }

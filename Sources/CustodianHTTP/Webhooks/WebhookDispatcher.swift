@@ -63,17 +63,33 @@ public struct WebhookDispatcher: Service {
     }
 
     /// Claims one batch and delivers it; returns how many deliveries were attempted.
+    ///
+    /// The batch's deliveries go out at once: the lease (three request timeouts) must outlast the
+    /// whole batch, or another instance claims what is still unsent and it is delivered twice —
+    /// one after another, 16 slow endpoints took far longer.
     @discardableResult
     public func runOnce() async throws -> Int {
         let lease = configuration.requestTimeout * 3
         let due = try await deliveries.claim(limit: configuration.batchSize, lease: lease)
-        for delivery in due {
-            let outcome = await send(delivery)
-            let exponent = min(max(delivery.attempt - 1, 0), 20)
-            let delay = min(configuration.firstRetryDelay * (1 << exponent), configuration.maxRetryDelay)
-            try await deliveries.settle(delivery, outcome: outcome, retryDelay: delay, giveUpAfter: configuration.giveUpAfter)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for delivery in due {
+                group.addTask { try await deliver(delivery) }
+            }
+            // One delivery that cannot be settled stops none of the others.
+            var firstFailure: (any Error)?
+            while let result = await group.nextResult() {
+                if case .failure(let error) = result, firstFailure == nil { firstFailure = error }
+            }
+            if let firstFailure { throw firstFailure }
         }
         return due.count
+    }
+
+    private func deliver(_ delivery: WebhookDeliveries.Due) async throws {
+        let outcome = await send(delivery)
+        let exponent = min(max(delivery.attempt - 1, 0), 20)
+        let delay = min(configuration.firstRetryDelay * (1 << exponent), configuration.maxRetryDelay)
+        try await deliveries.settle(delivery, outcome: outcome, retryDelay: delay, giveUpAfter: configuration.giveUpAfter)
     }
 
     /// The request body: the type, when the event happened, and its data.
