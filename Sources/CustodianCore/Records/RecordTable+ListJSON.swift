@@ -87,7 +87,7 @@ extension RecordTable {
                 case .reference:
                     Self.writeUUID(try row.decode(at: position, as: UUID.self), to: &output)
                 case .timestamp:
-                    try writeTimestamp(row, at: position, to: &output)
+                    JSONValue.writeString(try Self.timestampText(row, at: position), to: &output)
                 }
             case .customFields:
                 // Most records have none; the rest are re-sorted (jsonb orders keys by length).
@@ -97,24 +97,12 @@ extension RecordTable {
                     output.append(contentsOf: try row.decode(at: rest, as: JSONValue.self).serialized())
                 }
             case .createdAt:
-                try writeTimestamp(row, at: rest + 2, to: &output)
+                JSONValue.writeString(try Self.timestampText(row, at: rest + 2), to: &output)
             case .updatedAt:
-                try writeTimestamp(row, at: rest + 3, to: &output)
+                JSONValue.writeString(try Self.timestampText(row, at: rest + 3), to: &output)
             }
         }
         output.append(UInt8(ascii: "}"))
-    }
-
-    private func writeTimestamp(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
-        if let text = row.text(at: position) {
-            output.append(UInt8(ascii: "\""))
-            if RFC3339.append(postgresText: text, to: &output) {
-                output.append(UInt8(ascii: "\""))
-                return
-            }
-            output.removeLast()
-        }
-        JSONValue.writeString(RFC3339.string(from: try row.decode(at: position, as: Date.self)), to: &output)
     }
 
     private static func writeUUID(_ id: UUID, to output: inout [UInt8]) {

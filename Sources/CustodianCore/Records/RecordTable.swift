@@ -69,20 +69,21 @@ public struct RecordTable: Sendable {
             case .reference:
                 members[column.name] = .uuid(try row.decode(at: position, as: UUID?.self))
             case .timestamp:
-                members[column.name] = row.text(at: position) == nil ? .null : try Self.timestamp(row, at: position)
+                members[column.name] = row.text(at: position) == nil ? .null : .string(try Self.timestampText(row, at: position))
             }
         }
         let rest = specs.count + 1
         members["custom_fields"] = try row.decode(at: rest, as: JSONValue.self)
-        members["created_at"] = try Self.timestamp(row, at: rest + 2)
-        members["updated_at"] = try Self.timestamp(row, at: rest + 3)
+        members["created_at"] = .string(try Self.timestampText(row, at: rest + 2))
+        members["updated_at"] = .string(try Self.timestampText(row, at: rest + 3))
         return StoredRecord(id: id, revision: try row.decode(at: rest + 1), json: .object(members))
     }
 
-    /// Converted from PostgreSQL's text where it can be, as lists write it.
-    private static func timestamp(_ row: Row, at position: Int) throws -> JSONValue {
-        if let text = row.text(at: position), let converted = RFC3339.string(fromPostgresText: text) { return .string(converted) }
-        return .timestamp(try row.decode(at: position, as: Date.self))
+    /// A timestamp cell as the API writes it, for single records and lists alike: converted from
+    /// PostgreSQL's text where it can be, else through `Date`.
+    static func timestampText(_ row: Row, at position: Int) throws -> String {
+        if let text = row.text(at: position), let converted = RFC3339.string(fromPostgresText: text) { return converted }
+        return RFC3339.string(from: try row.decode(at: position, as: Date.self))
     }
 
     /// Column names reach SQL text, so only this table's own specs may name them.

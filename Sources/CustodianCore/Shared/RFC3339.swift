@@ -74,20 +74,13 @@ public enum RFC3339 {
     /// (whose Double cannot hold microseconds near the year 9999, and costs a parse); nil for any
     /// other text (BC years, `infinity`, another offset), which callers convert through `Date`.
     public static func string(fromPostgresText text: String) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(24)
-        return append(postgresText: text, to: &bytes) ? String(decoding: bytes, as: UTF8.self) : nil
-    }
-
-    /// `string(fromPostgresText:)` appended to `output`; false, appending nothing, for other text.
-    static func append(postgresText text: String, to output: inout [UInt8]) -> Bool {
         var text = text
-        return text.withUTF8 { bytes in
+        return text.withUTF8 { bytes -> String? in
             // YYYY-MM-DD HH:MM:SS, then .f to .ffffff, then +00
             let count = bytes.count
             guard count == 22 || (24...29).contains(count), bytes[count - 3] == UInt8(ascii: "+"),
                 bytes[count - 2] == UInt8(ascii: "0"), bytes[count - 1] == UInt8(ascii: "0")
-            else { return false }
+            else { return nil }
             for (index, byte) in bytes[0..<19].enumerated() {
                 let expected: UInt8? =
                     switch index {
@@ -97,15 +90,17 @@ public enum RFC3339 {
                     default: nil
                     }
                 if let expected {
-                    guard byte == expected else { return false }
+                    guard byte == expected else { return nil }
                 } else {
-                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
                 }
             }
             let fraction = bytes[min(20, count - 3)..<(count - 3)]
             guard count == 22 || bytes[19] == UInt8(ascii: "."),
                 fraction.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-            else { return false }
+            else { return nil }
+            var output: [UInt8] = []
+            output.reserveCapacity(24)
             output.append(contentsOf: bytes[0..<10])
             output.append(UInt8(ascii: "T"))
             output.append(contentsOf: bytes[11..<19])
@@ -115,7 +110,7 @@ public enum RFC3339 {
                 output.append(index < fraction.count ? fraction[fraction.startIndex + index] : UInt8(ascii: "0"))
             }
             output.append(UInt8(ascii: "Z"))
-            return true
+            return String(decoding: output, as: UTF8.self)
         }
     }
 }

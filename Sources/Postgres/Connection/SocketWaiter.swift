@@ -13,9 +13,8 @@ import Synchronization
 /// first lets its event loop's queued work run and looks again, which under load usually finds
 /// the answer): per wait one epoll wake-up of this thread, shared by every socket ready at once,
 /// instead of waking a pool thread to send and waking it again when the answer came. Waiters
-/// with an interruption are checked
-/// every 50 ms and resumed as interrupted when it is requested, so that the statement's owner can
-/// cancel it on the server.
+/// with an interruption are checked every 50 ms and resumed as interrupted when it is requested,
+/// so that the statement's owner can cancel it on the server.
 final class SocketWaiter: Sendable {
     enum Readiness: Sendable, Equatable {
         case ready
