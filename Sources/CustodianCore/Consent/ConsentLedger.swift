@@ -170,6 +170,20 @@ public struct ConsentLedger: Sendable {
         try await statesAndHead(of: subject, activeOnly: activeOnly).states
     }
 
+    /// The person's newest record for purpose `p`, as a lateral subquery: `person` is the
+    /// lead's or contact's id (a parameter). It names the person as `coalesce(lead_id,
+    /// contact_id)`, which only the (purpose, person, seq) index can answer, in one index step.
+    /// Written as `lead_id = $1`, the planner may walk the person's whole chain backwards and
+    /// test each record's purpose: 37 ms instead of 0.3 ms for a purpose never decided by a
+    /// person with 100,000 records. Lead and contact ids are never equal (random UUIDs).
+    static func latestDecision(of person: String, columns: String) -> String {
+        """
+        SELECT \(columns) FROM consent_records r
+        WHERE r.purpose_id = p.id AND coalesce(r.lead_id, r.contact_id) = \(person)
+        ORDER BY r.seq DESC LIMIT 1
+        """
+    }
+
     /// The state per purpose and the chain's head, in one round trip (two when no purpose applies).
     public func statesAndHead(of subject: ConsentSubject, activeOnly: Bool = false) async throws -> (
         states: [PurposeState], head: ChainHead
@@ -180,11 +194,7 @@ public struct ConsentLedger: Sendable {
                    p.created_at, p.updated_at, latest.action, latest.recorded_at, latest.purpose_version,
                    head.seq AS head_seq, head.hash AS head_hash
             FROM consent_purposes p
-            LEFT JOIN LATERAL (
-                SELECT action, recorded_at, purpose_version FROM consent_records r
-                WHERE r.\(subject.column) = $1 AND r.purpose_id = p.id
-                ORDER BY seq DESC LIMIT 1
-            ) latest ON true
+            LEFT JOIN LATERAL (\(Self.latestDecision(of: "$1", columns: "action, recorded_at, purpose_version"))) latest ON true
             LEFT JOIN LATERAL (
                 SELECT seq, hash FROM consent_records r WHERE r.\(subject.column) = $1 ORDER BY seq DESC LIMIT 1
             ) head ON true

@@ -97,13 +97,14 @@ public struct PrivacyCentre: Sendable {
         )
         guard let row = rows.first else { throw DomainError.notFound(resource: isLead ? "lead" : "contact") }
         let settings = try await Self.settings(on: transaction)
-        let own = isLead ? "lead_id" : "contact_id"
+        let latestAction = ConsentLedger.latestDecision(
+            of: "$1", columns: "CASE WHEN r.action = 'give' THEN 'given' ELSE 'withdrawn' END"
+        )
         let purposes = try await transaction.query(
             """
             SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'purpose_id', p.id, 'name', v.name, 'description', v.description, 'lawful_basis', v.lawful_basis,
-                'consent', coalesce((SELECT CASE WHEN r.action = 'give' THEN 'given' ELSE 'withdrawn' END FROM consent_records r
-                                     WHERE r.\(own) = $1 AND r.purpose_id = p.id ORDER BY r.seq DESC LIMIT 1), 'none')
+                'consent', coalesce((\(latestAction)), 'none')
             ) ORDER BY p.created_at, p.id), '[]')::text AS purposes
             FROM consent_purposes p JOIN consent_purpose_versions v ON v.purpose_id = p.id AND v.version = p.current_version
             WHERE p.active AND p.applies_to IN ('both', $2)
