@@ -73,41 +73,57 @@ extension RecordTable {
             output.append(contentsOf: member.key)
             switch member.source {
             case .id:
-                Self.writeUUID(try row.decode(at: 0, as: UUID.self), to: &output)
+                try Self.writeUUID(row, at: 0, to: &output)
             case .column(let position, let kind):
-                guard row.text(at: position) != nil else {
+                guard let text = row.text(at: position) else {
                     output.append(contentsOf: "null".utf8)
                     continue
                 }
                 switch kind {
                 case .text, .multilineText, .email, .countryCode:
-                    JSONValue.writeString(try row.decode(at: position, as: String.self), to: &output)
+                    JSONValue.writeString(text, to: &output)
                 case .boolean:
                     output.append(contentsOf: (try row.decode(at: position, as: Bool.self) ? "true" : "false").utf8)
                 case .reference:
-                    Self.writeUUID(try row.decode(at: position, as: UUID.self), to: &output)
+                    try Self.writeUUID(row, at: position, to: &output)
                 case .timestamp:
-                    JSONValue.writeString(try Self.timestampText(row, at: position), to: &output)
+                    try Self.writeTimestamp(row, at: position, to: &output)
                 }
             case .customFields:
                 // Most records have none; the rest are re-sorted (jsonb orders keys by length).
                 if row.text(at: rest) == "{}" {
                     output.append(contentsOf: "{}".utf8)
                 } else {
-                    output.append(contentsOf: try row.decode(at: rest, as: JSONValue.self).serialized())
+                    try row.decode(at: rest, as: JSONValue.self).write(to: &output)
                 }
             case .createdAt:
-                JSONValue.writeString(try Self.timestampText(row, at: rest + 2), to: &output)
+                try Self.writeTimestamp(row, at: rest + 2, to: &output)
             case .updatedAt:
-                JSONValue.writeString(try Self.timestampText(row, at: rest + 3), to: &output)
+                try Self.writeTimestamp(row, at: rest + 3, to: &output)
             }
         }
         output.append(UInt8(ascii: "}"))
     }
 
-    private static func writeUUID(_ id: UUID, to output: inout [UInt8]) {
+    /// PostgreSQL prints a uuid in lowercase with hyphens, as `lowercasedString` does: copied.
+    private static func writeUUID(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
         output.append(UInt8(ascii: "\""))
-        output.append(contentsOf: id.lowercasedString.utf8)
+        if row.columns.types[position] == .uuid, let text = row.text(at: position), text.utf8.count == 36 {
+            output.append(contentsOf: text.utf8)
+        } else {
+            output.append(contentsOf: try row.decode(at: position, as: UUID.self).lowercasedString.utf8)
+        }
         output.append(UInt8(ascii: "\""))
+    }
+
+    /// The text `timestampText` gives, written in place when PostgreSQL's text converts directly.
+    private static func writeTimestamp(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
+        output.append(UInt8(ascii: "\""))
+        if let text = row.text(at: position), RFC3339.append(fromPostgresText: text, to: &output) {
+            output.append(UInt8(ascii: "\""))
+        } else {
+            output.removeLast()
+            JSONValue.writeString(try timestampText(row, at: position), to: &output)
+        }
     }
 }

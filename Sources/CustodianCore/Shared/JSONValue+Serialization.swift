@@ -4,9 +4,14 @@ extension JSONValue {
     public func serialized() -> [UInt8] {
         var output = [UInt8]()
         output.reserveCapacity(256)
+        write(to: &output)
+        return output
+    }
+
+    /// `serialized()`, appended to `output`.
+    func write(to output: inout [UInt8]) {
         var orders = MemberOrders()
         write(to: &output, orders: &orders)
-        return output
     }
 
     private func write(to output: inout [UInt8], orders: inout MemberOrders) {
