@@ -1,12 +1,11 @@
 /// The rows of one statement, copied out of libpq's result so no C memory outlives the call.
 public struct QueryResult: Sendable, RandomAccessCollection {
     public let columns: Columns
-    /// Row-major cells; `nil` is SQL NULL.
-    let cells: [String?]
+    let cells: Cells
     /// Rows inserted, updated, deleted or selected, as the command tag reports them.
     public let affectedRows: Int
 
-    init(columns: Columns, cells: [String?], affectedRows: Int) {
+    init(columns: Columns, cells: Cells, affectedRows: Int) {
         self.columns = columns
         self.cells = cells
         self.affectedRows = affectedRows
@@ -16,8 +15,7 @@ public struct QueryResult: Sendable, RandomAccessCollection {
     public var endIndex: Int { columns.count == 0 ? 0 : cells.count / columns.count }
 
     public subscript(position: Int) -> Row {
-        let width = columns.count
-        return Row(columns: columns, cells: cells[position * width..<(position + 1) * width])
+        Row(columns: columns, cells: cells, firstCell: position * columns.count)
     }
 
     /// The single row a statement must return; throws when there is none or more than one.
@@ -49,10 +47,45 @@ public struct QueryResult: Sendable, RandomAccessCollection {
     }
 }
 
+/// Every cell of a result, row-major, in one byte buffer: a page of rows costs one copy instead
+/// of a `String` (an allocation and a UTF-8 check) per cell. Cells become `String`s when they
+/// are decoded; code that copies text through (JSON writers) reads the bytes.
+@usableFromInline final class Cells: Sendable {
+    let bytes: [UInt8]
+    /// Where each cell starts in `bytes` and how long it is; a length of -1 is SQL NULL.
+    let spans: [(start: Int, count: Int)]
+
+    init(bytes: [UInt8], spans: [(start: Int, count: Int)]) {
+        self.bytes = bytes
+        self.spans = spans
+    }
+
+    static let none = Cells(bytes: [], spans: [])
+
+    var count: Int { spans.count }
+
+    @usableFromInline func string(at index: Int) -> String? {
+        let span = spans[index]
+        guard span.count >= 0 else { return nil }
+        return bytes.withUnsafeBufferPointer { all in
+            String(decoding: UnsafeBufferPointer(rebasing: all[span.start..<span.start + span.count]), as: UTF8.self)
+        }
+    }
+
+    func withBytes<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
+        let span = spans[index]
+        guard span.count >= 0 else { return nil }
+        return try bytes.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[span.start..<span.start + span.count]))
+        }
+    }
+}
+
 /// One row of a `QueryResult`; cells are decoded by column name or position.
 public struct Row: Sendable {
     public let columns: QueryResult.Columns
-    @usableFromInline let cells: ArraySlice<String?>
+    @usableFromInline let cells: Cells
+    @usableFromInline let firstCell: Int
 
     /// Decodes the named column, naming the column and both types when they do not fit.
     @inlinable
@@ -69,8 +102,7 @@ public struct Row: Sendable {
             throw RowDecodingError.missingColumn("#\(index)", available: columns.names)
         }
         let type = columns.types[index]
-        let cell = cells[cells.startIndex + index]
-        switch Value.decode(cell: cell, type: type) {
+        switch Value.decode(cell: cells.string(at: firstCell + index), type: type) {
         case .success(let value):
             return value
         case .failure(let failure):
@@ -87,7 +119,14 @@ public struct Row: Sendable {
     /// values through without decoding them, where a generic decode per cell would cost more.
     public func text(at index: Int) -> String? {
         precondition(index >= 0 && index < columns.count, "no column #\(index)")
-        return cells[cells.startIndex + index]
+        return cells.string(at: firstCell + index)
+    }
+
+    /// The bytes of the cell's text, as PostgreSQL sent them (UTF-8 in a UTF-8 database; not
+    /// checked here), or nil for SQL NULL: for writers that copy text through.
+    public func withBytes<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
+        precondition(index >= 0 && index < columns.count, "no column #\(index)")
+        return try cells.withBytes(at: firstCell + index, body)
     }
 
     /// Whether the named column is SQL NULL.
@@ -95,7 +134,12 @@ public struct Row: Sendable {
         guard let index = columns.index(of: column) else {
             throw RowDecodingError.missingColumn(column, available: columns.names)
         }
-        return cells[cells.startIndex + index] == nil
+        return isNull(at: index)
+    }
+
+    public func isNull(at index: Int) -> Bool {
+        precondition(index >= 0 && index < columns.count, "no column #\(index)")
+        return cells.spans[firstCell + index].count < 0
     }
 }
 

@@ -1,6 +1,7 @@
-import CustodianCore
 import Foundation
 import Testing
+
+@testable import CustodianCore
 
 @Suite("JSON written by JSONValue.serialized()")
 struct JSONSerializationTests {
@@ -36,5 +37,23 @@ struct JSONSerializationTests {
         let value: JSONValue = .object(["b": .integer(1), "a": .string("x/y"), "c": .null])
         #expect(String(decoding: value.serialized(), as: UTF8.self) == #"{"a":"x/y","b":1,"c":null}"#)
         #expect(String(decoding: JSONValue.string("\u{0}").serialized(), as: UTF8.self) == #""\u0000""#)
+    }
+
+    /// Cells are written from their bytes without a `String`; the text must be what writing the
+    /// decoded (and, for bytes that are not UTF-8, repaired) `String` gives.
+    @Test func aCellIsWrittenAsItsDecodedStringIs() {
+        let cells: [[UInt8]] = [
+            [], Array("plain ascii".utf8), Array("quote \" back \\ nl \n tab \t \u{1} \u{1F} del \u{7F}".utf8),
+            Array("Grüße 東京 🙂 \u{2028}".utf8), [0x41, 0xFF, 0x42], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xC0, 0xAF],
+            [0xF4, 0x90, 0x80, 0x80], Array("ok ü".utf8) + [0x80] + Array("\"".utf8),
+        ]
+        for cell in cells {
+            var fromCell: [UInt8] = []
+            cell.withUnsafeBufferPointer { JSONValue.writeString(cell: $0, to: &fromCell) }
+            var fromString: [UInt8] = []
+            JSONValue.writeString(String(decoding: cell, as: UTF8.self), to: &fromString)
+            #expect(fromCell == fromString, "\(cell)")
+            #expect(String(validating: fromCell, as: UTF8.self) != nil, "\(cell)")
+        }
     }
 }

@@ -75,13 +75,13 @@ extension RecordTable {
             case .id:
                 try Self.writeUUID(row, at: 0, to: &output)
             case .column(let position, let kind):
-                guard let text = row.text(at: position) else {
+                guard !row.isNull(at: position) else {
                     output.append(contentsOf: "null".utf8)
                     continue
                 }
                 switch kind {
                 case .text, .multilineText, .email, .countryCode:
-                    JSONValue.writeString(text, to: &output)
+                    row.withBytes(at: position) { JSONValue.writeString(cell: $0, to: &output) }
                 case .boolean:
                     output.append(contentsOf: (try row.decode(at: position, as: Bool.self) ? "true" : "false").utf8)
                 case .reference:
@@ -91,7 +91,7 @@ extension RecordTable {
                 }
             case .customFields:
                 // Most records have none; the rest are re-sorted (jsonb orders keys by length).
-                if row.text(at: rest) == "{}" {
+                if row.withBytes(at: rest, { $0.elementsEqual("{}".utf8) }) == true {
                     output.append(contentsOf: "{}".utf8)
                 } else {
                     try row.decode(at: rest, as: JSONValue.self).write(to: &output)
@@ -108,9 +108,14 @@ extension RecordTable {
     /// PostgreSQL prints a uuid in lowercase with hyphens, as `lowercasedString` does: copied.
     private static func writeUUID(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
         output.append(UInt8(ascii: "\""))
-        if row.columns.types[position] == .uuid, let text = row.text(at: position), text.utf8.count == 36 {
-            output.append(contentsOf: text.utf8)
-        } else {
+        let copied =
+            row.columns.types[position] == .uuid
+            && row.withBytes(at: position) { bytes in
+                guard bytes.count == 36 else { return false }
+                output.append(contentsOf: bytes)
+                return true
+            } == true
+        if !copied {
             output.append(contentsOf: try row.decode(at: position, as: UUID.self).lowercasedString.utf8)
         }
         output.append(UInt8(ascii: "\""))
@@ -119,7 +124,7 @@ extension RecordTable {
     /// The text `timestampText` gives, written in place when PostgreSQL's text converts directly.
     private static func writeTimestamp(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
         output.append(UInt8(ascii: "\""))
-        if let text = row.text(at: position), RFC3339.append(fromPostgresText: text, to: &output) {
+        if row.withBytes(at: position, { RFC3339.append(fromPostgresText: $0, to: &output) }) == true {
             output.append(UInt8(ascii: "\""))
         } else {
             output.removeLast()

@@ -50,19 +50,41 @@ extension JSONValue {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func writeString(_ text: String, to output: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { writeString(validUTF8: $0, to: &output) }
+    }
+
+    /// A string from bytes not known to be UTF-8 (a database cell): written as they are when
+    /// they are UTF-8, else through `String`, which repairs them as it does every decoded cell.
+    static func writeString(cell bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        if bytes.allSatisfy({ $0 < 0x80 }) || isUTF8(bytes) {
+            writeString(validUTF8: bytes, to: &output)
+        } else {
+            writeString(String(decoding: bytes, as: UTF8.self), to: &output)
+        }
+    }
+
+    private static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    private static func writeString(validUTF8 bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         // Most texts need no escaping: copied whole, they cost a scan and one copy.
-        let plain =
-            text.utf8.withContiguousStorageIfAvailable { bytes in
-                guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
-                output.append(contentsOf: bytes)
-                return true
-            } ?? false
-        if plain {
+        guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            output.append(contentsOf: bytes)
             output.append(UInt8(ascii: "\""))
             return
         }
-        for byte in text.utf8 {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

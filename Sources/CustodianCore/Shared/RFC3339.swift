@@ -74,50 +74,48 @@ public enum RFC3339 {
     /// (whose Double cannot hold microseconds near the year 9999, and costs a parse); nil for any
     /// other text (BC years, `infinity`, another offset), which callers convert through `Date`.
     public static func string(fromPostgresText text: String) -> String? {
+        var text = text
         var output: [UInt8] = []
         output.reserveCapacity(24)
-        guard append(fromPostgresText: text, to: &output) else { return nil }
+        guard text.withUTF8({ append(fromPostgresText: $0, to: &output) }) else { return nil }
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// `string(fromPostgresText:)` appended to `output` (for writers of JSON text); false, with
-    /// `output` untouched, where that gives nil.
-    static func append(fromPostgresText text: String, to output: inout [UInt8]) -> Bool {
-        var text = text
-        return text.withUTF8 { bytes -> Bool in
-            // YYYY-MM-DD HH:MM:SS, then .f to .ffffff, then +00
-            let count = bytes.count
-            guard count == 22 || (24...29).contains(count), bytes[count - 3] == UInt8(ascii: "+"),
-                bytes[count - 2] == UInt8(ascii: "0"), bytes[count - 1] == UInt8(ascii: "0")
-            else { return false }
-            for (index, byte) in bytes[0..<19].enumerated() {
-                let expected: UInt8? =
-                    switch index {
-                    case 4, 7: UInt8(ascii: "-")
-                    case 10: UInt8(ascii: " ")
-                    case 13, 16: UInt8(ascii: ":")
-                    default: nil
-                    }
-                if let expected {
-                    guard byte == expected else { return false }
-                } else {
-                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+    /// `string(fromPostgresText:)` of the text's bytes, appended to `output` (for writers of JSON
+    /// text); false, with `output` untouched, where that gives nil.
+    static func append(fromPostgresText bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) -> Bool {
+        // YYYY-MM-DD HH:MM:SS, then .f to .ffffff, then +00
+        let count = bytes.count
+        guard count == 22 || (24...29).contains(count), bytes[count - 3] == UInt8(ascii: "+"),
+            bytes[count - 2] == UInt8(ascii: "0"), bytes[count - 1] == UInt8(ascii: "0")
+        else { return false }
+        for (index, byte) in bytes[0..<19].enumerated() {
+            let expected: UInt8? =
+                switch index {
+                case 4, 7: UInt8(ascii: "-")
+                case 10: UInt8(ascii: " ")
+                case 13, 16: UInt8(ascii: ":")
+                default: nil
                 }
+            if let expected {
+                guard byte == expected else { return false }
+            } else {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
             }
-            let fraction = bytes[min(20, count - 3)..<(count - 3)]
-            guard count == 22 || bytes[19] == UInt8(ascii: "."),
-                fraction.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-            else { return false }
-            output.append(contentsOf: bytes[0..<10])
-            output.append(UInt8(ascii: "T"))
-            output.append(contentsOf: bytes[11..<19])
-            output.append(UInt8(ascii: "."))
-            // Truncated to milliseconds, as `string(from:)` truncates.
-            for index in 0..<3 {
-                output.append(index < fraction.count ? fraction[fraction.startIndex + index] : UInt8(ascii: "0"))
-            }
-            output.append(UInt8(ascii: "Z"))
-            return true
         }
+        let fraction = bytes[min(20, count - 3)..<(count - 3)]
+        guard count == 22 || bytes[19] == UInt8(ascii: "."),
+            fraction.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { return false }
+        output.append(contentsOf: bytes[0..<10])
+        output.append(UInt8(ascii: "T"))
+        output.append(contentsOf: bytes[11..<19])
+        output.append(UInt8(ascii: "."))
+        // Truncated to milliseconds, as `string(from:)` truncates.
+        for index in 0..<3 {
+            output.append(index < fraction.count ? fraction[fraction.startIndex + index] : UInt8(ascii: "0"))
+        }
+        output.append(UInt8(ascii: "Z"))
+        return true
     }
 }

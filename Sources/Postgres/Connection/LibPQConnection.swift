@@ -230,7 +230,7 @@ final class LibPQConnection: @unchecked Sendable {
         try await flush(handle)
         var cancelSent = false
         var firstError: PostgresError?
-        var last = QueryResult(columns: .init(names: [], types: []), cells: [], affectedRows: 0)
+        var last = QueryResult(columns: .init(names: [], types: []), cells: .none, affectedRows: 0)
         while true {
             while PQisBusy(handle) == 1 {
                 if try await awaitServer(handle, interruption: cancelSent ? nil : interruption) {
@@ -333,21 +333,29 @@ final class LibPQConnection: @unchecked Sendable {
             }
             columns = .init(names: names, types: types)
         }
-        var cells: [String?] = []
-        cells.reserveCapacity(rowCount * columnCount)
+        var spans: [(start: Int, count: Int)] = []
+        spans.reserveCapacity(rowCount * columnCount)
+        var size = 0
+        for row in 0..<Int32(rowCount) {
+            for column in 0..<Int32(columnCount) where PQgetisnull(result, row, column) == 0 {
+                size += Int(PQgetlength(result, row, column))
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
         for row in 0..<Int32(rowCount) {
             for column in 0..<Int32(columnCount) {
                 if PQgetisnull(result, row, column) == 1 {
-                    cells.append(nil)
+                    spans.append((bytes.count, -1))
                 } else {
                     let length = Int(PQgetlength(result, row, column))
-                    let bytes = UnsafeRawBufferPointer(start: PQgetvalue(result, row, column), count: length)
-                    cells.append(String(decoding: bytes, as: UTF8.self))
+                    spans.append((bytes.count, length))
+                    bytes.append(contentsOf: UnsafeRawBufferPointer(start: PQgetvalue(result, row, column), count: length))
                 }
             }
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return QueryResult(columns: columns, cells: cells, affectedRows: affected)
+        return QueryResult(columns: columns, cells: Cells(bytes: bytes, spans: spans), affectedRows: affected)
     }
 }
 
