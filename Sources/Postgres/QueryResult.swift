@@ -51,9 +51,9 @@ public struct QueryResult: Sendable, RandomAccessCollection {
 /// of a `String` (an allocation and a UTF-8 check) per cell. Cells become `String`s when they
 /// are decoded; code that copies text through (JSON writers) reads the bytes.
 @usableFromInline final class Cells: Sendable {
-    let bytes: [UInt8]
+    @usableFromInline let bytes: [UInt8]
     /// Where each cell starts in `bytes` and how long it is; a length of -1 is SQL NULL.
-    let spans: [(start: Int, count: Int)]
+    @usableFromInline let spans: [(start: Int, count: Int)]
 
     init(bytes: [UInt8], spans: [(start: Int, count: Int)]) {
         self.bytes = bytes
@@ -72,6 +72,7 @@ public struct QueryResult: Sendable, RandomAccessCollection {
         }
     }
 
+    @inlinable
     func withBytes<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
         let span = spans[index]
         guard span.count >= 0 else { return nil }
@@ -124,6 +125,7 @@ public struct Row: Sendable {
 
     /// The bytes of the cell's text, as PostgreSQL sent them (UTF-8 in a UTF-8 database; not
     /// checked here), or nil for SQL NULL: for writers that copy text through.
+    @inlinable
     public func withBytes<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
         precondition(index >= 0 && index < columns.count, "no column #\(index)")
         return try cells.withBytes(at: firstCell + index, body)
