@@ -56,4 +56,39 @@ struct JSONSerializationTests {
             #expect(String(validating: fromCell, as: UTF8.self) != nil, "\(cell)")
         }
     }
+
+    /// Custom fields of a list page skip `JSONValue` when they are a flat object; what they write
+    /// must be what `JSONValue` writes, and anything else must be left to it untouched.
+    @Test func aFlatObjectIsWrittenAsJSONValueWritesIt() {
+        var generator = SystemRandomNumberGenerator()
+        let keys = ["a", "b", "B", "aa", "ab", "a b", "", "zeta", "_x", "~", "k1", "k10", "k2", "ünï", #"q\"uote"#]
+        let values = [
+            #""text""#, #""""#, #""Grüße 🙂""#, #""a/b""#, #""tab\tescaped""#, #""\u00e9""#, "0", "7", "-12", "25000",
+            "123456789012345678", "1234567890123456789", "-0", "01", "1.5", "1.0", "2e3", "1E2", "true", "false", "null",
+            "[1, 2]", #"{"n": 1}"#, "{}", "tru", "nul", "-", #""open"#,
+        ]
+        let spaces = ["", " ", "\n", "\t ", "\r\n"]
+        var fast = 0
+        for _ in 0..<3000 {
+            let count = Int.random(in: 0...4, using: &generator)
+            let members = (0..<count).map { _ in
+                let space = { spaces.randomElement(using: &generator)! }
+                return space() + "\"" + keys.randomElement(using: &generator)! + "\"" + space() + ":" + space()
+                    + values.randomElement(using: &generator)! + space()
+            }
+            var text = "{" + members.joined(separator: ",") + "}"
+            if Int.random(in: 0..<20, using: &generator) == 0 { text = ["[]", "{", "{} x", #"{"a" 1}"#, #"{"a":1,}"#].randomElement()! }
+            let bytes = Array(text.utf8)
+            var output: [UInt8] = Array("prefix".utf8)
+            let written = bytes.withUnsafeBufferPointer { FlatJSONObject.writeSorted($0, to: &output) }
+            if written {
+                fast += 1
+                let expected = JSONValue(json: text)?.serialized()
+                #expect(expected != nil && Array(output.dropFirst(6)) == expected, "\(text)")
+            } else {
+                #expect(output == Array("prefix".utf8), "\(text)")
+            }
+        }
+        #expect(fast > 300, "the flat path was taken \(fast) times of 3000")
+    }
 }

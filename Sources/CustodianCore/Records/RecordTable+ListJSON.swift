@@ -90,10 +90,9 @@ extension RecordTable {
                     try Self.writeTimestamp(row, at: position, to: &output)
                 }
             case .customFields:
-                // Most records have none; the rest are re-sorted (jsonb orders keys by length).
-                if row.withBytes(at: rest, { $0.elementsEqual("{}".utf8) }) == true {
-                    output.append(contentsOf: "{}".utf8)
-                } else {
+                // Re-sorted (jsonb orders keys by length): flat objects from their text, others
+                // through JSONValue.
+                if row.withBytes(at: rest, { FlatJSONObject.writeSorted($0, to: &output) }) != true {
                     try row.decode(at: rest, as: JSONValue.self).write(to: &output)
                 }
             case .createdAt:

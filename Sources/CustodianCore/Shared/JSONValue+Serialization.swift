@@ -64,7 +64,7 @@ extension JSONValue {
         }
     }
 
-    private static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         while true {
