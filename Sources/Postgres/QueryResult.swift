@@ -71,14 +71,24 @@ public struct QueryResult: Sendable, RandomAccessCollection {
             String(decoding: UnsafeBufferPointer(rebasing: all[span.start..<span.start + span.count]), as: UTF8.self)
         }
     }
+}
 
+/// A row's cells as bytes, valid only inside `Row.withCellBytes`.
+public struct RowBytes {
+    @usableFromInline let all: UnsafeBufferPointer<UInt8>
+    @usableFromInline let spans: UnsafeBufferPointer<(start: Int, count: Int)>
+
+    @usableFromInline init(all: UnsafeBufferPointer<UInt8>, spans: UnsafeBufferPointer<(start: Int, count: Int)>) {
+        self.all = all
+        self.spans = spans
+    }
+
+    /// The text of column `index` as PostgreSQL sent it, or nil for SQL NULL.
     @inlinable
-    func withBytes<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
+    public subscript(index: Int) -> UnsafeBufferPointer<UInt8>? {
         let span = spans[index]
         guard span.count >= 0 else { return nil }
-        return try bytes.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[span.start..<span.start + span.count]))
-        }
+        return UnsafeBufferPointer(rebasing: all[span.start..<span.start + span.count])
     }
 }
 
@@ -123,12 +133,16 @@ public struct Row: Sendable {
         return cells.string(at: firstCell + index)
     }
 
-    /// The bytes of the cell's text, as PostgreSQL sent them (UTF-8 in a UTF-8 database; not
-    /// checked here), or nil for SQL NULL: for writers that copy text through.
+    /// The bytes of the row's cells, as PostgreSQL sent them (UTF-8 in a UTF-8 database; not
+    /// checked here): for writers that copy text through, without a `String` or reference
+    /// counting per cell.
     @inlinable
-    public func withBytes<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result? {
-        precondition(index >= 0 && index < columns.count, "no column #\(index)")
-        return try cells.withBytes(at: firstCell + index, body)
+    public func withCellBytes<Result>(_ body: (RowBytes) throws -> Result) rethrows -> Result {
+        try cells.bytes.withUnsafeBufferPointer { all in
+            try cells.spans.withUnsafeBufferPointer { spans in
+                try body(RowBytes(all: all, spans: UnsafeBufferPointer(rebasing: spans[firstCell..<firstCell + columns.count])))
+            }
+        }
     }
 
     /// Whether the named column is SQL NULL.

@@ -34,11 +34,11 @@ struct ValueDecodingTests {
                 #expect(rows.count == 41)
                 for (n, row) in rows.enumerated() {
                     let expected = n % 3 == 0 ? nil : String(repeating: String(UnicodeScalar(945 + n % 20)!), count: n)
-                    #expect(row.withBytes(at: 1) { String(decoding: $0, as: UTF8.self) } == expected)
+                    #expect(row.withCellBytes { $0[1].map { String(decoding: $0, as: UTF8.self) } } == expected)
                     #expect(try row.decode("text", as: String?.self) == expected)
                     #expect(row.text(at: 0) == String(n))
                     #expect(row.isNull(at: 1) == (expected == nil))
-                    #expect(row.withBytes(at: 2) { $0.count } == (n % 2 == 0 ? 0 : nil))
+                    #expect(row.withCellBytes { $0[2]?.count } == (n % 2 == 0 ? 0 : nil))
                     #expect(try row.isNull("empty") == (n % 2 != 0))
                 }
             }

@@ -67,63 +67,63 @@ extension RecordTable {
         guard row.columns.count == rest + 5 else {
             throw RowDecodingError.missingColumn("the columns of \(table)", available: row.columns.names)
         }
-        output.append(UInt8(ascii: "{"))
-        for (index, member) in jsonMembers.enumerated() {
-            if index > 0 { output.append(UInt8(ascii: ",")) }
-            output.append(contentsOf: member.key)
-            switch member.source {
-            case .id:
-                try Self.writeUUID(row, at: 0, to: &output)
-            case .column(let position, let kind):
-                guard !row.isNull(at: position) else {
-                    output.append(contentsOf: "null".utf8)
-                    continue
+        let types = row.columns.types
+        try row.withCellBytes { cells in
+            output.append(UInt8(ascii: "{"))
+            for (index, member) in jsonMembers.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                output.append(contentsOf: member.key)
+                switch member.source {
+                case .id:
+                    try Self.writeUUID(row, cells, types, at: 0, to: &output)
+                case .column(let position, let kind):
+                    guard let cell = cells[position] else {
+                        output.append(contentsOf: "null".utf8)
+                        continue
+                    }
+                    switch kind {
+                    case .text, .multilineText, .email, .countryCode:
+                        JSONValue.writeString(cell: cell, to: &output)
+                    case .boolean:
+                        output.append(contentsOf: (try row.decode(at: position, as: Bool.self) ? "true" : "false").utf8)
+                    case .reference:
+                        try Self.writeUUID(row, cells, types, at: position, to: &output)
+                    case .timestamp:
+                        try Self.writeTimestamp(row, cells, at: position, to: &output)
+                    }
+                case .customFields:
+                    // Re-sorted (jsonb orders keys by length): flat objects from their text,
+                    // others through JSONValue.
+                    if !(cells[rest].map { FlatJSONObject.writeSorted($0, to: &output) } ?? false) {
+                        try row.decode(at: rest, as: JSONValue.self).write(to: &output)
+                    }
+                case .createdAt:
+                    try Self.writeTimestamp(row, cells, at: rest + 2, to: &output)
+                case .updatedAt:
+                    try Self.writeTimestamp(row, cells, at: rest + 3, to: &output)
                 }
-                switch kind {
-                case .text, .multilineText, .email, .countryCode:
-                    row.withBytes(at: position) { JSONValue.writeString(cell: $0, to: &output) }
-                case .boolean:
-                    output.append(contentsOf: (try row.decode(at: position, as: Bool.self) ? "true" : "false").utf8)
-                case .reference:
-                    try Self.writeUUID(row, at: position, to: &output)
-                case .timestamp:
-                    try Self.writeTimestamp(row, at: position, to: &output)
-                }
-            case .customFields:
-                // Re-sorted (jsonb orders keys by length): flat objects from their text, others
-                // through JSONValue.
-                if row.withBytes(at: rest, { FlatJSONObject.writeSorted($0, to: &output) }) != true {
-                    try row.decode(at: rest, as: JSONValue.self).write(to: &output)
-                }
-            case .createdAt:
-                try Self.writeTimestamp(row, at: rest + 2, to: &output)
-            case .updatedAt:
-                try Self.writeTimestamp(row, at: rest + 3, to: &output)
             }
+            output.append(UInt8(ascii: "}"))
         }
-        output.append(UInt8(ascii: "}"))
     }
 
     /// PostgreSQL prints a uuid in lowercase with hyphens, as `lowercasedString` does: copied.
-    private static func writeUUID(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
+    private static func writeUUID(_ row: Row, _ cells: RowBytes, _ types: [PostgresType], at position: Int, to output: inout [UInt8])
+        throws
+    {
         output.append(UInt8(ascii: "\""))
-        let copied =
-            row.columns.types[position] == .uuid
-            && row.withBytes(at: position) { bytes in
-                guard bytes.count == 36 else { return false }
-                output.append(contentsOf: bytes)
-                return true
-            } == true
-        if !copied {
+        if types[position] == .uuid, let cell = cells[position], cell.count == 36 {
+            output.append(contentsOf: cell)
+        } else {
             output.append(contentsOf: try row.decode(at: position, as: UUID.self).lowercasedString.utf8)
         }
         output.append(UInt8(ascii: "\""))
     }
 
     /// The text `timestampText` gives, written in place when PostgreSQL's text converts directly.
-    private static func writeTimestamp(_ row: Row, at position: Int, to output: inout [UInt8]) throws {
+    private static func writeTimestamp(_ row: Row, _ cells: RowBytes, at position: Int, to output: inout [UInt8]) throws {
         output.append(UInt8(ascii: "\""))
-        if row.withBytes(at: position, { RFC3339.append(fromPostgresText: $0, to: &output) }) == true {
+        if let cell = cells[position], RFC3339.append(fromPostgresText: cell, to: &output) {
             output.append(UInt8(ascii: "\""))
         } else {
             output.removeLast()

@@ -337,9 +337,8 @@ final class LibPQConnection: @unchecked Sendable {
         spans.reserveCapacity(rowCount * columnCount)
         var size = 0
         for row in 0..<Int32(rowCount) {
-            for column in 0..<Int32(columnCount) where PQgetisnull(result, row, column) == 0 {
-                size += Int(PQgetlength(result, row, column))
-            }
+            // A NULL's length is 0.
+            for column in 0..<Int32(columnCount) { size += Int(PQgetlength(result, row, column)) }
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(size)
