@@ -63,32 +63,52 @@ bench_pgbench() {
     -T "$duration" -f "$work/$name.sql" custodian) | tee "$work/$name.pgbench"
 }
 
-# bench_report NAME...: requests/s and latency of each API/pgbench pair, and their ratio.
+# bench_keep_round N NAME...: keeps this round's wrk and pgbench output of each load for bench_report.
+bench_keep_round() {
+  local round="$1"; shift
+  for name in "$@"; do
+    mv "$work/$name.wrk" "$work/$name.round$round.wrk"
+    mv "$work/$name.pgbench" "$work/$name.round$round.pgbench"
+  done
+}
+
+# bench_report NAME...: requests/s and latency of each API/pgbench pair, and their ratio; with
+# rounds (bench_keep_round), each round's ratio and the round with the median ratio.
 # pgbench's per-transaction log is useless here (its lazy clock logs most short queries as 0 µs),
 # so its latency is the average it reports.
 bench_report() {
   python3 - "$work" "$duration" "$connections" "$bench_pool" "$@" <<'PY'
-import json, re, sys, datetime
+import glob, json, re, sys, datetime
 work, duration, connections, pool, names = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 def latency(text, label):
     m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\b", text, re.M)
     value, unit = float(m.group(1)), m.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-print(f"\n{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'avg ms':>10}")
-results = []
-for name in names:
-    wrk = open(f"{work}/{name}.wrk").read()
-    pg = open(f"{work}/{name}.pgbench").read()
+def measure(name, wrk_file, pg_file):
+    wrk, pg = open(wrk_file).read(), open(pg_file).read()
     api_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
     pg_rps = float(re.search(r"tps = ([\d.]+)", pg).group(1))
     pg_avg = float(re.search(r"latency average = ([\d.]+) ms", pg).group(1))
-    r = {"name": name, "api_rps": round(api_rps), "api_p50_ms": round(latency(wrk, 50), 3),
-         "api_p99_ms": round(latency(wrk, 99), 3), "api_non_2xx": int(non2xx.group(1)) if non2xx else 0,
-         "pgbench_rps": round(pg_rps), "pgbench_avg_ms": pg_avg, "ratio_api_over_pgbench": round(api_rps / pg_rps, 3)}
+    return {"name": name, "api_rps": round(api_rps), "api_p50_ms": round(latency(wrk, 50), 3),
+            "api_p99_ms": round(latency(wrk, 99), 3), "api_non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "pgbench_rps": round(pg_rps), "pgbench_avg_ms": pg_avg, "ratio_api_over_pgbench": round(api_rps / pg_rps, 3)}
+print(f"\n{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'avg ms':>10}")
+results = []
+for name in names:
+    rounds = sorted(glob.glob(f"{work}/{name}.round*.wrk"), key=lambda f: int(re.search(r"round(\d+)", f).group(1)))
+    if rounds:
+        measured = [measure(name, f, f[:-len(".wrk")] + ".pgbench") for f in rounds]
+        by_ratio = sorted(measured, key=lambda m: m["ratio_api_over_pgbench"])
+        r = dict(by_ratio[(len(by_ratio) - 1) // 2])
+        r["round_ratios"] = [m["ratio_api_over_pgbench"] for m in measured]
+        r["api_non_2xx"] = sum(m["api_non_2xx"] for m in measured)
+        print(f"{name}: ratio per round {', '.join(str(x) for x in r['round_ratios'])}; the median round:")
+    else:
+        r = measure(name, f"{work}/{name}.wrk", f"{work}/{name}.pgbench")
     results.append(r)
     print(f"{'API ' + name:28}{r['api_rps']:>10}{r['api_p50_ms']:>10}{r['api_p99_ms']:>10}{'':>10}")
-    print(f"{'pgbench ' + name:28}{r['pgbench_rps']:>10}{'':>10}{'':>10}{pg_avg:>10}")
+    print(f"{'pgbench ' + name:28}{r['pgbench_rps']:>10}{'':>10}{'':>10}{r['pgbench_avg_ms']:>10}")
     print(f"{'ratio API/pgbench':28}{r['ratio_api_over_pgbench']:>10}   (non-2xx answers: {r['api_non_2xx']})")
 print(json.dumps({"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": duration,
                   "connections": connections, "pool": pool, "results": results}))
