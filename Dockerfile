@@ -24,6 +24,6 @@ COPY migrations ./migrations
 USER custodian
 ENV CUSTODIAN_HOST=0.0.0.0 CUSTODIAN_PORT=8080 CUSTODIAN_MIGRATIONS_DIR=/app/migrations
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["custodian"]
 CMD ["serve"]

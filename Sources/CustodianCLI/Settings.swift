@@ -130,8 +130,11 @@ struct MigrationOptions: ParsableArguments {
     /// A pool of one connection as the owner, with no time limits: migrations may rewrite large
     /// tables and wait for each other's lock.
     func makePool(database: DatabaseOptions, logger: Logger) throws -> PostgresPool {
-        let fallback = try Setting("DATABASE_URL", default: nil).resolve(flag: database.databaseURL)
-        let connectionString = try Setting("CUSTODIAN_MIGRATE_DATABASE_URL", default: fallback).resolve(flag: migrateDatabaseURL)
+        // The owner's URL alone is enough: a one-shot migrate container never holds the API's.
+        let connectionString =
+            try Setting<String?>(environmentKey: "CUSTODIAN_MIGRATE_DATABASE_URL", defaultValue: .some(nil), parse: { $0 })
+            .resolve(flag: migrateDatabaseURL)
+            ?? Setting("DATABASE_URL", default: nil).resolve(flag: database.databaseURL)
         return PostgresPool(
             configuration: .init(connectionString: connectionString, maxConnections: 1, limits: .unlimited),
             logger: logger

@@ -64,24 +64,48 @@ public struct APIRole: Sendable, Equatable {
 }
 
 extension APIRole {
-    /// Refuses a pool whose role could undo what the database promises: a superuser, a role that
-    /// bypasses row security, or one that owns tables (and so could disable their triggers).
-    /// `serve` checks its own connection with this before it listens.
+    /// Refuses a pool whose role could undo or sidestep what the database promises: a superuser or
+    /// a role that bypasses row security; one that owns tables, the schema or the database, or is a
+    /// member of their owner (and so could disable triggers); one that may create roles or databases;
+    /// and one that may create temporary tables, schemas or objects in `public` (a table of its own
+    /// named like one a guard reads). `serve` checks its own connection with this before it listens.
     public static func requireUnprivileged(_ pool: PostgresPool) async throws {
         let row = try await pool.query(
             """
-            SELECT current_user AS name, r.rolsuper OR r.rolbypassrls AS is_privileged,
-                   EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                           WHERE n.nspname = 'public' AND c.relowner = r.oid) AS owns_tables
-            FROM pg_roles r WHERE r.rolname = current_user
+            SELECT current_user AS name,
+                   r.rolsuper OR r.rolbypassrls AS is_privileged,
+                   r.rolcreaterole AS creates_roles,
+                   r.rolcreatedb AS creates_databases,
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = 'public' AND pg_catalog.pg_has_role(c.relowner, 'MEMBER')) AS owns_tables,
+                   pg_catalog.pg_has_role(d.datdba, 'MEMBER') AS owns_database,
+                   pg_catalog.pg_has_role(n.nspowner, 'MEMBER') AS owns_schema,
+                   pg_catalog.has_database_privilege(d.oid, 'TEMPORARY') AS creates_temporary_tables,
+                   pg_catalog.has_database_privilege(d.oid, 'CREATE') AS creates_schemas,
+                   pg_catalog.has_schema_privilege(n.oid, 'CREATE') AS creates_in_schema
+            FROM pg_catalog.pg_roles r, pg_catalog.pg_database d, pg_catalog.pg_namespace n
+            WHERE r.rolname = current_user AND d.datname = current_database() AND n.nspname = 'public'
             """
         ).single()
         let name: String = try row.decode("name")
-        if try row.decode("is_privileged", as: Bool.self) || row.decode("owns_tables", as: Bool.self) {
+        let reasons: [(column: String, reason: String)] = [
+            ("is_privileged", "is a superuser or bypasses row security"),
+            ("owns_tables", "owns tables (or is a member of their owner)"),
+            ("owns_schema", "owns the schema public (or is a member of its owner)"),
+            ("owns_database", "owns the database (or is a member of its owner)"),
+            ("creates_roles", "has CREATEROLE"),
+            ("creates_databases", "has CREATEDB"),
+            ("creates_temporary_tables", "may create temporary tables (TEMPORARY on the database)"),
+            ("creates_schemas", "may create schemas (CREATE on the database)"),
+            ("creates_in_schema", "may create objects in the schema public"),
+        ]
+        let found = try reasons.filter { try row.decode($0.column, as: Bool.self) }.map(\.reason)
+        guard found.isEmpty else {
             throw MigrationError.apiRole(
-                "the API connects as \(name), which is a superuser or owns the schema, so the database could not protect the "
+                "the API connects as \(name), which \(found.joined(separator: "; ")), so the database could not protect the "
                     + "consent history against it: point DATABASE_URL at the API's own role (CUSTODIAN_API_ROLE, created and "
-                    + "granted by `custodian migrate`) and CUSTODIAN_MIGRATE_DATABASE_URL at the owner"
+                    + "granted by `custodian migrate`, which also revokes TEMPORARY and CREATE from PUBLIC) and "
+                    + "CUSTODIAN_MIGRATE_DATABASE_URL at the owner"
             )
         }
     }

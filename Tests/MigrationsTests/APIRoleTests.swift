@@ -87,6 +87,33 @@ struct APIRoleTests {
         }
     }
 
+    @Test func migrateTakesTemporaryTablesAwayAndServeRefusesARoleThatHasThem() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            // As on a database made before this check: PUBLIC may create temporary tables (and so
+            // shadow a table a guard reads) until `migrate` runs.
+            try await database.withPool { superuser in
+                try await superuser.execute("GRANT TEMPORARY, CREATE ON DATABASE \"\(database.name)\" TO PUBLIC")
+            }
+            try await database.withPool(role: .api) { api in
+                let error = try await #require(throws: MigrationError.self) { try await APIRole.requireUnprivileged(api) }
+                #expect("\(error)".contains("may create temporary tables"))
+                #expect("\(error)".contains("may create schemas"))
+            }
+            try await database.withPool(role: .owner, limits: .unlimited) { owner in
+                let files = try MigrationSource.load(from: TestPostgres.migrationsDirectory)
+                try await Migrator(pool: owner, files: files, logger: TestPostgres.logger, apiRole: try APIRole(TestRole.apiRoleName))
+                    .migrate()
+            }
+            try await database.withPool(role: .api) { api in
+                try await APIRole.requireUnprivileged(api)
+                let error = try await #require(throws: PostgresError.self) {
+                    try await api.execute("CREATE TEMP TABLE erasure_tombstones (subject_id uuid)")
+                }
+                #expect(error.sqlState == "42501")
+            }
+        }
+    }
+
     @Test func roleNamesAreIdentifiersOnly() throws {
         for name in ["custodian_api", "_x", "api2"] { _ = try APIRole(name) }
         for name in ["", "Custodian", "api-role", "x\"; DROP ROLE postgres; --", "2api", String(repeating: "a", count: 64)] {

@@ -160,6 +160,11 @@ public actor TestPostgres {
         try await server.admin.execute(
             "CREATE DATABASE \(Self.quoted(name)) TEMPLATE \(Self.quoted(template ?? server.templateName))\(owner)"
         )
+        if template == nil {
+            // A database's privileges are not copied from its template: take from PUBLIC again what
+            // `custodian migrate` took (temporary tables, schemas), as on a migrated production database.
+            try await server.admin.execute("REVOKE TEMPORARY, CREATE ON DATABASE \(Self.quoted(name)) FROM PUBLIC")
+        }
         return TestDatabase(name: name, serverConnectionString: server.adminConnectionString)
     }
 
