@@ -64,6 +64,15 @@ struct Serve: AsyncParsableCommand {
     )
     var portalLinkBaseURL: String?
 
+    @Option(
+        help:
+            "Comma-separated networks (CIDR) webhooks may reach although they are not public, e.g. an internal receiver. Env: CUSTODIAN_WEBHOOK_ALLOWED_NETWORKS; default none."
+    )
+    var webhookAllowedNetworks: String?
+
+    @Option(help: "Allow plain http webhook endpoints (true/false). Env: CUSTODIAN_WEBHOOK_ALLOW_HTTP; default false: https only.")
+    var webhookAllowHttp: Bool?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -88,9 +97,21 @@ struct Serve: AsyncParsableCommand {
                 .resolve(flag: consentLinkBaseURL),
             publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
             publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),
-            trustedProxies: try Self.networks(Setting("CUSTODIAN_TRUSTED_PROXIES", default: "").resolve(flag: trustedProxies)),
+            trustedProxies: try Self.networks(
+                Setting("CUSTODIAN_TRUSTED_PROXIES", default: "").resolve(flag: trustedProxies), setting: "CUSTODIAN_TRUSTED_PROXIES"),
             signingKey: try Self.signingKey(environment: environment, logger: logger),
             secrets: try Self.secrets(environment: environment),
+            webhooks: .init(
+                destinations: WebhookDestinationPolicy(
+                    allowedNetworks: try Self.networks(
+                        Setting("CUSTODIAN_WEBHOOK_ALLOWED_NETWORKS", default: "").resolve(flag: webhookAllowedNetworks),
+                        setting: "CUSTODIAN_WEBHOOK_ALLOWED_NETWORKS"
+                    ),
+                    allowsPlainHTTP: try Setting(
+                        environmentKey: "CUSTODIAN_WEBHOOK_ALLOW_HTTP", defaultValue: false, parse: { Bool($0.lowercased()) }
+                    ).resolve(flag: webhookAllowHttp)
+                )
+            ),
             passwordCost: UInt8(clamping: try Setting("CUSTODIAN_PASSWORD_COST", default: 12).resolve(flag: passwordCost)),
             portalLinkBaseURL: try Setting("CUSTODIAN_PORTAL_LINK_BASE_URL", default: ownURL + "/portal/password")
                 .resolve(flag: portalLinkBaseURL)
@@ -157,10 +178,10 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    static func networks(_ list: String) throws -> [IPNetwork] {
+    static func networks(_ list: String, setting: String) throws -> [IPNetwork] {
         try list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { text in
             guard let network = IPNetwork(text) else {
-                throw ValidationError("CUSTODIAN_TRUSTED_PROXIES: \(text) is not an IP address or CIDR network")
+                throw ValidationError("\(setting): \(text) is not an IP address or CIDR network")
             }
             return network
         }

@@ -119,7 +119,10 @@ public func buildRouter(
     let feeds = Feeds(database: database)
     FeedRoutes(feeds: feeds, auth: auth).register(on: &routes)
     let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets)
-    WebhookRoutes(endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth)
+    WebhookRoutes(
+        endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth,
+        destinations: settings.webhooks.destinations
+    )
         .register(on: &routes)
 
     let publicPool = publicDatabase ?? database

@@ -9,9 +9,15 @@ import TestSupport
 /// and answers with the statuses it is told to, then 204, each after `delay`.
 final class WebhookReceiver: Sendable {
     let delay: Duration
+    /// Answers 200 at once, sends one byte of its body, and then nothing for a minute.
+    let stallsBody: Bool
+    /// Answers 307 with this Location instead.
+    let redirect: String?
 
-    init(delay: Duration = .zero) {
+    init(delay: Duration = .zero, stallsBody: Bool = false, redirect: String? = nil) {
         self.delay = delay
+        self.stallsBody = stallsBody
+        self.redirect = redirect
     }
 
     struct Received: Sendable {
@@ -46,6 +52,20 @@ final class WebhookReceiver: Sendable {
                 return state.answers.isEmpty ? .noContent : state.answers.removeFirst()
             }
             if delay > .zero { try await Task.sleep(for: delay) }
+            if let redirect {
+                return Response(status: .temporaryRedirect, headers: [.location: redirect])
+            }
+            if stallsBody {
+                return Response(
+                    status: .ok,
+                    body: ResponseBody(contentLength: 2) { writer in
+                        try await writer.write(ByteBuffer(string: "{"))
+                        try await Task.sleep(for: .seconds(60))
+                        try await writer.write(ByteBuffer(string: "}"))
+                        try await writer.finish(nil)
+                    }
+                )
+            }
             return Response(status: status)
         }
         let app = Application(

@@ -11,19 +11,31 @@ import Testing
 @Suite("Events reach webhooks: signed, retried, each delivered once")
 struct WebhookTests {
     static let secrets = ServerSecrets(current: .generate())
-    static let settings = ServerSettings(secrets: secrets)
+    /// The test receivers listen on 127.0.0.1 over plain http: allowed here, as an operator
+    /// would allow an internal receiver.
+    static let loopbackAllowed = WebhookDestinationPolicy(
+        allowedNetworks: [IPNetwork("127.0.0.0/8")].compactMap { $0 }, allowsPlainHTTP: true)
+    static let settings = ServerSettings(secrets: secrets, webhooks: .init(destinations: loopbackAllowed))
 
-    private func dispatcher(_ pool: PostgresPool, retryDelay: Duration = .zero, requestTimeout: Duration = .seconds(5)) -> WebhookDispatcher
-    {
+    func dispatcher(
+        _ pool: PostgresPool, retryDelay: Duration = .zero, requestTimeout: Duration = .seconds(5),
+        destinations: WebhookDestinationPolicy = loopbackAllowed, secrets: ServerSecrets = secrets
+    ) -> WebhookDispatcher {
         WebhookDispatcher(
-            deliveries: WebhookDeliveries(database: pool, secrets: Self.secrets),
-            configuration: .init(firstRetryDelay: retryDelay, requestTimeout: requestTimeout),
+            deliveries: WebhookDeliveries(database: pool, secrets: secrets),
+            configuration: .init(firstRetryDelay: retryDelay, requestTimeout: requestTimeout, destinations: destinations),
             logger: TestPostgres.logger
         )
     }
 
-    private func register(_ client: ContractClient, key: String, url: String, events: [String]) async throws -> (id: String, secret: String)
-    {
+    func attempts(_ client: ContractClient, key: String, endpoint: String) async throws -> [[String: Any]] {
+        let deliveries = try #require(
+            try await client.send(.get, "/v1/webhooks/\(endpoint)/deliveries", headers: headers(key: key)).json()["data"]
+                as? [[String: Any]])
+        return deliveries.flatMap { ($0["attempts"] as? [[String: Any]]) ?? [] }
+    }
+
+    func register(_ client: ContractClient, key: String, url: String, events: [String]) async throws -> (id: String, secret: String) {
         let list = events.map { "\"\($0)\"" }.joined(separator: ", ")
         let created = try await client.send(
             .post, "/v1/webhooks", headers: headers(key: key, json: true), body: #"{"url": "\#(url)", "events": [\#(list)]}"#
@@ -34,7 +46,7 @@ struct WebhookTests {
         return (try #require(body["id"] as? String), try #require(body["secret"] as? String))
     }
 
-    private func openCase(_ client: ContractClient, key: String) async throws -> String {
+    func openCase(_ client: ContractClient, key: String) async throws -> String {
         let lead = try #require(try await client.create("/v1/leads", key: key, #"{"name": "Ada"}"#)["id"] as? String)
         return try #require(
             try await client.create(

@@ -23,6 +23,9 @@ public struct WebhookDeliveries: Sendable {
         public let url: String
         /// The endpoint's `whsec_` secret, unsealed.
         public let secret: String
+        /// Why this delivery cannot be sent (its secret or payload was sealed with a key this
+        /// server no longer has); nil when it can. Such a delivery fails on its own, visibly.
+        public let unusable: String?
     }
 
     /// Claims up to `limit` due deliveries for `lease`: another instance skips them meanwhile
@@ -48,16 +51,26 @@ public struct WebhookDeliveries: Sendable {
         )
         return try rows.map { row in
             let sealed: [UInt8] = try row.decode("sealed_secret")
-            let secret = try secrets.secret(withID: try row.decode("secret_key_id")).open(sealed)
+            let payload = try row.decode("payload", as: JSONValue.self)
+            var secret: [UInt8] = []
+            var data = JSONValue.null
+            var unusable: String?
+            do {
+                secret = try secrets.secret(withID: try row.decode("secret_key_id")).open(sealed)
+                data = try Outbox.opened(payload, with: secrets)
+            } catch {
+                unusable = "the endpoint's secret or the event's sealed data cannot be opened: \(error)"
+            }
             return Due(
                 deliveryID: try row.decode("delivery_id"),
                 eventID: try row.decode("event_id"),
                 type: try row.decode("type"),
-                data: try Outbox.opened(try row.decode("payload", as: JSONValue.self), with: secrets),
+                data: data,
                 eventCreatedAt: try row.decode("created_at"),
                 attempt: try row.decode("attempts"),
                 url: try row.decode("url"),
-                secret: String(decoding: secret, as: UTF8.self)
+                secret: String(decoding: secret, as: UTF8.self),
+                unusable: unusable
             )
         }
     }

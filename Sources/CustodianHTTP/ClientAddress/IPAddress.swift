@@ -20,11 +20,30 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
         var v6 = in6_addr()
         guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
-        let raw = withUnsafeBytes(of: &v6) { Array($0) }
-        bytes = raw[0..<10].allSatisfy { $0 == 0 } && raw[10] == 0xff && raw[11] == 0xff ? Array(raw[12...]) : raw
+        bytes = Self.unmapped(withUnsafeBytes(of: &v6) { Array($0) })
     }
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The address of an `AF_INET` or `AF_INET6` socket address (what getaddrinfo answers);
+    /// IPv4-mapped IPv6 addresses become the IPv4 address they carry, as above.
+    init?(socketAddress: UnsafePointer<sockaddr>) {
+        switch Int32(socketAddress.pointee.sa_family) {
+        case AF_INET:
+            var address = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+            bytes = withUnsafeBytes(of: &address) { Array($0) }
+        case AF_INET6:
+            var address = socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+            bytes = Self.unmapped(withUnsafeBytes(of: &address) { Array($0) })
+        default:
+            return nil
+        }
+    }
+
+    /// An IPv6 address's 16 bytes, or the 4 of the IPv4 address it maps (`::ffff:a.b.c.d`).
+    private static func unmapped(_ raw: [UInt8]) -> [UInt8] {
+        raw[0..<10].allSatisfy { $0 == 0 } && raw[10] == 0xff && raw[11] == 0xff ? Array(raw[12...]) : raw
+    }
 
     /// The canonical text form (`2001:db8::1`, `192.0.2.1`).
     public var description: String {

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import CustodianCore
 import Foundation
 import Logging
@@ -17,12 +16,17 @@ public struct WebhookDispatcher: Service {
         public var firstRetryDelay: Duration
         public var maxRetryDelay: Duration
         public var giveUpAfter: Duration
+        /// One deadline for a whole attempt: lookup, connect, request, response and its body.
         public var requestTimeout: Duration
+        /// Deliveries in flight at once (and the most one claim takes).
         public var batchSize: Int
+        /// Where deliveries may go.
+        public var destinations: WebhookDestinationPolicy
 
         public init(
             pollInterval: Duration = .seconds(1), firstRetryDelay: Duration = .seconds(10), maxRetryDelay: Duration = .seconds(3600),
-            giveUpAfter: Duration = .seconds(86_400), requestTimeout: Duration = .seconds(10), batchSize: Int = 16
+            giveUpAfter: Duration = .seconds(86_400), requestTimeout: Duration = .seconds(10), batchSize: Int = 16,
+            destinations: WebhookDestinationPolicy = .init()
         ) {
             self.pollInterval = pollInterval
             self.firstRetryDelay = firstRetryDelay
@@ -30,47 +34,67 @@ public struct WebhookDispatcher: Service {
             self.giveUpAfter = giveUpAfter
             self.requestTimeout = requestTimeout
             self.batchSize = batchSize
+            self.destinations = destinations
         }
+
+        /// A claimed delivery is another instance's to retry after this: every attempt ends by its
+        /// deadline, so three of them leave room for settling it.
+        var lease: Duration { requestTimeout * 3 }
     }
 
     let deliveries: WebhookDeliveries
     let configuration: Configuration
     let logger: Logger
+    let sender: WebhookSender
 
     public init(deliveries: WebhookDeliveries, configuration: Configuration = .init(), logger: Logger) {
         self.deliveries = deliveries
         self.configuration = configuration
         self.logger = logger
+        self.sender = WebhookSender(policy: configuration.destinations, deadline: configuration.requestTimeout)
     }
 
+    /// Keeps up to `batchSize` deliveries in flight and claims more as soon as any of them ends:
+    /// a slow receiver holds one slot until its deadline, never the others.
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let sent: Int
-            do {
-                sent = try await runOnce()
-            } catch {
-                logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
-                sent = 0
-            }
-            if sent == 0 {
-                do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
-                } catch {
-                    return
+        await withTaskGroup(of: Bool.self) { group in
+            var inFlight = 0
+            var pausing = false
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                var claimed: [WebhookDeliveries.Due] = []
+                if inFlight < configuration.batchSize {
+                    do {
+                        claimed = try await deliveries.claim(limit: configuration.batchSize - inFlight, lease: configuration.lease)
+                    } catch {
+                        logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
+                    }
                 }
+                for delivery in claimed {
+                    inFlight += 1
+                    group.addTask {
+                        await deliverLoggingFailure(delivery)
+                        return true
+                    }
+                }
+                guard claimed.isEmpty else { continue }
+                // Nothing to claim (or no free slot): wait for a delivery to end or the poll interval.
+                if !pausing {
+                    pausing = true
+                    group.addTask {
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
+                        return false
+                    }
+                }
+                guard let finished = await group.next() else { break }
+                if finished { inFlight -= 1 } else { pausing = false }
             }
         }
     }
 
-    /// Claims one batch and delivers it; returns how many deliveries were attempted.
-    ///
-    /// The batch's deliveries go out at once: the lease (three request timeouts) must outlast the
-    /// whole batch, or another instance claims what is still unsent and it is delivered twice —
-    /// one after another, 16 slow endpoints took far longer.
+    /// Claims one batch and delivers it all at once; returns how many deliveries were attempted.
     @discardableResult
     public func runOnce() async throws -> Int {
-        let lease = configuration.requestTimeout * 3
-        let due = try await deliveries.claim(limit: configuration.batchSize, lease: lease)
+        let due = try await deliveries.claim(limit: configuration.batchSize, lease: configuration.lease)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for delivery in due {
                 group.addTask { try await deliver(delivery) }
@@ -83,6 +107,14 @@ public struct WebhookDispatcher: Service {
             if let firstFailure { throw firstFailure }
         }
         return due.count
+    }
+
+    private func deliverLoggingFailure(_ delivery: WebhookDeliveries.Due) async {
+        do {
+            try await deliver(delivery)
+        } catch {
+            logger.warning("webhook delivery could not be settled", metadata: ["error": "\(error)"])
+        }
     }
 
     private func deliver(_ delivery: WebhookDeliveries.Due) async throws {
@@ -102,6 +134,9 @@ public struct WebhookDispatcher: Service {
     }
 
     private func send(_ delivery: WebhookDeliveries.Due) async -> WebhookDeliveries.Outcome {
+        if let unusable = delivery.unusable {
+            return .init(responseStatus: nil, error: unusable, duration: .zero)
+        }
         let started = ContinuousClock.now
         let body = Self.body(delivery)
         let id = "msg_" + delivery.eventID.lowercasedString
@@ -109,23 +144,14 @@ public struct WebhookDispatcher: Service {
         guard let signature = WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secret: delivery.secret) else {
             return .init(responseStatus: nil, error: "the endpoint's secret is unusable", duration: .zero)
         }
-        var request = HTTPClientRequest(url: delivery.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "Custodian-Webhooks/1")
-        request.headers.add(name: "webhook-id", value: id)
-        request.headers.add(name: "webhook-timestamp", value: "\(timestamp)")
-        request.headers.add(name: "webhook-signature", value: signature)
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let timeout = TimeAmount.milliseconds(Int64(WebhookDeliveries.milliseconds(configuration.requestTimeout)))
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-            // The receiver's body is of no interest and is never stored; it is read only so that the
-            // connection can be reused.
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return .init(responseStatus: Int(response.status.code), error: nil, duration: ContinuousClock.now - started)
-        } catch {
-            return .init(responseStatus: nil, error: "\(type(of: error))", duration: ContinuousClock.now - started)
-        }
+        let (status, error) = await sender.post(
+            url: delivery.url,
+            headers: [
+                ("Content-Type", "application/json"), ("User-Agent", "Custodian-Webhooks/1"), ("webhook-id", id),
+                ("webhook-timestamp", "\(timestamp)"), ("webhook-signature", signature),
+            ],
+            body: body
+        )
+        return .init(responseStatus: status, error: error, duration: ContinuousClock.now - started)
     }
 }

@@ -7,6 +7,7 @@ struct WebhookRoutes {
     let endpoints: WebhookEndpoints
     let deliveries: WebhookDeliveries
     let auth: StaffAuthenticator
+    let destinations: WebhookDestinationPolicy
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/webhooks", use: auth.requiring(.admin, list))
@@ -46,7 +47,7 @@ struct WebhookRoutes {
     /// Registers an endpoint; the answer's `secret` (whsec_…) is the only time it is shown.
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         var fields = try await RequestFields.read(request)
-        let url = fields.webhookURL("url", required: true)
+        let url = fields.webhookURL("url", required: true, destinations: destinations)
         let events = fields.choices("events", EventType.self)
         if events == nil { fields.fail("events", "is required") }
         if events?.isEmpty == true { fields.fail("events", "must name at least one event") }
@@ -72,7 +73,7 @@ struct WebhookRoutes {
         let expected = try ETag.expectedRevision(request)
         var fields = try await RequestFields.read(request)
         var changes = WebhookEndpoints.Changes()
-        changes.url = fields.webhookURL("url", required: false)
+        changes.url = fields.webhookURL("url", required: false, destinations: destinations)
         changes.events = fields.choices("events", EventType.self)
         if changes.events?.isEmpty == true { fields.fail("events", "must name at least one event") }
         changes.description = fields.string("description", required: false, maxLength: 500).nullable
@@ -123,7 +124,7 @@ extension RequestFields {
     /// An http(s) URL: a host (no credentials, which would be stored in clear), an optional port,
     /// path and query, in RFC 3986's characters; the scheme is stored in lower case. The same
     /// pattern as `openapi.yaml`'s.
-    mutating func webhookURL(_ field: String, required: Bool) -> String? {
+    mutating func webhookURL(_ field: String, required: Bool, destinations: WebhookDestinationPolicy) -> String? {
         let presence = string(field, required: required, maxLength: 2000)
         if case .null = presence, !required { fail(field, "must not be null: an endpoint always has a URL") }
         guard let text = presence.value else { return nil }
@@ -132,6 +133,12 @@ extension RequestFields {
             return nil
         }
         let schemeLength = text.lowercased().hasPrefix("https") ? 5 : 4
+        if let host = URL(string: text)?.host,
+            let refusal = destinations.refusal(scheme: String(text.prefix(schemeLength).lowercased()), host: host)
+        {
+            fail(field, refusal)
+            return nil
+        }
         return text.prefix(schemeLength).lowercased() + text.dropFirst(schemeLength)
     }
 
