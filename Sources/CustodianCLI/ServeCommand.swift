@@ -73,6 +73,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Allow plain http webhook endpoints (true/false). Env: CUSTODIAN_WEBHOOK_ALLOW_HTTP; default false: https only.")
     var webhookAllowHttp: Bool?
 
+    @Option(help: "Seconds a connection may go without sending a complete request. Env: CUSTODIAN_IDLE_TIMEOUT_SECONDS; default 30.")
+    var idleTimeoutSeconds: Int?
+
+    @Option(
+        help:
+            "Seconds a public request's body may take to arrive (read before it takes a public slot). Env: CUSTODIAN_PUBLIC_BODY_TIMEOUT_SECONDS; default 10."
+    )
+    var publicBodyTimeoutSeconds: Int?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -97,6 +106,9 @@ struct Serve: AsyncParsableCommand {
                 .resolve(flag: consentLinkBaseURL),
             publicRateLimit: try Setting("CUSTODIAN_PUBLIC_RATE_LIMIT", default: 60).resolve(flag: publicRateLimit),
             publicMaxConcurrent: try Setting("CUSTODIAN_PUBLIC_MAX_CONCURRENT", default: 64).resolve(flag: publicMaxConcurrent),
+            publicBodyReadTimeout: .seconds(
+                try Setting("CUSTODIAN_PUBLIC_BODY_TIMEOUT_SECONDS", default: 10).resolve(flag: publicBodyTimeoutSeconds)),
+            idleTimeout: .seconds(try Setting("CUSTODIAN_IDLE_TIMEOUT_SECONDS", default: 30).resolve(flag: idleTimeoutSeconds)),
             trustedProxies: try Self.networks(
                 Setting("CUSTODIAN_TRUSTED_PROXIES", default: "").resolve(flag: trustedProxies), setting: "CUSTODIAN_TRUSTED_PROXIES"),
             signingKey: try Self.signingKey(environment: environment, logger: logger),

@@ -1,6 +1,7 @@
 import CustodianCore
 import Hummingbird
 import Logging
+import NIOCore
 import Postgres
 
 /// Everything the HTTP server needs, read from the environment and flags by the CLI.
@@ -17,6 +18,11 @@ public struct ServerSettings: Sendable {
     public var publicRateWindow: Duration
     /// Public requests handled at once by this process; more get 503 at once.
     public var publicMaxConcurrent: Int
+    /// How long a public request's body may take to arrive (it is read before the request takes
+    /// one of the `publicMaxConcurrent` slots); slower ones get 408.
+    public var publicBodyReadTimeout: Duration
+    /// A connection that sends no complete request for this long is closed.
+    public var idleTimeout: Duration
     /// Proxies whose X-Forwarded-For entries are believed (empty: the peer is the client).
     public var trustedProxies: [IPNetwork]
     /// Signs consent receipts.
@@ -41,6 +47,8 @@ public struct ServerSettings: Sendable {
         publicRateLimit: Int = 60,
         publicRateWindow: Duration = .seconds(60),
         publicMaxConcurrent: Int = 64,
+        publicBodyReadTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(30),
         trustedProxies: [IPNetwork] = [],
         signingKey: SigningKey = .generate(),
         secrets: ServerSecrets = ServerSecrets(current: .generate()),
@@ -57,6 +65,8 @@ public struct ServerSettings: Sendable {
         self.publicRateLimit = publicRateLimit
         self.publicRateWindow = publicRateWindow
         self.publicMaxConcurrent = publicMaxConcurrent
+        self.publicBodyReadTimeout = publicBodyReadTimeout
+        self.idleTimeout = idleTimeout
         self.trustedProxies = trustedProxies
         self.signingKey = signingKey
         self.secrets = secrets
@@ -123,11 +133,13 @@ public func buildRouter(
         endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth,
         destinations: settings.webhooks.destinations
     )
-        .register(on: &routes)
+    .register(on: &routes)
 
     let publicPool = publicDatabase ?? database
     let limiter = RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow)
-    let gate = PublicGate(limiter: limiter, maxConcurrent: settings.publicMaxConcurrent)
+    let gate = PublicGate(
+        limiter: limiter, maxConcurrent: settings.publicMaxConcurrent, maxBodyBytes: settings.maxBodyBytes,
+        bodyReadTimeout: settings.publicBodyReadTimeout)
     let publicReceipts = ConsentReceipts(key: settings.signingKey, database: publicPool)
     PublicConsentRoutes(
         links: ConsentLinks(database: publicPool),
@@ -197,12 +209,15 @@ public func buildApplication(
     settings: ServerSettings,
     database: PostgresPool,
     publicDatabase: PostgresPool,
-    logger: Logger
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let parts = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase, logger: logger)
     var app = Application(
         router: parts.router,
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(WebhookDeliveries.milliseconds(settings.idleTimeout))))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+        onServerRunning: onServerRunning,
         logger: logger
     )
     app.addServices(database, publicDatabase, parts.upkeep, parts.dispatcher)

@@ -37,6 +37,8 @@ public struct ProblemType: Sendable, Equatable {
     public static let notFound = ProblemType(slug: "not-found", title: "Nothing is here", status: .notFound)
     public static let methodNotAllowed = ProblemType(
         slug: "method-not-allowed", title: "This resource does not support that method", status: .methodNotAllowed)
+    public static let requestTimeout = ProblemType(
+        slug: "request-timeout", title: "The request did not arrive in time", status: .requestTimeout)
     public static let payloadTooLarge = ProblemType(
         slug: "payload-too-large", title: "The request body is too large", status: .contentTooLarge)
     public static let unsupportedMediaType = ProblemType(

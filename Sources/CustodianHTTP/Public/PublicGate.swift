@@ -1,19 +1,46 @@
 import CustodianCore
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// What every public (keyless) request passes before it may touch the database: a cap on how
 /// many run at once in this process, a check of the token's shape, and the rate limit per
 /// client (counted in process first, then in PostgreSQL). Together with the public endpoints'
 /// own small connection pool, no flood of public requests can starve the staff API.
+///
+/// The body is read whole, under a deadline, before a slot is taken: a client that sends a byte
+/// a minute holds its own connection, never one of the slots everybody else needs.
 final class PublicGate: Sendable {
     let limiter: RateLimiter
     let maxConcurrent: Int
+    let maxBodyBytes: Int
+    let bodyReadTimeout: Duration
     private let running = Atomic<Int>(0)
 
-    init(limiter: RateLimiter, maxConcurrent: Int) {
+    init(limiter: RateLimiter, maxConcurrent: Int, maxBodyBytes: Int = 1 << 20, bodyReadTimeout: Duration = .seconds(10)) {
         self.limiter = limiter
         self.maxConcurrent = max(1, maxConcurrent)
+        self.maxBodyBytes = maxBodyBytes
+        self.bodyReadTimeout = bodyReadTimeout
+    }
+
+    /// The request with its body read into memory, or 408 when it did not arrive in time.
+    private func withBodyRead(_ request: Request) async throws -> Request {
+        let body = request.body
+        let limit = maxBodyBytes
+        let buffer: ByteBuffer
+        do {
+            buffer = try await withDeadline(bodyReadTimeout) { try await body.collect(upTo: limit) }
+        } catch is DeadlineExceeded {
+            // The rest of the body may still trickle in: the connection is not worth keeping.
+            throw ProblemError(
+                .requestTimeout, detail: "the request body did not arrive within \(bodyReadTimeout)", headers: [.connection: "close"])
+        } catch is NIOTooManyBytesError {
+            throw ProblemError(.payloadTooLarge, detail: "the body may be at most \(limit) bytes")
+        }
+        var request = request
+        request.body = RequestBody(buffer: buffer)
+        return request
     }
 
     /// Wraps a public handler. `tokenLooksValid` says, without the database, whether the request's
@@ -26,6 +53,7 @@ final class PublicGate: Sendable {
         _ handler: @escaping RouteTable.Handler
     ) -> RouteTable.Handler {
         { [self] request, context in
+            let request = try await withBodyRead(request)
             guard running.add(1, ordering: .relaxed).newValue <= maxConcurrent else {
                 running.subtract(1, ordering: .relaxed)
                 throw ProblemError.busy("too many public requests at once; try again in a moment")

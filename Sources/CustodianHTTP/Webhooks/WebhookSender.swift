@@ -44,6 +44,8 @@ struct WebhookSender: Sendable {
             return (status, nil)
         } catch let refusal as Refusal {
             return (nil, refusal.description)
+        } catch is DeadlineExceeded {
+            return (nil, Refusal.timedOut.description)
         } catch {
             return (nil, "\(type(of: error))")
         }
@@ -113,19 +115,5 @@ struct WebhookSender: Sendable {
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {
         .milliseconds(Int64(WebhookDeliveries.milliseconds(duration)))
-    }
-}
-
-/// Runs `work`, cancelling it and throwing `WebhookSender.Refusal.timedOut` once `limit` has passed.
-func withDeadline<Result: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Result) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else { throw WebhookSender.Refusal.timedOut }
-        return result
     }
 }
