@@ -32,6 +32,8 @@ public struct ServerSettings: Sendable {
     public var webhooks: WebhookDispatcher.Configuration
     /// bcrypt's work factor for customer-area passwords.
     public var passwordCost: UInt8
+    /// Password checks (logins, registrations, changes) running or waiting at once; more get 503 `busy`.
+    public var passwordChecksInFlight: Int
     /// Password-reset and invitation links are this, `?token=`, and the token.
     public var portalLinkBaseURL: String
     /// How long an authenticated API key is remembered: a key revoked through another instance
@@ -54,6 +56,7 @@ public struct ServerSettings: Sendable {
         secrets: ServerSecrets = ServerSecrets(current: .generate()),
         webhooks: WebhookDispatcher.Configuration = .init(),
         passwordCost: UInt8 = 12,
+        passwordChecksInFlight: Int = 2 * System.coreCount,
         portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password",
         keyCacheLifetime: Duration = .seconds(1)
     ) {
@@ -72,6 +75,7 @@ public struct ServerSettings: Sendable {
         self.secrets = secrets
         self.webhooks = webhooks
         self.passwordCost = passwordCost
+        self.passwordChecksInFlight = passwordChecksInFlight
         self.portalLinkBaseURL = portalLinkBaseURL
         self.keyCacheLifetime = keyCacheLifetime
     }
@@ -156,7 +160,7 @@ public func buildRouter(
         cases: RequestCases(database: publicPool), exports: PersonExports(database: publicPool), policies: Policies(database: publicPool),
         centre: PrivacyCentre(database: publicPool), ledger: ConsentLedger(database: publicPool))
     PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate).register(on: &routes)
-    let hasher = PasswordHasher(cost: settings.passwordCost)
+    let hasher = PasswordHasher(cost: settings.passwordCost, maxInFlight: settings.passwordChecksInFlight)
     let portalAccounts = PortalAccounts(
         database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL)
     let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate)

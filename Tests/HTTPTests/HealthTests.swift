@@ -9,6 +9,9 @@ import Testing
 
 @Suite("Liveness and readiness")
 struct HealthTests {
+    /// Longer than a readiness answer is reused.
+    static let readinessAge: Duration = .milliseconds(1_100)
+
     @Test func livenessAnswersWithoutTheDatabase() async throws {
         let unreachable = TestPostgres.unreachablePool()
         try await withApp(database: unreachable) { client in
@@ -56,7 +59,29 @@ struct HealthTests {
                     let busy = try await client.send(.get, "/readyz")
                     #expect(busy.status == .serviceUnavailable)
                     try await holder
+                    try await Task.sleep(for: Self.readinessAge)
                     #expect(try await client.send(.get, "/readyz").status == .ok)
+                }
+            }
+        }
+    }
+
+    @Test func manyReadinessProbesAskTheDatabaseOnce() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool(role: .api, maxConnections: 1) { pool in
+                let settings = ServerSettings(readinessTimeout: .seconds(5))
+                try await withApp(database: pool, settings: settings) { client in
+                    async let holder: Void = pool.withConnection { try await $0.execute("SELECT pg_sleep(1)") }
+                    try await TestPostgres.waitUntil { pool.usage.lent == 1 }
+                    try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                        for _ in 0..<20 { group.addTask { try await client.send(.get, "/readyz").status } }
+                        try await TestPostgres.waitUntil { pool.usage.waiting >= 1 }
+                        try await Task.sleep(for: .milliseconds(200))
+                        // Twenty probes, one check waiting for the connection.
+                        #expect(pool.usage.waiting == 1)
+                        for try await status in group { #expect(status == .ok) }
+                    }
+                    try await holder
                 }
             }
         }
@@ -73,6 +98,7 @@ struct HealthTests {
                         "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1",
                         [database.name]
                     )
+                    try await Task.sleep(for: Self.readinessAge)
                     #expect(try await client.send(.get, "/readyz").status == .ok)
                 }
             }
@@ -97,11 +123,13 @@ struct DatabaseOutageTests {
         try await withApp(database: pool) { client in
             #expect(try await client.send(.get, "/readyz").status == .ok)
             try cluster.stopServer()
+            try await Task.sleep(for: HealthTests.readinessAge)
             for _ in 0..<3 {
                 #expect(try await client.send(.get, "/readyz").status == .serviceUnavailable)
             }
             #expect(try await client.send(.get, "/healthz").status == .ok)
             try cluster.startServer()
+            try await Task.sleep(for: HealthTests.readinessAge)
             #expect(try await client.send(.get, "/readyz").status == .ok)
         }
         await pool.close()

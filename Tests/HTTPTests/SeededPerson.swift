@@ -37,7 +37,7 @@ extension ContractClient {
             )["id"] as? String)
         _ = try await create(
             "/v1/webhooks", key: key,
-            #"{"url": "http://127.0.0.1:9/never-contacted", "events": ["request.received", "request.updated", "request.completed", "subject.erased"]}"#
+            #"{"url": "https://hooks.example.org/never-contacted", "events": ["request.received", "request.updated", "request.completed", "subject.erased"]}"#
         )
         let lead = try #require(
             try await create(

@@ -141,12 +141,14 @@ public struct PortalAccounts: Sendable {
         guard settings.enabled else { throw Refusal.disabled }
         let row = try await database.query(
             """
-            SELECT a.contact_id, a.password_hash, c.active AND cu.active AS active
+            SELECT a.contact_id, a.password_hash, c.active AND cu.active AS active, coalesce(a.locked_until > now(), false) AS locked
             FROM contacts c JOIN portal_accounts a ON a.contact_id = c.id JOIN customers cu ON cu.id = c.customer_id
             WHERE lower(c.email) = lower($1)
             """,
             [email]
         ).first
+        // A locked account is refused before bcrypt runs: guessing on costs the server nothing.
+        if try row?.decode("locked", as: Bool.self) == true { return .refused }
         let hash: String? = try row?.decode("password_hash")
         guard try await hasher.verify(password, against: hash), let row else {
             if let row { try await countFailure(of: try row.decode("contact_id"), settings: settings) }
@@ -233,11 +235,18 @@ public struct PortalAccounts: Sendable {
     public func changePassword(_ session: Session, current: String, new: String, ip: String?, userAgent: String?) async throws
         -> NewSession?
     {
-        let hash: String? = try await database.query("SELECT password_hash FROM portal_accounts WHERE contact_id = $1", [session.contactID])
-            .first?.decode("password_hash")
-        guard try await hasher.verify(current, against: hash) else { return nil }
-        let newHash = try await hasher.hash(new)
         let settings = try await PortalSettings.current(on: database)
+        let row = try await database.query(
+            "SELECT password_hash, coalesce(locked_until > now(), false) AS locked FROM portal_accounts WHERE contact_id = $1",
+            [session.contactID]
+        ).first
+        // A stolen session guesses the password no faster than a login does: the same lock, counted alike.
+        guard let row, try !row.decode("locked", as: Bool.self) else { return nil }
+        guard try await hasher.verify(current, against: try row.decode("password_hash")) else {
+            try await countFailure(of: session.contactID, settings: settings)
+            return nil
+        }
+        let newHash = try await hasher.hash(new)
         return try await database.withAmbientTransaction {
             try await setPassword(newHash, of: session.contactID)
             return try await openSession(for: session.contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent)
@@ -268,13 +277,19 @@ public struct PortalAccounts: Sendable {
                 SELECT a.contact_id FROM contacts c JOIN portal_accounts a ON a.contact_id = c.id
                 JOIN customers cu ON cu.id = c.customer_id, portal_settings ps
                 WHERE lower(c.email) = lower($1) AND c.active AND cu.active AND ps.enabled
+                  AND (SELECT count(*) FROM portal_tokens t
+                       WHERE t.contact_id = a.contact_id AND t.purpose = 'password_reset' AND t.created_at > now() - interval '1 hour')
+                      < $2
                 """,
-                [email]
+                [email, Self.resetsPerHour]
             ).first
             guard let row else { return }
             try await issueLink(.passwordReset, to: try row.decode("contact_id"), lifetime: Self.resetLifetime)
         }
     }
+
+    /// Reset links one account gets in an hour: more would flood the person's inbox at anyone's asking.
+    static let resetsPerHour = 3
 
     public enum LinkPurpose: String, Sendable {
         case passwordReset = "password_reset"

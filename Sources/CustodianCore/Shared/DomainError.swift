@@ -15,6 +15,8 @@ public enum DomainError: Error, Sendable, Equatable {
     case invalidCursor
     /// The value (an email) is an erased person's: staff may not enter them again.
     case erasedPerson(field: String)
+    /// Too much of a costly kind of work is under way; the caller may try again shortly.
+    case busy(String)
 }
 
 extension DomainError {

@@ -3,7 +3,7 @@ public struct APIKeySecret: Sendable {
     /// What the caller sends as `Authorization: Bearer <key>`.
     public let key: String
 
-    static let scheme = "cst_"
+    public static let scheme = "cst_"
 
     public static func generate() -> APIKeySecret {
         APIKeySecret(key: scheme + Secret.randomToken())

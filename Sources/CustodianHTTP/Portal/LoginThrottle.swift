@@ -2,14 +2,19 @@ import Foundation
 import Synchronization
 
 /// Failed logins per client address, in this process: after a few, each further attempt from the
-/// address must wait twice as long as the last (up to 15 minutes); a success forgets the address.
-/// The account's own lock (in the database) stops guessing one password from many addresses;
-/// this stops one address from guessing many accounts.
+/// address must wait twice as long as the last (up to 15 minutes). The count is forgotten only
+/// after `forgetAfter` without a failure — never by a success, or an attacker would log into an
+/// account of their own between guesses at others'. The account's own lock (in the database)
+/// stops guessing one password from many addresses; this stops one address from guessing many
+/// accounts.
 final class LoginThrottle: Sendable {
     struct Entry {
         var failures: Int
         var blockedUntil: ContinuousClock.Instant
+        var lastFailure: ContinuousClock.Instant
     }
+
+    let forgetAfter: Duration = .seconds(900)
 
     let freeFailures: Int
     let maxEntries: Int
@@ -34,10 +39,12 @@ final class LoginThrottle: Sendable {
         entries.withLock { entries in
             if entries.count >= maxEntries {
                 // Under a flood from many addresses, the ones no longer waiting go first.
-                entries = entries.filter { $0.value.blockedUntil > now }
+                entries = entries.filter { $0.value.blockedUntil > now || now - $0.value.lastFailure <= forgetAfter }
                 if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
             }
-            var entry = entries[address] ?? Entry(failures: 0, blockedUntil: now)
+            var entry = entries[address] ?? Entry(failures: 0, blockedUntil: now, lastFailure: now)
+            if now - entry.lastFailure > forgetAfter { entry.failures = 0 }
+            entry.lastFailure = now
             entry.failures += 1
             if entry.failures > freeFailures {
                 let seconds = min(900, 1 << min(entry.failures - freeFailures - 1, 10))
@@ -45,9 +52,5 @@ final class LoginThrottle: Sendable {
             }
             entries[address] = entry
         }
-    }
-
-    func succeeded(_ address: String) {
-        _ = entries.withLock { $0.removeValue(forKey: address) }
     }
 }

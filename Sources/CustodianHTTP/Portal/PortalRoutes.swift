@@ -92,7 +92,6 @@ struct PortalRoutes {
         }
         switch outcome {
         case .loggedIn(let session):
-            throttle.succeeded(address)
             return Self.sessionResponse(session)
         case .refused:
             throttle.failed(address)

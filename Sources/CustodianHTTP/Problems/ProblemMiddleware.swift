@@ -117,6 +117,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return ProblemError(.conflict, detail: reason)
         case .invalidCursor:
             return ProblemError(.invalidCursor, detail: "pass back a next_cursor this server returned")
+        case .busy(let reason):
+            return ProblemError.busy(reason)
         case .erasedPerson(let field):
             return ProblemError(
                 .erasedPerson,

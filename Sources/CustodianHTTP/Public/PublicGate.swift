@@ -1,7 +1,6 @@
 import CustodianCore
 import Hummingbird
 import NIOCore
-import Synchronization
 
 /// What every public (keyless) request passes before it may touch the database: a cap on how
 /// many run at once in this process, a check of the token's shape, and the rate limit per
@@ -12,14 +11,13 @@ import Synchronization
 /// a minute holds its own connection, never one of the slots everybody else needs.
 final class PublicGate: Sendable {
     let limiter: RateLimiter
-    let maxConcurrent: Int
+    let running: InFlightLimit
     let maxBodyBytes: Int
     let bodyReadTimeout: Duration
-    private let running = Atomic<Int>(0)
 
     init(limiter: RateLimiter, maxConcurrent: Int, maxBodyBytes: Int = 1 << 20, bodyReadTimeout: Duration = .seconds(10)) {
         self.limiter = limiter
-        self.maxConcurrent = max(1, maxConcurrent)
+        self.running = InFlightLimit(max: maxConcurrent)
         self.maxBodyBytes = maxBodyBytes
         self.bodyReadTimeout = bodyReadTimeout
     }
@@ -54,11 +52,8 @@ final class PublicGate: Sendable {
     ) -> RouteTable.Handler {
         { [self] request, context in
             let request = try await withBodyRead(request)
-            guard running.add(1, ordering: .relaxed).newValue <= maxConcurrent else {
-                running.subtract(1, ordering: .relaxed)
-                throw ProblemError.busy("too many public requests at once; try again in a moment")
-            }
-            defer { running.subtract(1, ordering: .relaxed) }
+            guard running.enter() else { throw ProblemError.busy("too many public requests at once; try again in a moment") }
+            defer { running.leave() }
             let client = context.clientIP?.rateLimitKey ?? "unknown"
             let decision: RateLimiter.Decision
             switch tokenLooksValid?(context) {

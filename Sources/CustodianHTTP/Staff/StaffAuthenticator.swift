@@ -2,16 +2,21 @@ import CustodianCore
 import Hummingbird
 
 /// Turns `Authorization: Bearer <key>` into the staff member behind it, and guards handlers by role.
+///
+/// Failed attempts are counted per client address, in this process: past a few, the address
+/// waits (429) before its next key is even looked up, so guessing keys cannot keep the staff pool
+/// busy.
 struct StaffAuthenticator: Sendable {
     let directory: StaffDirectory
     let idempotency: Idempotency
+    let failures = LoginThrottle(freeFailures: 20)
 
     typealias AuthenticatedHandler = @Sendable (Request, AppRequestContext, AuthenticatedStaff) async throws -> Response
 
     /// Wraps `handler` so it runs only for a valid key whose staff member has at least `role`.
     func requiring(_ role: StaffRole, _ handler: @escaping AuthenticatedHandler) -> RouteTable.Handler {
         { request, context in
-            let staff = try await authenticate(request)
+            let staff = try await authenticate(request, context: context)
             guard staff.member.role.allows(role) else {
                 throw ProblemError(
                     .forbidden, detail: "this needs the \(role.rawValue) role or higher; yours is \(staff.member.role.rawValue)")
@@ -32,7 +37,7 @@ struct StaffAuthenticator: Sendable {
         requiring(role, idempotency.refuse(handler))
     }
 
-    private func authenticate(_ request: Request) async throws -> AuthenticatedStaff {
+    private func authenticate(_ request: Request, context: AppRequestContext) async throws -> AuthenticatedStaff {
         var challenge = HTTPFields()
         challenge[.wwwAuthenticate] = "Bearer"
         guard let header = request.headers[.authorization] else {
@@ -46,7 +51,16 @@ struct StaffAuthenticator: Sendable {
         var key = parts[1]
         while key.first == " " || key.first == "\t" { key.removeFirst() }
         while key.last == " " || key.last == "\t" { key.removeLast() }
+        // Only a failure that cost a database lookup counts (a key of the wrong shape costs none).
+        let address = context.clientIP?.rateLimitKey ?? "unknown"
+        if let seconds = failures.wait(for: address) {
+            var headers = HTTPFields()
+            headers[.retryAfter] = "\(seconds)"
+            throw ProblemError(
+                .tooManyRequests, detail: "too many failed authentications from your address; try again in \(seconds) s", headers: headers)
+        }
         guard let staff = try await directory.authenticate(key: String(key)) else {
+            if key.hasPrefix(APIKeySecret.scheme) { failures.failed(address) }
             throw ProblemError(.unauthorized, detail: "the API key is unknown or revoked", headers: challenge)
         }
         return staff
