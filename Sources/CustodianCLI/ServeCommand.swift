@@ -82,6 +82,12 @@ struct Serve: AsyncParsableCommand {
     )
     var publicBodyTimeoutSeconds: Int?
 
+    @Option(
+        help:
+            "Password checks (bcrypt) running or waiting at once; more get 503. Env: CUSTODIAN_PASSWORD_CHECKS_IN_FLIGHT; default twice the cores."
+    )
+    var passwordChecksInFlight: Int?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -125,6 +131,8 @@ struct Serve: AsyncParsableCommand {
                 )
             ),
             passwordCost: UInt8(clamping: try Setting("CUSTODIAN_PASSWORD_COST", default: 12).resolve(flag: passwordCost)),
+            passwordChecksInFlight: try Setting("CUSTODIAN_PASSWORD_CHECKS_IN_FLIGHT", default: 2 * System.coreCount)
+                .resolve(flag: passwordChecksInFlight),
             portalLinkBaseURL: try Setting("CUSTODIAN_PORTAL_LINK_BASE_URL", default: ownURL + "/portal/password")
                 .resolve(flag: portalLinkBaseURL)
         )

@@ -23,6 +23,9 @@ public struct ServerSettings: Sendable {
     public var publicBodyReadTimeout: Duration
     /// A connection that sends no complete request for this long is closed.
     public var idleTimeout: Duration
+    /// How long a streamed export waits for a reader that stopped reading before it is ended
+    /// (and its database connection freed).
+    public var exportStallTimeout: Duration
     /// Proxies whose X-Forwarded-For entries are believed (empty: the peer is the client).
     public var trustedProxies: [IPNetwork]
     /// Signs consent receipts.
@@ -51,6 +54,7 @@ public struct ServerSettings: Sendable {
         publicMaxConcurrent: Int = 64,
         publicBodyReadTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(30),
+        exportStallTimeout: Duration = .seconds(15),
         trustedProxies: [IPNetwork] = [],
         signingKey: SigningKey = .generate(),
         secrets: ServerSecrets = ServerSecrets(current: .generate()),
@@ -70,6 +74,7 @@ public struct ServerSettings: Sendable {
         self.publicMaxConcurrent = publicMaxConcurrent
         self.publicBodyReadTimeout = publicBodyReadTimeout
         self.idleTimeout = idleTimeout
+        self.exportStallTimeout = exportStallTimeout
         self.trustedProxies = trustedProxies
         self.signingKey = signingKey
         self.secrets = secrets
@@ -128,7 +133,8 @@ public func buildRouter(
     ErasureRoutes(erasures: Erasures(database: database, secrets: settings.secrets), cases: cases, auth: auth).register(on: &routes)
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
     let exports = PersonExports(database: database)
-    ExportRoutes(exports: exports, settings: ExportSettings(database: database), auth: auth).register(on: &routes)
+    ExportRoutes(exports: exports, settings: ExportSettings(database: database), auth: auth, stallTimeout: settings.exportStallTimeout)
+        .register(on: &routes)
     PrivacyRoutes(centre: PrivacyCentre(database: database), auth: auth).register(on: &routes)
     let feeds = Feeds(database: database)
     FeedRoutes(feeds: feeds, auth: auth).register(on: &routes)
@@ -157,8 +163,11 @@ public func buildRouter(
     PolicyRoutes(policies: Policies(database: database), publicPolicies: Policies(database: publicPool), auth: auth, gate: gate)
         .register(on: &routes)
     let own = OwnData(
-        cases: RequestCases(database: publicPool), exports: PersonExports(database: publicPool), policies: Policies(database: publicPool),
-        centre: PrivacyCentre(database: publicPool), ledger: ConsentLedger(database: publicPool))
+        cases: RequestCases(database: publicPool),
+        exports: PersonExports(database: publicPool),
+        policies: Policies(database: publicPool),
+        centre: PrivacyCentre(database: publicPool), exportStallTimeout: settings.exportStallTimeout,
+        ledger: ConsentLedger(database: publicPool))
     PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate).register(on: &routes)
     let hasher = PasswordHasher(cost: settings.passwordCost, maxInFlight: settings.passwordChecksInFlight)
     let portalAccounts = PortalAccounts(

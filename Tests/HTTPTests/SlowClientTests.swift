@@ -14,6 +14,10 @@ import Testing
 struct SlowClientTests {
     /// Runs the server `buildApplication` makes on a port of its own while `body` runs.
     private func withServer(_ settings: ServerSettings, _ body: @Sendable (Int) async throws -> Void) async throws {
+        try await withServer(settings) { port, _ in try await body(port) }
+    }
+
+    private func withServer(_ settings: ServerSettings, _ body: @Sendable (Int, TestDatabase) async throws -> Void) async throws {
         try await TestPostgres.shared.withDatabase { database in
             var settings = settings
             settings.host = "127.0.0.1"
@@ -26,7 +30,7 @@ struct SlowClientTests {
             let server = Task { try await app.runService() }
             do {
                 try await TestPostgres.waitUntil { port.withLock { $0 } != nil }
-                try await body(try #require(port.withLock { $0 }))
+                try await body(try #require(port.withLock { $0 }), database)
             } catch {
                 server.cancel()
                 _ = await server.result
@@ -105,6 +109,43 @@ struct SlowClientTests {
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer.prefix(200))")
             #expect(answer.contains("urn:custodian:problem:request-timeout"))
             #expect(ContinuousClock.now - started < .seconds(4), "the server closed the connection after answering")
+        }
+    }
+
+    @Test func anExportWhoseReaderStopsReadingGivesItsConnectionBack() async throws {
+        try await withServer(ServerSettings(exportStallTimeout: .seconds(1))) { port, database in
+            // A lead whose export is about 20 MB: far more than the sockets between us buffer.
+            let (key, lead) = try await database.withPool { superuser in
+                let key = try await StaffDirectory(database: superuser).bootstrapKey(
+                    staffName: "Ada Admin", email: nil, role: .admin, keyName: "tests"
+                ).key
+                let lead: String = try await superuser.query(
+                    "INSERT INTO leads (name) VALUES ('Ada Lovelace') RETURNING id::text AS id"
+                ).single().decode("id")
+                try await superuser.execute(
+                    "INSERT INTO lead_notes (lead_id, body) SELECT $1::uuid, repeat('x', 10000) FROM generate_series(1, 2000)", [lead])
+                return (key, lead)
+            }
+            // Asks for the export and never reads a byte of it.
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.socketOption(.so_rcvbuf), value: 4096)
+                .connect(host: "127.0.0.1", port: port).get()
+            try await channel.setOption(.autoRead, value: false)
+            try await channel.writeAndFlush(
+                ByteBuffer(string: "GET /v1/leads/\(lead)/export HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\n\r\n"))
+            defer { channel.close(promise: nil) }
+            // The export's transaction starts, stalls on the reader, and is given up.
+            try await database.withPool { superuser in
+                let exporting =
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
+                try await TestPostgres.waitUntil(timeout: .seconds(10)) { try await superuser.query(exporting).single().decode("n") == 1 }
+                try await TestPostgres.waitUntil(timeout: .seconds(5)) { try await superuser.query(exporting).single().decode("n") == 0 }
+            }
+            // Nothing was recorded as exported.
+            let recorded: Int = try await database.withPool { superuser in
+                try await superuser.query("SELECT count(*) AS n FROM exports").single().decode("n")
+            }
+            #expect(recorded == 0)
         }
     }
 

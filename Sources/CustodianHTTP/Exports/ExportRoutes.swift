@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import CustodianCore
 import Foundation
 import HTTPTypes
@@ -10,6 +11,7 @@ struct ExportRoutes {
     let exports: PersonExports
     let settings: ExportSettings
     let auth: StaffAuthenticator
+    let stallTimeout: Duration
 
     func register(on routes: inout RouteTable) {
         for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
@@ -24,7 +26,7 @@ struct ExportRoutes {
     func export(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { _, context, actor in
             let prepared = try await exports.prepare(try PersonConsentRoutes.subject(kind, context), for: .staff)
-            return Self.streamed(prepared, exports: exports, by: actor.member.id)
+            return Self.streamed(prepared, exports: exports, by: actor.member.id, stallTimeout: stallTimeout)
         }
     }
 
@@ -47,11 +49,37 @@ struct ExportRoutes {
     }
 
     /// The document as it is read; the export is recorded once its last byte went out.
-    static func streamed(_ prepared: PersonExports.Prepared, exports: PersonExports, by actor: UUID?) -> Response {
+    ///
+    /// The document is read from the database in a task of its own and handed over a chunk at a
+    /// time: when the client stops reading and a chunk waits longer than `stallTimeout`, the read
+    /// ends, its transaction rolls back and its connection goes back to the pool, whatever the
+    /// client does then.
+    static func streamed(_ prepared: PersonExports.Prepared, exports: PersonExports, by actor: UUID?, stallTimeout: Duration)
+        -> Response
+    {
         Response(
             status: .ok, headers: headers(for: prepared.subject),
             body: ResponseBody { writer in
-                let size = try await exports.stream(prepared) { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
+                let chunks = AsyncThrowingChannel<ArraySlice<UInt8>, any Error>()
+                let reader = Task {
+                    do {
+                        let size = try await exports.stream(prepared) { bytes in
+                            try await withDeadline(stallTimeout) { await chunks.send(bytes) }
+                        }
+                        chunks.finish()
+                        return size
+                    } catch {
+                        chunks.fail(error)
+                        throw error
+                    }
+                }
+                do {
+                    for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
+                } catch {
+                    reader.cancel()
+                    throw error
+                }
+                let size = try await reader.value
                 try await writer.finish(nil)
                 try await exports.record(prepared, byteSize: size, by: actor)
             })

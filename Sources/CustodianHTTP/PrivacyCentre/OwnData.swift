@@ -16,6 +16,8 @@ struct OwnData: Sendable {
     let exports: PersonExports
     let policies: Policies
     let centre: PrivacyCentre
+    /// How long a chunk of a person's export waits for a reader who stopped reading.
+    let exportStallTimeout: Duration
     let ledger: ConsentLedger
 
     private static func personal(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
@@ -73,7 +75,8 @@ struct OwnData: Sendable {
 
     /// Everything held on the person, as the export settings allow the person to see it.
     func export(person: ConsentSubject) async throws -> Response {
-        ExportRoutes.streamed(try await exports.prepare(person, for: .person), exports: exports, by: nil)
+        ExportRoutes.streamed(
+            try await exports.prepare(person, for: .person), exports: exports, by: nil, stallTimeout: exportStallTimeout)
     }
 
     /// The active purposes with the person's state.
