@@ -173,7 +173,9 @@ public func buildRouter(
     let portalAccounts = PortalAccounts(
         database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL)
     let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate)
-    let pageForms = PageForms(protection: FormProtection(secrets: settings.secrets))
+    let pageForms = PageForms(
+        protection: FormProtection(secrets: settings.secrets),
+        secureCookie: settings.consentLinkBaseURL.lowercased().hasPrefix("https://"))
     PrivacyCentrePage(
         links: ConsentLinks(database: publicPool), own: own, requestSettings: RequestSettings(database: publicPool), forms: pageForms,
         gate: gate

@@ -69,6 +69,16 @@ struct PageTests {
         }
     }
 
+    @Test func theCookieIsSecureWhenThePagesAreServedOverHTTPS() async throws {
+        for (base, secure) in [("https://privacy.example/p", true), ("http://127.0.0.1:8080/p", false)] {
+            try await StaffFixture.withApp(settings: ServerSettings(consentLinkBaseURL: base)) { fixture, client in
+                let (_, token) = try await Self.lead(client, key: fixture.adminKey, name: "Sina Secure")
+                let cookie = try #require(try await client.send(.get, "/p/\(token)").headers[.setCookie])
+                #expect(cookie.contains("; Secure") == secure, "\(base): \(cookie)")
+            }
+        }
+    }
+
     @Test func everyPostNeedsThePagesTokenAndItsCookieAndOnlyThenChangesAnything() async throws {
         try await StaffFixture.withApp { fixture, client in
             let (lead, token) = try await Self.lead(client, key: fixture.adminKey, name: "Carl Csrf")

@@ -22,8 +22,9 @@ public struct Suppressions: Sendable {
     }
 
     public func isSuppressed(_ email: String) async throws -> Bool {
-        // One hash per key: entries keyed before a rotation still match.
-        let hashes = secrets.all.map { Self.hash(email, with: $0) }
+        // Hashes under every key, derived and (for entries made before keys were derived) legacy:
+        // entries keyed before a rotation or an upgrade still match.
+        let hashes = secrets.all.flatMap { [Self.hash(email, with: $0), Self.legacyHash(email, with: $0)] }
         let placeholders = hashes.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
         return try await !database.query(
             "SELECT 1 FROM erasure_suppressions WHERE email_hash IN (\(placeholders))", hashes.map { $0 as any PostgresBindable }
@@ -31,7 +32,15 @@ public struct Suppressions: Sendable {
     }
 
     static func hash(_ email: String, with secret: ServerSecret) -> [UInt8] {
-        secret.mac("email:" + email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased())
+        secret.mac(normalized(email), for: .suppressionHash)
+    }
+
+    static func legacyHash(_ email: String, with secret: ServerSecret) -> [UInt8] {
+        secret.legacyMac(normalized(email))
+    }
+
+    private static func normalized(_ email: String) -> String {
+        "email:" + email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }
 
     /// The email addresses of the erased person's records, from the columns the API treats as emails.

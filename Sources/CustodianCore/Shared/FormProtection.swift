@@ -16,14 +16,14 @@ public struct FormProtection: Sendable {
     }
 
     public func token(nonce: String, capability: String) -> String {
-        Data(secrets.current.mac("csrf|\(capability)|\(nonce)")).base64URLEncoded
+        Data(secrets.current.mac("csrf|\(capability)|\(nonce)", for: .formProtection)).base64URLEncoded
     }
 
     /// Whether `token` was issued for this nonce and capability (under any of the keys).
     public func verify(_ token: String, nonce: String, capability: String) -> Bool {
         guard nonce.utf8.count == 22, let given = Data(base64URLEncoded: token) else { return false }
         return secrets.all.contains { secret in
-            Secret.constantTimeEqual(Array(given), secret.mac("csrf|\(capability)|\(nonce)"))
+            Secret.constantTimeEqual(Array(given), secret.mac("csrf|\(capability)|\(nonce)", for: .formProtection))
         }
     }
 }

@@ -1,11 +1,24 @@
 import Crypto
 import Foundation
 
-/// The server's own secret key (CUSTODIAN_SECRET_KEY): keys the hashes of erased people's emails
-/// and seals webhook signing secrets at rest. Kept outside the database, so that the database
-/// alone can neither test an email against the suppression list nor read a webhook secret.
+/// The server's own secret key (CUSTODIAN_SECRET_KEY). It is never used as it is: each use has a
+/// key of its own, derived from it with HKDF-SHA256 (`Use`), so that a value keyed for one purpose
+/// (a CSRF token a browser holds) says nothing about another (an erased person's email hash). Kept
+/// outside the database, so that the database alone can neither test an email against the
+/// suppression list nor read a webhook secret.
+///
+/// Until this derivation, the key itself keyed the suppression hashes and sealed webhook secrets:
+/// such values stay readable (`legacyMac`, and `open` falls back to the key itself).
 public struct ServerSecret: Sendable {
-    let key: SymmetricKey
+    /// What a derived key is for; the raw value is HKDF's `info`, so it never changes.
+    public enum Use: String, Sendable, CaseIterable {
+        case suppressionHash = "custodian/v1/suppression-hash"
+        case sealing = "custodian/v1/sealing"
+        case formProtection = "custodian/v1/form-protection"
+    }
+
+    private let key: SymmetricKey
+    private let derived: [Use: SymmetricKey]
     /// The first 8 bytes of the key's SHA-256, in hex: stored next to what the key sealed or keyed.
     public let keyID: String
 
@@ -19,23 +32,45 @@ public struct ServerSecret: Sendable {
     private init(key: SymmetricKey) {
         self.key = key
         self.keyID = key.withUnsafeBytes { Hex.encode(SHA256.hash(data: Data($0)).prefix(8)) }
+        var derived: [Use: SymmetricKey] = [:]
+        for use in Use.allCases {
+            derived[use] = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(use.rawValue.utf8), outputByteCount: 32)
+        }
+        self.derived = derived
     }
 
     public static func generate() -> ServerSecret { ServerSecret(key: SymmetricKey(size: .bits256)) }
 
     public var encoded: String { key.withUnsafeBytes { Data($0).base64URLEncoded } }
 
-    func mac(_ text: String) -> [UInt8] {
+    private func key(for use: Use) -> SymmetricKey {
+        // Every use is derived in init.
+        derived[use] ?? key
+    }
+
+    func mac(_ text: String, for use: Use) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key(for: use)))
+    }
+
+    /// The HMAC under the key itself, as suppression hashes were made before keys were derived.
+    func legacyMac(_ text: String) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key))
     }
 
     func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
-        guard let combined = try AES.GCM.seal(plaintext, using: key).combined else { throw ServerSecretError.cannotSeal }
+        guard let combined = try AES.GCM.seal(plaintext, using: key(for: .sealing)).combined else { throw ServerSecretError.cannotSeal }
         return Array(combined)
     }
 
+    /// Opens what `seal` sealed, or what the key itself sealed before keys were derived (GCM's tag
+    /// tells which: a box opens under one key only).
     func open(_ sealed: [UInt8]) throws -> [UInt8] {
-        Array(try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key))
+        let box = try AES.GCM.SealedBox(combined: sealed)
+        do {
+            return Array(try AES.GCM.open(box, using: key(for: .sealing)))
+        } catch {
+            return Array(try AES.GCM.open(box, using: key))
+        }
     }
 }
 

@@ -5,6 +5,9 @@ import Hummingbird
 /// pages rather than as problem+json.
 struct PageForms: Sendable {
     let protection: FormProtection
+    /// The pages are served over https (their public base URL says so): the cookie then never
+    /// travels over plain http.
+    let secureCookie: Bool
 
     static let cookieName = "custodian_csrf"
 
@@ -13,7 +16,7 @@ struct PageForms: Sendable {
         if let existing = Self.cookie(request), existing.utf8.count == 22 { return (existing, [:]) }
         let nonce = FormProtection.newNonce()
         var headers = HTTPFields()
-        headers[.setCookie] = "\(Self.cookieName)=\(nonce); Path=/; HttpOnly; SameSite=Strict"
+        headers[.setCookie] = "\(Self.cookieName)=\(nonce); Path=/; HttpOnly; SameSite=Strict" + (secureCookie ? "; Secure" : "")
         return (nonce, headers)
     }
 
