@@ -224,10 +224,18 @@ struct ExportTests {
                         #"{"kind": "\#(kind)", "subject_type": "lead", "subject_id": "\#(lead)", "channel": "email"}"#
                     )["id"] as? String)
                 #expect(try await client.send(.get, "/v1/requests/\(id)/export", headers: headers(key: admin)).status == .notFound)
-                let completed = try await client.send(
+                let unverified = try await client.send(
                     .patch, "/v1/requests/\(id)", headers: headers(key: admin, json: true),
                     body: #"{"status": "completed", "resolution": "Answered."}"#)
-                #expect(completed.status == .ok, "\(completed.text)")
+                // The person's data goes only to someone known to be them.
+                #expect(unverified.status == (kind == "access" ? .unprocessableContent : .ok), "\(unverified.text)")
+                if kind == "access" {
+                    #expect(unverified.text.contains("verification_method"))
+                    let completed = try await client.send(
+                        .patch, "/v1/requests/\(id)", headers: headers(key: admin, json: true),
+                        body: #"{"status": "completed", "resolution": "Answered.", "verification_method": "id_document"}"#)
+                    #expect(completed.status == .ok, "\(completed.text)")
+                }
                 cases[kind] = id
             }
             let access = try #require(cases["access"])

@@ -105,8 +105,14 @@ struct RequestTests {
             }
 
             let other = try #require(try await open(client, key: fixture.adminKey, lead: person)["id"] as? String)
+            #expect(
+                try await patch(
+                    client, key: fixture.adminKey, id: other, #"{"status": "completed", "resolution": "Sent the data by post."}"#
+                )
+                .status == .unprocessableContent, "an access case's person is not verified yet")
             let completed = try await patch(
-                client, key: fixture.adminKey, id: other, #"{"status": "completed", "resolution": "Sent the data by post."}"#
+                client, key: fixture.adminKey, id: other,
+                #"{"status": "completed", "resolution": "Sent the data by post.", "verification_method": "phone_callback"}"#
             )
             #expect(completed.status == .ok)
             let erasure = try #require(try await open(client, key: fixture.adminKey, lead: person, kind: "erasure")["id"] as? String)

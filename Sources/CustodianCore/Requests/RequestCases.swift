@@ -351,6 +351,15 @@ public struct RequestCases: Sendable {
                 problems.append(
                     FieldError(field: "status", message: "an erasure case is completed by erasing: POST /v1/requests/{id}/erase"))
             }
+            let method = changes.verificationMethod.map { $0 } ?? current.verificationMethod
+            if status == .completed && [.access, .portability].contains(current.kind) && method == nil {
+                // The answer holds the person's data: it goes only to someone known to be them.
+                problems.append(
+                    FieldError(
+                        field: "verification_method",
+                        message: "the person's identity is not verified: record how it was checked before completing an "
+                            + "\(current.kind.rawValue) case"))
+            }
             if status == .completed && (changes.resolution ?? current.resolution) == nil {
                 problems.append(FieldError(field: "resolution", message: "is required to complete a case: say what was done"))
             }
