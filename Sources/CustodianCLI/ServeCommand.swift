@@ -88,6 +88,18 @@ struct Serve: AsyncParsableCommand {
     )
     var passwordChecksInFlight: Int?
 
+    @Option(
+        help:
+            "Registration confirmation links are this, ?token= and the token: the frontend page that posts it to /v1/portal/register/confirm. Env: CUSTODIAN_PORTAL_REGISTRATION_LINK_BASE_URL; default http://HOST:PORT/portal/confirm-registration."
+    )
+    var portalRegistrationLinkBaseURL: String?
+
+    @Option(
+        help:
+            "Links confirming a person's new email address are this, ?token= and the token. Env: CUSTODIAN_EMAIL_CONFIRMATION_BASE_URL; default http://HOST:PORT/confirm-email (this server's page)."
+    )
+    var emailConfirmationBaseURL: String?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -134,7 +146,12 @@ struct Serve: AsyncParsableCommand {
             passwordChecksInFlight: try Setting("CUSTODIAN_PASSWORD_CHECKS_IN_FLIGHT", default: 2 * System.coreCount)
                 .resolve(flag: passwordChecksInFlight),
             portalLinkBaseURL: try Setting("CUSTODIAN_PORTAL_LINK_BASE_URL", default: ownURL + "/portal/password")
-                .resolve(flag: portalLinkBaseURL)
+                .resolve(flag: portalLinkBaseURL),
+            portalRegistrationLinkBaseURL: try Setting(
+                "CUSTODIAN_PORTAL_REGISTRATION_LINK_BASE_URL", default: ownURL + "/portal/confirm-registration"
+            ).resolve(flag: portalRegistrationLinkBaseURL),
+            emailConfirmationBaseURL: try Setting("CUSTODIAN_EMAIL_CONFIRMATION_BASE_URL", default: ownURL + "/confirm-email")
+                .resolve(flag: emailConfirmationBaseURL)
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())

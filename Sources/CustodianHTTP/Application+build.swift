@@ -39,6 +39,12 @@ public struct ServerSettings: Sendable {
     public var passwordChecksInFlight: Int
     /// Password-reset and invitation links are this, `?token=`, and the token.
     public var portalLinkBaseURL: String
+    /// Registration confirmation links are this, `?token=`, and the token: a frontend's page that
+    /// posts it to `/v1/portal/register/confirm`.
+    public var portalRegistrationLinkBaseURL: String
+    /// Links that confirm a person's new email address are this, `?token=`, and the token (this
+    /// server's `/confirm-email` page unless a frontend has its own).
+    public var emailConfirmationBaseURL: String
     /// How long an authenticated API key is remembered: a key revoked through another instance
     /// is refused by this one within this time (through this one, at once).
     public var keyCacheLifetime: Duration
@@ -62,6 +68,8 @@ public struct ServerSettings: Sendable {
         passwordCost: UInt8 = 12,
         passwordChecksInFlight: Int = 2 * System.coreCount,
         portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password",
+        portalRegistrationLinkBaseURL: String = "http://127.0.0.1:8080/portal/confirm-registration",
+        emailConfirmationBaseURL: String = "http://127.0.0.1:8080/confirm-email",
         keyCacheLifetime: Duration = .seconds(1)
     ) {
         self.host = host
@@ -82,6 +90,8 @@ public struct ServerSettings: Sendable {
         self.passwordCost = passwordCost
         self.passwordChecksInFlight = passwordChecksInFlight
         self.portalLinkBaseURL = portalLinkBaseURL
+        self.portalRegistrationLinkBaseURL = portalRegistrationLinkBaseURL
+        self.emailConfirmationBaseURL = emailConfirmationBaseURL
         self.keyCacheLifetime = keyCacheLifetime
     }
 }
@@ -162,16 +172,19 @@ public func buildRouter(
         .register(on: &routes)
     PolicyRoutes(policies: Policies(database: database), publicPolicies: Policies(database: publicPool), auth: auth, gate: gate)
         .register(on: &routes)
+    let emailChanges = EmailChanges(database: publicPool, secrets: settings.secrets, linkBaseURL: settings.emailConfirmationBaseURL)
+    EmailConfirmationRoutes(emailChanges: emailChanges, gate: gate).register(on: &routes)
     let own = OwnData(
         cases: RequestCases(database: publicPool),
         exports: PersonExports(database: publicPool),
         policies: Policies(database: publicPool),
-        centre: PrivacyCentre(database: publicPool), exportStallTimeout: settings.exportStallTimeout,
+        centre: PrivacyCentre(database: publicPool), exportStallTimeout: settings.exportStallTimeout, emailChanges: emailChanges,
         ledger: ConsentLedger(database: publicPool))
     PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate).register(on: &routes)
     let hasher = PasswordHasher(cost: settings.passwordCost, maxInFlight: settings.passwordChecksInFlight)
     let portalAccounts = PortalAccounts(
-        database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL)
+        database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL,
+        registrationLinkBaseURL: settings.portalRegistrationLinkBaseURL)
     let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate)
     let pageForms = PageForms(
         protection: FormProtection(secrets: settings.secrets),
@@ -183,10 +196,13 @@ public func buildRouter(
     WebFormPage(forms: WebForms(database: publicPool), policies: Policies(database: publicPool), pageForms: pageForms, gate: gate)
         .register(on: &routes)
     PortalRoutes(accounts: portalAccounts, auth: portalAuth, gate: gate, throttle: LoginThrottle()).register(on: &routes)
-    PortalMeRoutes(auth: portalAuth, own: own).register(on: &routes)
+    PortalMeRoutes(auth: portalAuth, own: own, accounts: portalAccounts).register(on: &routes)
+    EmailConfirmationPage(emailChanges: emailChanges, pageForms: pageForms, gate: gate).register(on: &routes)
     PortalSettingsRoutes(
         settings: PortalSettings(database: database),
-        accounts: PortalAccounts(database: database, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL),
+        accounts: PortalAccounts(
+            database: database, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL,
+            registrationLinkBaseURL: settings.portalRegistrationLinkBaseURL),
         auth: auth
     ).register(on: &routes)
     extraRoutes(&routes)

@@ -50,13 +50,31 @@ struct PortalTests {
             .post, "/v1/portal/login", headers: headers(key: nil, json: true), body: #"{"email": "\#(email)", "password": "\#(password)"}"#)
     }
 
-    /// A registered contact's session token and contact id.
-    static func registered(_ client: ContractClient, key: String) async throws -> (token: String, contact: String, email: String) {
-        let version = try await publishTerms(client, key: key)
+    /// What the newest event of `type` holds for the mailer, its sealed members opened.
+    static func mailed(_ fixture: StaffFixture, type: String, secrets: ServerSecrets = settings.secrets) async throws -> [String: JSONValue]
+    {
+        let payload: JSONValue = try await fixture.pool.query(
+            "SELECT payload FROM webhook_events WHERE type = $1 ORDER BY created_at DESC, id LIMIT 1", [type]
+        ).single().decode("payload")
+        return try #require(try Outbox.opened(payload, with: secrets).object)
+    }
+
+    /// A registered contact's session token and contact id: registered, and confirmed through the
+    /// link mailed to the address.
+    static func registered(_ client: ContractClient, _ fixture: StaffFixture, secrets: ServerSecrets = settings.secrets) async throws
+        -> (token: String, contact: String, email: String)
+    {
+        let version = try await publishTerms(client, key: fixture.adminKey)
         let email = "zq\(SeededPerson.marker())@portal.example"
         let response = try await register(client, email: email, accept: #"[{"kind": "terms", "version": \#(version), "language": "en"}]"#)
-        #expect(response.status == .created, "\(response.text)")
-        let body = try response.json()
+        #expect(response.status == .accepted, "\(response.text)")
+        let mail = try await mailed(fixture, type: "portal.registration_confirmation_requested", secrets: secrets)
+        #expect(mail["email"]?.string == email)
+        let confirmed = try await client.send(
+            .post, "/v1/portal/register/confirm", headers: headers(key: nil, json: true),
+            body: #"{"token": "\#(try #require(mail["token"]?.string))"}"#)
+        #expect(confirmed.status == .created, "\(confirmed.text)")
+        let body = try confirmed.json()
         return (try #require(body["token"] as? String), try #require(body["contact_id"] as? String), email)
     }
 
@@ -99,7 +117,7 @@ struct PortalTests {
             #expect(after == before)
             #expect(try await Self.count(fixture, "policy_acceptances") == 0)
 
-            let (token, contact, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (token, contact, email) = try await Self.registered(client, fixture)
             let read = try await client.send(.get, "/v1/contacts/\(contact)", headers: headers(key: fixture.adminKey)).json()
             #expect(read["is_primary"] as? Bool == true)
             #expect(read["email"] as? String == email)
@@ -111,14 +129,20 @@ struct PortalTests {
             let me = try await client.send(.get, "/v1/portal/me", headers: Self.bearer(token))
             #expect(me.status == .ok, "\(me.text)")
             #expect(me.headers[.cacheControl] == "no-store")
-            // The same email again is taken.
-            #expect(try await Self.register(client, email: email.uppercased(), accept: "[]").status != .created)
+            // The same email again: the same answer as for a new one; the person is told by mail.
+            let version2 = try await Self.publishTerms(client, key: fixture.adminKey)
+            let again = try await Self.register(
+                client, email: email.uppercased(), accept: #"[{"kind": "terms", "version": \#(version2), "language": "en"}]"#)
+            #expect(again.status == .accepted, "\(again.text)")
+            let notice = try await Self.mailed(fixture, type: "contact.registration_attempted")
+            #expect(notice["contact_id"]?.string == contact)
+            #expect(notice["token"] == nil)
         }
     }
 
     @Test func aWrongPasswordAnUnknownEmailAndALockedAccountGetOneAnswer() async throws {
         try await Self.withPortal { fixture, client in
-            let (_, contact, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (_, contact, email) = try await Self.registered(client, fixture)
             let wrong = try await Self.login(client, email, "not the password at all")
             let unknown = try await Self.login(client, "nobody-\(SeededPerson.marker())@portal.example")
             #expect(wrong.status == .unauthorized)
@@ -164,7 +188,7 @@ struct PortalTests {
 
     @Test func logoutAndPasswordChangesEndSessions() async throws {
         try await Self.withPortal { fixture, client in
-            let (first, _, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (first, _, email) = try await Self.registered(client, fixture)
             let second = try #require(try await Self.login(client, email).json()["token"] as? String)
             #expect(try await client.send(.post, "/v1/portal/logout", headers: Self.bearer(second)).status == .noContent)
             let ended = try await client.send(.get, "/v1/portal/session", headers: Self.bearer(second))
@@ -215,15 +239,17 @@ struct PortalTests {
             _ = try await client.create(
                 "/v1/webhooks", key: fixture.adminKey,
                 #"{"url": "https://mailer.example/hook", "events": ["contact.password_reset_requested", "contact.portal_invitation"]}"#)
-            let (session, contact, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (session, contact, email) = try await Self.registered(client, fixture)
             for asked in ["nobody@portal.example", email] {
                 let response = try await client.send(
                     .post, "/v1/portal/password-reset", headers: headers(key: nil, json: true), body: #"{"email": "\#(asked)"}"#)
                 #expect(response.status == .accepted)
             }
-            #expect(try await Self.count(fixture, "webhook_events") == 1)
+            #expect(try await Self.count(fixture, "webhook_events WHERE type = 'contact.password_reset_requested'") == 1)
             // At rest the link is sealed: the database alone holds no usable link.
-            let stored: String = try await fixture.pool.query("SELECT payload::text AS p FROM webhook_events").single().decode("p")
+            let stored: String = try await fixture.pool.query(
+                "SELECT payload::text AS p FROM webhook_events WHERE type = 'contact.password_reset_requested'"
+            ).single().decode("p")
             let message = try await Self.deliveredLink(fixture, type: "contact.password_reset_requested")
             let token = try #require(message["token"]?.string)
             #expect(message["contact_id"]?.string == contact)
@@ -291,7 +317,7 @@ struct PortalTests {
 
     @Test func aNewVersionOfThePolicyIsAcceptedAgainBeforeAnythingElse() async throws {
         try await Self.withPortal { fixture, client in
-            let (session, _, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (session, _, email) = try await Self.registered(client, fixture)
             #expect(try await client.send(.get, "/v1/portal/me/consents", headers: Self.bearer(session)).status == .ok)
             let version = try await Self.publishTerms(client, key: fixture.adminKey)
             let login = try await Self.login(client, email)
@@ -317,7 +343,7 @@ struct PortalTests {
     @Test func aSessionReachesItsOwnContactOnlyWhateverTheRequestCarries() async throws {
         try await Self.withPortal { fixture, client in
             let person = try await client.seedPerson(key: fixture.adminKey)
-            let (session, contact, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (session, contact, email) = try await Self.registered(client, fixture)
             let me = try await client.send(.get, "/v1/portal/me", headers: Self.bearer(session))
             #expect(me.text.contains(email))
             #expect(!me.text.contains(person.email) && !me.text.contains(person.contact))
@@ -354,7 +380,7 @@ struct PortalTests {
 
     @Test func anInactiveCustomersContactsCannotLogInAndAreToldWhy() async throws {
         try await Self.withPortal { fixture, client in
-            let (session, contact, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (session, contact, email) = try await Self.registered(client, fixture)
             let customer = try #require(
                 try await client.send(.get, "/v1/contacts/\(contact)", headers: headers(key: fixture.adminKey)).json()["customer_id"]
                     as? String)
@@ -372,7 +398,7 @@ struct PortalTests {
 
     @Test func anErasureLeavesNoAccountSessionOrLink() async throws {
         try await Self.withPortal { fixture, client in
-            let (_, contact, email) = try await Self.registered(client, key: fixture.adminKey)
+            let (_, contact, email) = try await Self.registered(client, fixture)
             _ = try await client.send(
                 .post, "/v1/portal/password-reset", headers: headers(key: nil, json: true), body: #"{"email": "\#(email)"}"#)
             let id = try #require(UUID(uuidString: contact))

@@ -12,12 +12,18 @@ public struct PortalAccounts: Sendable {
     /// One-time links are this, `?token=`, and the token: the page (a frontend's) that asks for
     /// the new password and posts it to `/v1/portal/password-reset/complete`.
     let linkBaseURL: String
+    /// Registration confirmation links are this, `?token=`, and the token: the page (a
+    /// frontend's) that posts it to `/v1/portal/register/confirm`.
+    let registrationLinkBaseURL: String
 
-    public init(database: PostgresPool, hasher: PasswordHasher, secrets: ServerSecrets, linkBaseURL: String) {
+    public init(
+        database: PostgresPool, hasher: PasswordHasher, secrets: ServerSecrets, linkBaseURL: String, registrationLinkBaseURL: String
+    ) {
         self.database = database
         self.hasher = hasher
         self.secrets = secrets
         self.linkBaseURL = linkBaseURL
+        self.registrationLinkBaseURL = registrationLinkBaseURL
     }
 
     public enum Refusal: Error, Sendable, Equatable {
@@ -97,35 +103,6 @@ public struct PortalAccounts: Sendable {
 
     // MARK: Registration and login
 
-    /// Creates the customer, its primary contact and the account, records the acceptances, and
-    /// logs the contact in; all or nothing. A required policy not accepted in its version in
-    /// effect refuses the whole registration.
-    public func register(_ registration: Registration) async throws -> NewSession {
-        let settings = try await PortalSettings.current(on: database)
-        guard settings.enabled, settings.registrationEnabled else { throw Refusal.disabled }
-        // Checked before bcrypt, so that a refused registration costs no hash, and again inside
-        // the transaction, in case a new version took effect meanwhile.
-        try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: database)
-        let hash = try await hasher.hash(registration.password)
-        return try await database.withAmbientTransaction {
-            try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: database)
-            let customer = try await Customers.table.insert(registration.customer, customFields: .object([:]), by: nil, on: database)
-            let contact = try await Contacts.table.insert(
-                registration.contact + [("customer_id", .uuid(customer.id)), ("is_primary", .bool(true))], customFields: .object([:]),
-                by: nil, on: database)
-            try await database.execute(
-                "INSERT INTO portal_accounts (contact_id, password_hash, password_changed_at) VALUES ($1, $2, now())", [contact.id, hash])
-            let policies = Policies(database: database)
-            for acceptance in registration.acceptances {
-                _ = try await policies.accept(
-                    acceptance.kind, version: acceptance.version, language: acceptance.language, by: .contact(contact.id),
-                    origin: .init(context: .registration, ip: registration.ip, userAgent: registration.userAgent))
-            }
-            return try await openSession(
-                for: contact.id, hours: settings.sessionHours, ip: registration.ip, userAgent: registration.userAgent)
-        }
-    }
-
     public enum LoginOutcome: Sendable {
         case loggedIn(NewSession)
         /// Wrong password, unknown email and locked account alike: nothing tells them apart.
@@ -183,7 +160,7 @@ public struct PortalAccounts: Sendable {
             [contactID, settings.maxFailedLogins, settings.lockoutMinutes])
     }
 
-    private func openSession(for contactID: UUID, hours: Int, ip: String?, userAgent: String?) async throws -> NewSession {
+    func openSession(for contactID: UUID, hours: Int, ip: String?, userAgent: String?) async throws -> NewSession {
         let token = Secret.randomToken()
         let row = try await database.query(
             """
@@ -235,22 +212,30 @@ public struct PortalAccounts: Sendable {
     public func changePassword(_ session: Session, current: String, new: String, ip: String?, userAgent: String?) async throws
         -> NewSession?
     {
+        guard try await isCurrentPassword(current, of: session) else { return nil }
         let settings = try await PortalSettings.current(on: database)
-        let row = try await database.query(
-            "SELECT password_hash, coalesce(locked_until > now(), false) AS locked FROM portal_accounts WHERE contact_id = $1",
-            [session.contactID]
-        ).first
-        // A stolen session guesses the password no faster than a login does: the same lock, counted alike.
-        guard let row, try !row.decode("locked", as: Bool.self) else { return nil }
-        guard try await hasher.verify(current, against: try row.decode("password_hash")) else {
-            try await countFailure(of: session.contactID, settings: settings)
-            return nil
-        }
         let newHash = try await hasher.hash(new)
         return try await database.withAmbientTransaction {
             try await setPassword(newHash, of: session.contactID)
             return try await openSession(for: session.contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent)
         }
+    }
+
+    /// Whether `password` is the session's contact's password. A stolen session guesses it no
+    /// faster than a login does: a wrong one counts toward the account's lock, and a locked
+    /// account answers no without bcrypt.
+    public func isCurrentPassword(_ password: String, of session: Session) async throws -> Bool {
+        let settings = try await PortalSettings.current(on: database)
+        let row = try await database.query(
+            "SELECT password_hash, coalesce(locked_until > now(), false) AS locked FROM portal_accounts WHERE contact_id = $1",
+            [session.contactID]
+        ).first
+        guard let row, try !row.decode("locked", as: Bool.self) else { return false }
+        guard try await hasher.verify(password, against: try row.decode("password_hash")) else {
+            try await countFailure(of: session.contactID, settings: settings)
+            return false
+        }
+        return true
     }
 
     /// The new password, no lock, and every session and unused link of the contact ended.
@@ -277,6 +262,7 @@ public struct PortalAccounts: Sendable {
                 SELECT a.contact_id FROM contacts c JOIN portal_accounts a ON a.contact_id = c.id
                 JOIN customers cu ON cu.id = c.customer_id, portal_settings ps
                 WHERE lower(c.email) = lower($1) AND c.active AND cu.active AND ps.enabled
+                  AND lower(a.confirmed_email) = lower(c.email)
                   AND (SELECT count(*) FROM portal_tokens t
                        WHERE t.contact_id = a.contact_id AND t.purpose = 'password_reset' AND t.created_at > now() - interval '1 hour')
                       < $2
@@ -362,12 +348,19 @@ public struct PortalAccounts: Sendable {
                 """
                 UPDATE portal_tokens SET used_at = now()
                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-                RETURNING contact_id
+                RETURNING contact_id, purpose
                 """,
                 [Secret.hash(token)]
             ).first
             guard let row else { return false }
-            try await setPassword(hash, of: try row.decode("contact_id"))
+            let contactID: UUID = try row.decode("contact_id")
+            try await setPassword(hash, of: contactID)
+            if try row.decode("purpose", as: String.self) == LinkPurpose.invitation.rawValue {
+                // The invitation was mailed to the contact's address: using it shows they read it.
+                try await database.execute(
+                    "UPDATE portal_accounts a SET confirmed_email = c.email FROM contacts c WHERE c.id = a.contact_id AND a.contact_id = $1",
+                    [contactID])
+            }
             return true
         }
     }

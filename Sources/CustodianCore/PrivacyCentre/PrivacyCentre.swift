@@ -156,20 +156,47 @@ public struct PrivacyCentre: Sendable {
         ("withdraw_consent", "Art. 7(3)", "POST /v1/public/consent/{token}, at any time, as easily as it was given"),
     ]
 
+    /// What a correction did: the person's view after it, and the new email address waiting for
+    /// confirmation, if one was given.
+    public struct Corrected: Sendable {
+        public let view: JSONValue
+        public let pendingEmail: EmailChanges.Pending?
+    }
+
     /// The person corrects fields settings allow, validated as staff writes are; every change is
-    /// recorded (field, old and new value, when, by the person) by the database.
-    public func correct(_ subject: ConsentSubject, _ values: ColumnValues) async throws -> JSONValue {
+    /// recorded (field, old and new value, when, by the person) by the database. A new email
+    /// address is not written: it is sent a confirmation link (`EmailChanges`), and counts once
+    /// the link is used.
+    public func correct(_ subject: ConsentSubject, _ values: ColumnValues, emailChanges: EmailChanges) async throws -> Corrected {
         let table = subject.kind == .lead ? Leads.table : Contacts.table
         return try await database.transaction(isolation: .repeatableRead) { transaction in
             let allowed = Set(try await Self.settings(on: transaction).correctable(for: subject.kind))
             if let refused = values.first(where: { !allowed.contains($0.column) }) {
                 throw DomainError.invalid([FieldError(field: refused.column, message: "is not a field you can correct here")])
             }
-            if !values.isEmpty {
-                _ = try await table.update(
-                    id: subject.id, values, customFields: nil, expectedRevision: nil, by: nil, in: transaction)
+            var direct = values
+            var newEmail: String?
+            if let index = values.firstIndex(where: { $0.column == "email" }), case .text(let email) = values[index].value {
+                let rows = try await transaction.query("SELECT email FROM \(subject.table) WHERE id = $1 FOR UPDATE", [subject.id])
+                guard let row = rows.first else { throw DomainError.notFound(resource: subject.resource) }
+                let current: String? = try row.decode("email")
+                // The same address in other letter case is no new address: written at once.
+                if current?.lowercased() != email.lowercased() {
+                    newEmail = email
+                    direct.remove(at: index)
+                }
             }
-            return try await Self.view(subject, on: transaction)
+            if !direct.isEmpty {
+                _ = try await table.update(id: subject.id, direct, customFields: nil, expectedRevision: nil, by: nil, in: transaction)
+            }
+            var pending: EmailChanges.Pending?
+            if let newEmail {
+                let row = try await transaction.query("SELECT email, revision FROM \(subject.table) WHERE id = $1", [subject.id]).single()
+                pending = try await emailChanges.request(
+                    subject, newEmail: newEmail, currentEmail: try row.decode("email"), revision: try row.decode("revision"),
+                    on: transaction)
+            }
+            return Corrected(view: try await Self.view(subject, on: transaction), pendingEmail: pending)
         }
     }
 

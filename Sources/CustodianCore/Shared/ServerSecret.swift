@@ -15,6 +15,7 @@ public struct ServerSecret: Sendable {
         case suppressionHash = "custodian/v1/suppression-hash"
         case sealing = "custodian/v1/sealing"
         case formProtection = "custodian/v1/form-protection"
+        case confirmationToken = "custodian/v1/confirmation-token"
     }
 
     private let key: SymmetricKey
@@ -57,8 +58,8 @@ public struct ServerSecret: Sendable {
         Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key))
     }
 
-    func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
-        guard let combined = try AES.GCM.seal(plaintext, using: key(for: .sealing)).combined else { throw ServerSecretError.cannotSeal }
+    func seal(_ plaintext: [UInt8], for use: Use = .sealing) throws -> [UInt8] {
+        guard let combined = try AES.GCM.seal(plaintext, using: key(for: use)).combined else { throw ServerSecretError.cannotSeal }
         return Array(combined)
     }
 
@@ -71,6 +72,12 @@ public struct ServerSecret: Sendable {
         } catch {
             return Array(try AES.GCM.open(box, using: key))
         }
+    }
+
+    /// Opens what `seal(_:for:)` sealed for `use`; nil when it was not (or was changed since).
+    func open(_ sealed: [UInt8], for use: Use) -> [UInt8]? {
+        guard let box = try? AES.GCM.SealedBox(combined: sealed) else { return nil }
+        return (try? AES.GCM.open(box, using: key(for: use))).map(Array.init)
     }
 }
 

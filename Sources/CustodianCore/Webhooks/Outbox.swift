@@ -13,6 +13,10 @@ public enum EventType: String, Sendable, CaseIterable {
     case subjectErased = "subject.erased"
     case passwordResetRequested = "contact.password_reset_requested"
     case portalInvitation = "contact.portal_invitation"
+    case emailConfirmationRequested = "person.email_confirmation_requested"
+    case emailChangeRequested = "person.email_change_requested"
+    case registrationConfirmationRequested = "portal.registration_confirmation_requested"
+    case registrationAttempted = "contact.registration_attempted"
 }
 
 public enum Outbox {
@@ -39,7 +43,7 @@ public enum Outbox {
     static let sealedMember = "sealed"
 
     /// The payload as the receiver gets it: sealed members opened and put in place.
-    static func opened(_ payload: JSONValue, with secrets: ServerSecrets) throws -> JSONValue {
+    public static func opened(_ payload: JSONValue, with secrets: ServerSecrets) throws -> JSONValue {
         guard var members = payload.object, let sealed = members.removeValue(forKey: sealedMember) else { return payload }
         guard let keyID = sealed["key_id"]?.string, let box = sealed["box"]?.string.flatMap({ Data(base64Encoded: $0) }) else {
             return .object(members)

@@ -37,6 +37,14 @@ extension Catalogue {
         "centre.categories": "Gespeicherte Datenarten",
         "centre.regulation": "DSGVO",
         "centre.rights": "Ihre Rechte",
+        "notice.email_confirmation_sent":
+            "Wir haben einen Link an Ihre neue E-Mail-Adresse geschickt. Sie gilt, sobald Sie ihm folgen (innerhalb von 24 Stunden); Ihre übrigen Berichtigungen sind gespeichert.",
+        "email.title": "Neue E-Mail-Adresse bestätigen",
+        "email.text": "Bestätigen Sie, dass diese Adresse Ihnen gehört. Bis dahin verwenden wir die bisherige Adresse.",
+        "email.button": "Meine neue Adresse bestätigen",
+        "email.done": "Ihre neue E-Mail-Adresse ist bestätigt.",
+        "email.invalid":
+            "Dieser Link ist nicht gültig: Er ist abgelaufen, wurde schon benutzt, oder Ihre Daten haben sich seitdem geändert. Bitten Sie erneut um die Änderung.",
         "notice.corrected": "Ihre Berichtigungen sind gespeichert.",
         "notice.consent_given": "Ihre Einwilligung ist erfasst.",
         "notice.consent_withdrawn": "Ihr Widerruf ist erfasst.",

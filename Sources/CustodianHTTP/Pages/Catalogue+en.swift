@@ -37,6 +37,14 @@ extension Catalogue {
         "centre.categories": "Kinds of data held",
         "centre.regulation": "GDPR",
         "centre.rights": "Your rights",
+        "notice.email_confirmation_sent":
+            "We sent a link to your new email address. It counts once you follow that link (within 24 hours); your other corrections are saved.",
+        "email.title": "Confirm your new email address",
+        "email.text": "Confirm that this address is yours. Until you do, we keep using the address we had.",
+        "email.button": "Confirm my new address",
+        "email.done": "Your new email address is confirmed.",
+        "email.invalid":
+            "This link is not valid: it has expired, was used already, or your data changed since it was sent. Ask for the change again.",
         "notice.corrected": "Your corrections are saved.",
         "notice.consent_given": "Your consent is recorded.",
         "notice.consent_withdrawn": "Your withdrawal is recorded.",

@@ -58,8 +58,17 @@ struct PrivacyCentrePage {
     private func changing(
         _ request: Request, _ person: Person, done: String, _ change: () async throws -> Void
     ) async throws -> Response {
-        do {
+        try await changing(request, person) {
             try await change()
+            return done
+        }
+    }
+
+    /// As above; the change says which notice fits what it did.
+    private func changing(_ request: Request, _ person: Person, _ change: () async throws -> String) async throws -> Response {
+        let done: String
+        do {
+            done = try await change()
         } catch DomainError.invalid(let problems) {
             return try await render(request, person, errors: problems, status: .unprocessableContent)
         } catch DomainError.conflict(let reason) {
@@ -70,7 +79,7 @@ struct PrivacyCentrePage {
 
     @Sendable func correct(_ request: Request, _: AppRequestContext, _ person: Person) async throws -> Response {
         let body = try await form(request, person)
-        return try await changing(request, person, done: "notice.corrected") {
+        return try await changing(request, person) {
             let allowed = try await own.centre.settings().correctable(for: person.subject.kind)
             var members: [String: JSONValue] = [:]
             for name in allowed {
@@ -82,7 +91,8 @@ struct PrivacyCentrePage {
             let table = person.subject.kind == .lead ? Leads.table : Contacts.table
             let values = fields.columnValues(table.columns.filter { allowed.contains($0.name) }, creating: false)
             try fields.finish()
-            _ = try await own.centre.correct(person.subject, values)
+            let corrected = try await own.centre.correct(person.subject, values, emailChanges: own.emailChanges)
+            return corrected.pendingEmail == nil ? "notice.corrected" : "notice.email_confirmation_sent"
         }
     }
 

@@ -6,11 +6,15 @@ import Hummingbird
 struct PortalMeRoutes {
     let auth: PortalAuthenticator
     let own: OwnData
+    let accounts: PortalAccounts
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/portal/me", use: auth.requiring { request, _, session in try await own.view(request, person: session.person) })
         routes.on(
-            .patch, "/v1/portal/me", use: auth.requiring { request, _, session in try await own.correct(request, person: session.person) })
+            .patch, "/v1/portal/me",
+            use: auth.requiring { request, _, session in
+                try await own.correct(request, person: session.person) { try await accounts.isCurrentPassword($0, of: session) }
+            })
         routes.on(
             .get, "/v1/portal/me/consents",
             use: auth.requiring { request, _, session in try await own.consents(request, person: session.person) })

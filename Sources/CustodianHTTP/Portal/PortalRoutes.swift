@@ -20,6 +20,7 @@ struct PortalRoutes {
             gate.guarding(scope: "portal-login", tokenLooksValid: { _ in true }, handler)
         }
         routes.on(.post, "/v1/portal/register", use: counted(registerAccount))
+        routes.on(.post, "/v1/portal/register/confirm", use: counted(confirmRegistration))
         routes.on(.post, "/v1/portal/login", use: counted(login))
         routes.on(.post, "/v1/portal/password-reset", use: counted(requestReset))
         routes.on(.post, "/v1/portal/password-reset/complete", use: counted(completeReset))
@@ -52,8 +53,9 @@ struct PortalRoutes {
         return password
     }
 
-    /// A new customer with the contact as its primary contact, the account and the acceptances;
-    /// the contact is logged in.
+    /// Always 202 once the registration is valid: a confirmation link goes to the address (or,
+    /// when a contact has it already, a notice to that person). Nothing is created until the
+    /// link is used (`confirmRegistration`).
     @Sendable func registerAccount(_ request: Request, context: AppRequestContext) async throws -> Response {
         var fields = try await RequestFields.read(request)
         let contact = fields.columnValues(Self.contactColumns, creating: true)
@@ -62,11 +64,24 @@ struct PortalRoutes {
         let acceptances = fields.acceptances("accept")
         try fields.finish()
         guard let password else { throw DomainError.invalid([]) }
-        let session = try await PortalAuthenticator.refusals {
+        try await PortalAuthenticator.refusals {
             try await accounts.register(
                 .init(
                     customer: customer, contact: contact, password: password, acceptances: acceptances,
                     ip: context.clientIP?.description, userAgent: request.userAgentForRecords))
+        }
+        return Response(status: .accepted)
+    }
+
+    /// The link mailed to a registration's address, used: the customer, its primary contact, the
+    /// account and the acceptances are created, and the contact is logged in.
+    @Sendable func confirmRegistration(_ request: Request, context _: AppRequestContext) async throws -> Response {
+        var fields = try await RequestFields.read(request)
+        let token = fields.string("token", required: true, maxLength: ConfirmationToken.maxLength).value
+        try fields.finish()
+        guard let token, let session = try await PortalAuthenticator.refusals({ try await accounts.confirmRegistration(token: token) })
+        else {
+            throw DomainError.invalid([FieldError(field: "token", message: "is not a valid link: unknown, used or expired")])
         }
         return Self.sessionResponse(session, status: .created)
     }

@@ -18,6 +18,7 @@ struct OwnData: Sendable {
     let centre: PrivacyCentre
     /// How long a chunk of a person's export waits for a reader who stopped reading.
     let exportStallTimeout: Duration
+    let emailChanges: EmailChanges
     let ledger: ConsentLedger
 
     private static func personal(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
@@ -33,13 +34,30 @@ struct OwnData: Sendable {
     }
 
     /// The person corrects the fields the settings allow (422 naming any other), validated as
-    /// staff writes are.
-    func correct(_ request: Request, person: ConsentSubject) async throws -> Response {
+    /// staff writes are. A new email is sent a confirmation link instead of being written; the
+    /// answer says where it went (`email_confirmation`). With `passwordCheck` (the customer area),
+    /// a new email needs `current_password` too.
+    func correct(
+        _ request: Request, person: ConsentSubject, passwordCheck: (@Sendable (String) async throws -> Bool)? = nil
+    ) async throws -> Response {
         var fields = try await RequestFields.read(request)
         // Validated as staff writes are; which of them the person may correct, the centre decides.
         let values = fields.columnValues((person.kind == .lead ? Leads.table : Contacts.table).columns, creating: false)
+        var currentPassword: String?
+        if passwordCheck != nil {
+            let changesEmail = values.contains { if case .text = $0.value { $0.column == "email" } else { false } }
+            if changesEmail || fields.has("current_password") { currentPassword = fields.password("current_password") }
+        }
         try fields.finish()
-        return Self.personal(try await centre.correct(person, values))
+        if let passwordCheck, let currentPassword, try await !passwordCheck(currentPassword) {
+            throw DomainError.invalid([FieldError(field: "current_password", message: "is not your current password")])
+        }
+        let corrected = try await centre.correct(person, values, emailChanges: emailChanges)
+        guard case .object(var members) = corrected.view, let pending = corrected.pendingEmail else {
+            return Self.personal(corrected.view)
+        }
+        members["email_confirmation"] = .object(["sent_to": .string(pending.email), "expires_at": .timestamp(pending.expiresAt)])
+        return Self.personal(.object(members))
     }
 
     /// The person's own cases, oldest first.

@@ -40,6 +40,9 @@ public struct RequestFields {
         errors.append(FieldError(field: field, message: message))
     }
 
+    /// Whether the body has `field` at all (reading nothing).
+    func has(_ field: String) -> Bool { members[field] != nil }
+
     /// The raw member, marked as read; for fields with a shape of their own.
     mutating func rawMember(_ field: String) -> JSONValue? {
         seen.insert(field)

@@ -1,0 +1,42 @@
+import Foundation
+
+/// A one-time capability sent to an email address to prove it is the person's: what it confirms
+/// (a new email, a registration) travels inside the token, sealed with the server's
+/// confirmation-token key (AES-GCM), so nothing personal waits in the database for a
+/// confirmation that may never come. Tokens expire; each use says what makes it single-use (a
+/// record's revision, an address not yet taken).
+public enum ConfirmationToken {
+    /// Tokens are a few hundred bytes; anything much longer is not one of ours.
+    public static let maxLength = 8192
+
+    public enum Purpose: String, Sendable {
+        case emailChange = "email_change"
+        case registration
+    }
+
+    /// base64url of the sealed `{"purpose", "expires", "body"}`.
+    static func issue(_ purpose: Purpose, body: JSONValue, lifetime: TimeInterval, with secrets: ServerSecrets) throws -> (
+        token: String, expiresAt: Date
+    ) {
+        let expiresAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + lifetime).rounded(.down))
+        let content = JSONValue.object([
+            "purpose": .string(purpose.rawValue), "expires": .integer(Int(expiresAt.timeIntervalSince1970)), "body": body,
+        ])
+        let sealed = try secrets.current.seal(content.serialized(), for: .confirmationToken)
+        return (Data(sealed).base64URLEncoded, expiresAt)
+    }
+
+    /// The body of a token issued for `purpose` under any of the keys, unexpired; nil otherwise.
+    static func open(_ token: String, as purpose: Purpose, with secrets: ServerSecrets) -> JSONValue? {
+        guard token.utf8.count <= maxLength, let sealed = Data(base64URLEncoded: token) else { return nil }
+        for secret in secrets.all {
+            guard let opened = secret.open(Array(sealed), for: .confirmationToken),
+                let content = JSONValue(json: String(decoding: opened, as: UTF8.self)),
+                content["purpose"]?.string == purpose.rawValue,
+                case .integer(let expires)? = content["expires"], Double(expires) > Date().timeIntervalSince1970
+            else { continue }
+            return content["body"]
+        }
+        return nil
+    }
+}
