@@ -131,10 +131,9 @@ struct MigrationOptions: ParsableArguments {
     /// tables and wait for each other's lock.
     func makePool(database: DatabaseOptions, logger: Logger) throws -> PostgresPool {
         // The owner's URL alone is enough: a one-shot migrate container never holds the API's.
-        let connectionString =
-            try Setting<String?>(environmentKey: "CUSTODIAN_MIGRATE_DATABASE_URL", defaultValue: .some(nil), parse: { $0 })
-            .resolve(flag: migrateDatabaseURL)
-            ?? Setting("DATABASE_URL", default: nil).resolve(flag: database.databaseURL)
+        let environment = ProcessInfo.processInfo.environment
+        let ownersURL = migrateDatabaseURL ?? environment["CUSTODIAN_MIGRATE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let connectionString = try ownersURL ?? Setting("DATABASE_URL", default: nil).resolve(flag: database.databaseURL)
         return PostgresPool(
             configuration: .init(connectionString: connectionString, maxConnections: 1, limits: .unlimited),
             logger: logger

@@ -89,26 +89,25 @@ struct WebhookDestinationTests {
                     let sender = WebhookDispatcher(
                         deliveries: WebhookDeliveries(database: fixture.pool, secrets: WebhookTests.secrets),
                         configuration: .init(
-                            pollInterval: .milliseconds(50), firstRetryDelay: .seconds(60), requestTimeout: .seconds(2),
+                            pollInterval: .milliseconds(50), firstRetryDelay: .seconds(60), requestTimeout: .seconds(5),
                             destinations: WebhookTests.loopbackAllowed),
                         logger: TestPostgres.logger
                     )
                     let running = Task { try await sender.run() }
                     defer { running.cancel() }
                     try await TestPostgres.waitUntil { !stalling.received.isEmpty }
-                    // Work that comes while the stalled delivery is in flight goes out at once.
+                    // Work that comes while the stalled delivery is in flight goes out before it ends.
                     _ = try await support.register(client, key: fixture.adminKey, url: quick.url, events: ["request.received"])
-                    let started = ContinuousClock.now
                     _ = try await support.openCase(client, key: fixture.adminKey)
                     try await TestPostgres.waitUntil(timeout: .seconds(5)) { !quick.received.isEmpty }
-                    #expect(ContinuousClock.now - started < .seconds(1.5))
+                    #expect(try await support.attempts(client, key: fixture.adminKey, endpoint: slowEndpoint).isEmpty)
                     // The stalled one ends at its deadline, as a failure, although its head said 200.
-                    try await TestPostgres.waitUntil(timeout: .seconds(6)) {
+                    try await TestPostgres.waitUntil(timeout: .seconds(10)) {
                         try await !support.attempts(client, key: fixture.adminKey, endpoint: slowEndpoint).isEmpty
                     }
                     let attempt = try #require(try await support.attempts(client, key: fixture.adminKey, endpoint: slowEndpoint).first)
                     #expect((attempt["error"] as? String)?.contains("deadline") == true)
-                    #expect((attempt["duration_ms"] as? Int).map { $0 >= 1_900 && $0 < 4_000 } == true)
+                    #expect((attempt["duration_ms"] as? Int).map { $0 >= 4_900 } == true)
                 }
             }
         }

@@ -9,7 +9,7 @@ import TestSupport
 /// and answers with the statuses it is told to, then 204, each after `delay`.
 final class WebhookReceiver: Sendable {
     let delay: Duration
-    /// Answers 200 at once, sends one byte of its body, and then nothing for a minute.
+    /// Answers 200 at once, sends one byte of its body, and then nothing for ten seconds.
     let stallsBody: Bool
     /// Answers 307 with this Location instead.
     let redirect: String?
@@ -60,7 +60,7 @@ final class WebhookReceiver: Sendable {
                     status: .ok,
                     body: ResponseBody(contentLength: 2) { writer in
                         try await writer.write(ByteBuffer(string: "{"))
-                        try await Task.sleep(for: .seconds(60))
+                        try await Task.sleep(for: .seconds(10))
                         try await writer.write(ByteBuffer(string: "}"))
                         try await writer.finish(nil)
                     }

@@ -1,3 +1,4 @@
+import Foundation
 import Migrations
 import Postgres
 import TestSupport
@@ -110,6 +111,32 @@ struct APIRoleTests {
                     try await api.execute("CREATE TEMP TABLE erasure_tombstones (subject_id uuid)")
                 }
                 #expect(error.sqlState == "42501")
+            }
+        }
+    }
+
+    @Test func serveRefusesARoleThatCanCreateRolesOrDatabasesOrActsAsTheOwner() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            let owner = try #require(TestRole.owner.name)
+            // Roles of this test's own: roles belong to the whole server, which other tests share.
+            let suffix = UUID().uuidString.prefix(8).lowercased()
+            for (attribute, expected) in [
+                ("CREATEROLE", "has CREATEROLE"), ("CREATEDB", "has CREATEDB"), ("IN ROLE \(owner)", "member of their owner"),
+            ] {
+                let name = "custodian_test_unfit_\(suffix)_\(expected.count)"
+                try await database.withPool { superuser in
+                    try await superuser.execute("CREATE ROLE \(name) LOGIN \(attribute)")
+                }
+                do {
+                    let pool = PostgresPool(
+                        configuration: .init(
+                            connectionString: database.serverConnectionString, databaseName: database.name, user: name, maxConnections: 1),
+                        logger: TestPostgres.logger)
+                    let error = await #expect(throws: MigrationError.self) { try await APIRole.requireUnprivileged(pool) }
+                    #expect(error.map { "\($0)".contains(expected) } == true, "\(attribute): \(error.map { "\($0)" } ?? "")")
+                    await pool.close()
+                }
+                try await database.withPool { superuser in try await superuser.execute("DROP ROLE \(name)") }
             }
         }
     }
