@@ -7,7 +7,7 @@ import Foundation
 /// record's revision, an address not yet taken).
 public enum ConfirmationToken {
     /// Tokens are a few hundred bytes; anything much longer is not one of ours.
-    public static let maxLength = 8192
+    public static let maxLength = 4096
 
     public enum Purpose: String, Sendable {
         case emailChange = "email_change"
@@ -26,9 +26,18 @@ public enum ConfirmationToken {
         return (Data(sealed).base64URLEncoded, expiresAt)
     }
 
+    /// Whether `text` has a token's shape (base64url, not too long): checked before anything else.
+    public static func couldBeToken(_ text: String) -> Bool {
+        (1...maxLength).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            }
+    }
+
     /// The body of a token issued for `purpose` under any of the keys, unexpired; nil otherwise.
     static func open(_ token: String, as purpose: Purpose, with secrets: ServerSecrets) -> JSONValue? {
-        guard token.utf8.count <= maxLength, let sealed = Data(base64URLEncoded: token) else { return nil }
+        guard couldBeToken(token), let sealed = Data(base64URLEncoded: token) else { return nil }
         for secret in secrets.all {
             guard let opened = secret.open(Array(sealed), for: .confirmationToken),
                 let content = JSONValue(json: String(decoding: opened, as: UTF8.self)),

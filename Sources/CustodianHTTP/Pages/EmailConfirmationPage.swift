@@ -25,8 +25,8 @@ struct EmailConfirmationPage {
     @Sendable func ask(_ request: Request, _: AppRequestContext) async throws -> Response {
         let language = PageLanguage(request)
         func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }
-        let token = request.uri.queryParameters.get("token") ?? ""
-        guard !token.isEmpty, token.utf8.count <= ConfirmationToken.maxLength else {
+        let tokens = request.uri.queryParameters.getAll("token")
+        guard tokens.count == 1, let token = tokens.first, ConfirmationToken.couldBeToken(token) else {
             throw PageError(status: .notFound, message: Catalogue.text("email.invalid", language))
         }
         let (nonce, cookie) = pageForms.nonce(request)
