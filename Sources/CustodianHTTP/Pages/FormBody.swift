@@ -27,7 +27,10 @@ struct FormBody: Sendable {
             guard let name = decode(halves[0]), let value = decode(halves.count > 1 ? halves[1] : "") else {
                 throw ProblemError(.badRequest, detail: "the form is not valid URL encoding")
             }
-            if name.contains("\0") || value.contains("\0") { throw ProblemError(.badRequest, detail: "the form holds a NUL byte") }
+            // A NUL is valid URL encoding but no text the database can hold: invalid input, as in JSON bodies.
+            if name.contains("\0") || value.contains("\0") {
+                throw ProblemError(.validationFailed, detail: "the form holds a NUL character")
+            }
             pairs.append((name, value))
         }
         return FormBody(pairs: pairs)
