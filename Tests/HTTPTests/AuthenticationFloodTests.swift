@@ -19,20 +19,8 @@ struct AuthenticationFloodTests {
     static let slowSingleHasher = ServerSettings(
         passwordCost: 13, passwordChecksInFlight: 1, portalLinkBaseURL: "https://portal.example/password")
 
-    private static func withPortal(
-        _ settings: ServerSettings, _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
-    ) async throws {
-        try await StaffFixture.withApp(settings: settings) { fixture, client in
-            let enabled = try await client.send(
-                .patch, "/v1/settings/portal", headers: headers(key: fixture.adminKey, json: true),
-                body: #"{"enabled": true, "registration_enabled": true, "max_failed_logins": 3}"#)
-            #expect(enabled.status == .ok, "\(enabled.text)")
-            try await body(fixture, client)
-        }
-    }
-
     @Test func passwordChecksBeyondTheCapAreBusyAndALockedAccountNeverReachesBcrypt() async throws {
-        try await Self.withPortal(Self.slowSingleHasher) { fixture, client in
+        try await PortalTests.withPortal(settings: Self.slowSingleHasher) { fixture, client in
             let (_, contact, email) = try await PortalTests.registered(client, fixture, secrets: Self.slowSingleHasher.secrets)
             // Two checks at once, one slot: one of them is refused at once.
             async let first = PortalTests.login(client, "nobody-1@portal.example")

@@ -15,7 +15,8 @@ struct PortalTests {
     static let password = "correct horse battery"
 
     static func withPortal(
-        registration: Bool = true, _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
+        settings: ServerSettings = settings, registration: Bool = true,
+        _ body: @Sendable @escaping (StaffFixture, ContractClient) async throws -> Void
     ) async throws {
         try await StaffFixture.withApp(settings: settings) { fixture, client in
             let enabled = try await client.send(

@@ -91,10 +91,7 @@ struct PortalRoutes {
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         let address = context.clientIP?.rateLimitKey ?? "unknown"
         if let seconds = throttle.wait(for: address) {
-            var headers = HTTPFields()
-            headers[.retryAfter] = "\(seconds)"
-            throw ProblemError(
-                .tooManyRequests, detail: "too many failed logins from your address; try again in \(seconds) s", headers: headers)
+            throw ProblemError.tooManyRequests("failed logins", retryAfterSeconds: seconds)
         }
         var fields = try await RequestFields.read(request)
         let email = fields.email("email", required: true).value

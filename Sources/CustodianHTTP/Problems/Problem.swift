@@ -120,6 +120,13 @@ public struct ProblemError: Error, Sendable {
         serviceUnavailable(.busy, detail, retryAfterSeconds: 1)
     }
 
+    /// 429 with `Retry-After`: the client's address must wait `seconds` (`what` says what it did too often).
+    static func tooManyRequests(_ what: String, retryAfterSeconds seconds: Int) -> ProblemError {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "\(seconds)"
+        return ProblemError(.tooManyRequests, detail: "too many \(what) from your address; try again in \(seconds) s", headers: headers)
+    }
+
     /// 503 with `Retry-After`: a statement ran into its lock or statement timeout.
     static func databaseTimeout(_ detail: String) -> ProblemError {
         serviceUnavailable(.databaseTimeout, detail, retryAfterSeconds: 1)

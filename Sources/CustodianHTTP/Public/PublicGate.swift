@@ -66,11 +66,7 @@ final class PublicGate: Sendable {
                 decision = limiter.countLocally(scope: scope, client: client)
             }
             if case .refused(let seconds) = decision {
-                var headers = HTTPFields()
-                headers[.retryAfter] = "\(seconds)"
-                throw ProblemError(
-                    .tooManyRequests, detail: "too many requests from your address; try again in \(seconds) s", headers: headers
-                )
+                throw ProblemError.tooManyRequests("requests", retryAfterSeconds: seconds)
             }
             return try await handler(request, context)
         }

@@ -54,10 +54,7 @@ struct StaffAuthenticator: Sendable {
         // Only a failure that cost a database lookup counts (a key of the wrong shape costs none).
         let address = context.clientIP?.rateLimitKey ?? "unknown"
         if let seconds = failures.wait(for: address) {
-            var headers = HTTPFields()
-            headers[.retryAfter] = "\(seconds)"
-            throw ProblemError(
-                .tooManyRequests, detail: "too many failed authentications from your address; try again in \(seconds) s", headers: headers)
+            throw ProblemError.tooManyRequests("failed authentications", retryAfterSeconds: seconds)
         }
         guard let staff = try await directory.authenticate(key: String(key)) else {
             if key.hasPrefix(APIKeySecret.scheme) { failures.failed(address) }
