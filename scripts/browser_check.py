@@ -7,9 +7,11 @@ form), checks each step's outcome on the page and through the API, and exits non
 first thing that is not as a person should see it.
 """
 
+import http.server
 import json
 import os
 import sys
+import threading
 import time
 import urllib.request
 from urllib.error import HTTPError
@@ -39,6 +41,26 @@ def api(method, path, body=None):
             return json.loads(text) if text else None
     except HTTPError as error:
         raise SystemExit(f"{method} {path} -> {error.code}: {error.read().decode()}")
+
+
+class Mailer(http.server.BaseHTTPRequestHandler):
+    """The company's mailer: receives the webhooks that carry links to mail, and keeps them."""
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Mailer.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_mailer():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mailer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/mailer"
 
 
 def check(condition, what):
@@ -135,6 +157,35 @@ try:
     check([c["field"] for c in corrections] == ["phone"] and corrections[0]["corrected_by"] == "person",
           "the correction is recorded as the person's")
     shot("corrected")
+
+    # A new email counts once confirmed through the link mailed to it (the mailer is a webhook
+    # on the inside, allowed by CUSTODIAN_WEBHOOK_ALLOWED_NETWORKS).
+    api("POST", "/v1/webhooks", {"url": start_mailer(), "events": ["person.email_confirmation_requested"]})
+    new_email = f"greta.neu{MARK}@example.org"
+    email = driver.find_element(By.ID, "field-email")
+    email.clear()
+    email.send_keys(new_email)
+    email.find_element(By.XPATH, "ancestor::form").submit()
+    check("We sent a link to your new email address." in wait_for("We sent a link"), "the page says a link went to the new address")
+    check(api("GET", f"/v1/leads/{lead['id']}")["email"] == f"greta{MARK}@example.org", "the email is not changed yet")
+    shot("email-link-sent")
+    for _ in range(150):
+        if Mailer.received:
+            break
+        time.sleep(0.1)
+    check(len(Mailer.received) == 1, "the mailer received the confirmation link")
+    mail = Mailer.received[0]["data"]
+    check(mail["email"] == new_email and mail["link"].startswith(BASE + "/confirm-email?token="), "it is addressed to the new email")
+    driver.get(mail["link"])
+    # The person's browser speaks German, and so does the page the mail leads to.
+    check("Neue E-Mail-Adresse bestätigen" in text(), "the link asks (in German) before it changes anything")
+    check(api("GET", f"/v1/leads/{lead['id']}")["email"] == f"greta{MARK}@example.org", "opening the link changes nothing")
+    shot("email-confirm")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Meine neue Adresse bestätigen']").click()
+    check("Ihre neue E-Mail-Adresse ist bestätigt." in wait_for("ist bestätigt"), "the confirmation is shown")
+    check(api("GET", f"/v1/leads/{lead['id']}")["email"] == new_email, "the new email counts")
+    shot("email-confirmed")
+    driver.get(centre + "?lang=en")
 
     driver.find_element(By.XPATH, "//button[normalize-space()='Withdraw consent']").click()
     page = wait_for("Your withdrawal is recorded.")
