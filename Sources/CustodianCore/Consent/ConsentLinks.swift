@@ -101,7 +101,7 @@ public struct ConsentLinks: Sendable {
                 endedAt: try row.decode("ended_at"),
                 endedBy: try row.decode("ended_by"),
                 endReason: try row.decode("end_reason"),
-                state: Link.State(rawValue: try row.decode("state")) ?? .ended
+                state: try row.decode("state", as: Link.State.self)
             )
         }
     }

@@ -59,8 +59,8 @@ public struct ConsentPurposes: Sendable {
             id: try row.decode("id"),
             name: try row.decode("name"),
             description: try row.decode("description"),
-            lawfulBasis: LawfulBasis(rawValue: try row.decode("lawful_basis")) ?? .consent,
-            appliesTo: AppliesTo(rawValue: try row.decode("applies_to")) ?? .both,
+            lawfulBasis: try row.decode("lawful_basis", as: LawfulBasis.self),
+            appliesTo: try row.decode("applies_to", as: AppliesTo.self),
             active: try row.decode("active"),
             currentVersion: try row.decode("current_version"),
             revision: try row.decode("revision"),
@@ -107,7 +107,7 @@ public struct ConsentPurposes: Sendable {
                 version: try row.decode("version"),
                 name: try row.decode("name"),
                 description: try row.decode("description"),
-                lawfulBasis: LawfulBasis(rawValue: try row.decode("lawful_basis")) ?? .consent,
+                lawfulBasis: try row.decode("lawful_basis", as: LawfulBasis.self),
                 createdAt: try row.decode("created_at")
             )
         }

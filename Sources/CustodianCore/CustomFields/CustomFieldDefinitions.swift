@@ -39,10 +39,10 @@ public struct CustomFieldDefinitions: Sendable {
     static func definition(from row: Row) throws -> Definition {
         Definition(
             id: try row.decode("id"),
-            entity: Entity(rawValue: try row.decode("entity")) ?? .lead,
+            entity: try row.decode("entity", as: Entity.self),
             key: try row.decode("key"),
             label: try row.decode("label"),
-            type: FieldType(rawValue: try row.decode("type")) ?? .text,
+            type: try row.decode("type", as: FieldType.self),
             options: try row.decode("options", as: JSONB<[String]>.self).value,
             required: try row.decode("required"),
             visibleToSubject: try row.decode("visible_to_subject"),

@@ -191,7 +191,7 @@ public struct Erasures: Sendable {
             if subjectID == requestCase.subjectID { counts = try row.decode("counts", as: JSONValue.self) }
             tombstones.append(
                 Erasure.Tombstone(
-                    subjectType: RequestCases.SubjectType(rawValue: try row.decode("subject_type")) ?? .lead, subjectID: subjectID,
+                    subjectType: try row.decode("subject_type", as: RequestCases.SubjectType.self), subjectID: subjectID,
                     chainSeq: try row.decode("chain_seq"), chainHash: try row.decode("chain_hash")
                 )
             )

@@ -179,7 +179,7 @@ public struct PersonExports: Sendable {
                 (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column, as: String.self).utf8))) ?? []
             }
             return Record(
-                id: try row.decode("id"), audience: Audience(rawValue: try row.decode("audience")) ?? .staff,
+                id: try row.decode("id"), audience: try row.decode("audience", as: Audience.self),
                 exportedBy: try row.decode("exported_by"), requestID: try row.decode("request_id"), sections: try names("sections"),
                 leftOut: try names("left_out"), byteSize: try row.decode("byte_size"), createdAt: try row.decode("created_at")
             )

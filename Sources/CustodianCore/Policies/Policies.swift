@@ -51,8 +51,8 @@ public struct Policies: Sendable {
 
     static func version(from row: Row) throws -> Version {
         Version(
-            id: try row.decode("id"), kind: Kind(rawValue: try row.decode("kind")) ?? .terms, version: try row.decode("version"),
-            language: Language(rawValue: try row.decode("language")) ?? .en, title: try row.decode("title"),
+            id: try row.decode("id"), kind: try row.decode("kind", as: Kind.self), version: try row.decode("version"),
+            language: try row.decode("language", as: Language.self), title: try row.decode("title"),
             body: try row.decode("body"), effectiveAt: try row.decode("effective_at"), publishedAt: try row.decode("published_at"),
             publishedBy: try row.decode("published_by"))
     }
@@ -164,9 +164,9 @@ public struct Policies: Sendable {
         let id: UUID = try row.decode("subject_id")
         return Acceptance(
             id: try row.decode("id"), subject: try row.decode("subject_type", as: String.self) == "lead" ? .lead(id) : .contact(id),
-            kind: Kind(rawValue: try row.decode("kind")) ?? .terms, version: try row.decode("version"),
-            language: Language(rawValue: try row.decode("language")) ?? .en, acceptedAt: try row.decode("accepted_at"),
-            context: Context(rawValue: try row.decode("context")) ?? .staff, contextID: try row.decode("context_id"),
+            kind: try row.decode("kind", as: Kind.self), version: try row.decode("version"),
+            language: try row.decode("language", as: Language.self), acceptedAt: try row.decode("accepted_at"),
+            context: try row.decode("context", as: Context.self), contextID: try row.decode("context_id"),
             ip: try row.decode("ip"), userAgent: try row.decode("user_agent"), staffID: try row.decode("staff_id"))
     }
 
@@ -235,7 +235,7 @@ public struct Policies: Sendable {
     /// The default language, for texts missing in the one asked for.
     public func defaultLanguage() async throws -> (language: Language, revision: Int64, updatedAt: Date) {
         let row = try await database.query("SELECT default_language, revision, updated_at FROM policy_settings").single()
-        return (Language(rawValue: try row.decode("default_language")) ?? .en, try row.decode("revision"), try row.decode("updated_at"))
+        return (try row.decode("default_language", as: Language.self), try row.decode("revision"), try row.decode("updated_at"))
     }
 
     public func setDefaultLanguage(_ language: Language, expectedRevision: Int64?, by actor: UUID) async throws -> (
@@ -248,7 +248,7 @@ public struct Policies: Sendable {
                 "UPDATE policy_settings SET default_language = $1, updated_by = $2 RETURNING default_language, revision, updated_at",
                 [language.rawValue, actor]
             ).single()
-            return (Language(rawValue: try row.decode("default_language")) ?? .en, try row.decode("revision"), try row.decode("updated_at"))
+            return (try row.decode("default_language", as: Language.self), try row.decode("revision"), try row.decode("updated_at"))
         }
     }
 }

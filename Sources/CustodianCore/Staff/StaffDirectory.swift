@@ -18,12 +18,11 @@ public struct StaffDirectory: Sendable {
         """
 
     static func member(from row: Row) throws -> StaffMember {
-        let roleName: String = try row.decode("role")
-        return StaffMember(
+        StaffMember(
             id: try row.decode("id"),
             name: try row.decode("name"),
             email: try row.decode("email"),
-            role: StaffRole(rawValue: roleName) ?? .readonly,
+            role: try row.decode("role", as: StaffRole.self),
             active: try row.decode("active"),
             revision: try row.decode("revision"),
             createdAt: try row.decode("created_at"),

@@ -150,3 +150,13 @@ enum HexDigit {
         }
     }
 }
+
+/// A closed set of values kept in a text column (a case's status, a consent's action): decoding a
+/// value outside the set fails (`invalidValue`), so a row the code does not understand is an error,
+/// never a valid-looking default.
+public protocol PostgresTextEnum: PostgresValueDecodable, RawRepresentable where RawValue == String {}
+
+extension PostgresTextEnum {
+    public static func accepts(_ type: PostgresType) -> Bool { type.isTextual }
+    public init?(postgresText text: String, type: PostgresType) { self.init(rawValue: text) }
+}
