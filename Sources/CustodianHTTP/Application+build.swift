@@ -246,7 +246,7 @@ public func buildApplication(
     let parts = buildRouter(settings: settings, database: database, publicDatabase: publicDatabase, logger: logger)
     var app = Application(
         router: parts.router,
-        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(WebhookDeliveries.milliseconds(settings.idleTimeout))))),
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
         onServerRunning: onServerRunning,
         logger: logger

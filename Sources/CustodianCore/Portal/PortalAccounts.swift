@@ -225,14 +225,13 @@ public struct PortalAccounts: Sendable {
     /// faster than a login does: a wrong one counts toward the account's lock, and a locked
     /// account answers no without bcrypt.
     public func isCurrentPassword(_ password: String, of session: Session) async throws -> Bool {
-        let settings = try await PortalSettings.current(on: database)
         let row = try await database.query(
             "SELECT password_hash, coalesce(locked_until > now(), false) AS locked FROM portal_accounts WHERE contact_id = $1",
             [session.contactID]
         ).first
         guard let row, try !row.decode("locked", as: Bool.self) else { return false }
         guard try await hasher.verify(password, against: try row.decode("password_hash")) else {
-            try await countFailure(of: session.contactID, settings: settings)
+            try await countFailure(of: session.contactID, settings: try await PortalSettings.current(on: database))
             return false
         }
         return true
@@ -355,7 +354,7 @@ public struct PortalAccounts: Sendable {
             guard let row else { return false }
             let contactID: UUID = try row.decode("contact_id")
             try await setPassword(hash, of: contactID)
-            if try row.decode("purpose", as: String.self) == LinkPurpose.invitation.rawValue {
+            if try row.decode("purpose", as: LinkPurpose.self) == .invitation {
                 // The invitation was mailed to the contact's address: using it shows they read it.
                 try await database.execute(
                     "UPDATE portal_accounts a SET confirmed_email = c.email FROM contacts c WHERE c.id = a.contact_id AND a.contact_id = $1",

@@ -22,7 +22,7 @@ extension PortalAccounts {
         try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: database)
         // Hashed whether or not the address is known: both answers take as long.
         let hash = try await hasher.hash(registration.password)
-        guard let email = registration.contact.first(where: { $0.column == "email" }).flatMap({ Self.text($0.value) }) else {
+        guard let email = Self.email(of: registration) else {
             throw DomainError.invalid([FieldError(field: "email", message: "is required")])
         }
         try await database.withAmbientTransaction {
@@ -51,7 +51,7 @@ extension PortalAccounts {
     public func confirmRegistration(token: String) async throws -> NewSession? {
         guard let body = ConfirmationToken.open(token, as: .registration, with: secrets),
             let registration = Self.registration(from: body), let hash = body["password_hash"]?.string,
-            let email = registration.contact.first(where: { $0.column == "email" }).flatMap({ Self.text($0.value) })
+            let email = Self.email(of: registration)
         else { return nil }
         let settings = try await PortalSettings.current(on: database)
         guard settings.enabled, settings.registrationEnabled else { throw Refusal.disabled }
@@ -85,9 +85,10 @@ extension PortalAccounts {
 
     // MARK: The registration inside its token
 
-    private static func text(_ value: ColumnValue) -> String? {
-        if case .text(let text) = value { return text }
-        return nil
+    /// The address the registration is for (the contact's email).
+    private static func email(of registration: Registration) -> String? {
+        guard case .text(let email)? = registration.contact.first(where: { $0.column == "email" })?.value else { return nil }
+        return email
     }
 
     /// Column values as `[column, kind, value]`: enough to rebuild each `ColumnValue` exactly.

@@ -36,7 +36,7 @@ public struct EmailChanges: Sendable {
     func request(
         _ subject: ConsentSubject, newEmail: String, currentEmail: String?, revision: Int64, on transaction: PostgresSession
     ) async throws -> Pending {
-        let kind = subject.kind == .lead ? "lead" : "contact"
+        let kind = subject.resource
         let (token, expiresAt) = try ConfirmationToken.issue(
             .emailChange,
             body: .object([
@@ -71,10 +71,13 @@ public struct EmailChanges: Sendable {
         let subject: ConsentSubject = body["subject_type"]?.string == "lead" ? .lead(id) : .contact(id)
         let table = subject.kind == .lead ? Leads.table : Contacts.table
         return try await database.transaction { transaction in
-            let rows = try await transaction.query("SELECT revision FROM \(subject.table) WHERE id = $1 FOR UPDATE", [id])
-            guard let row = rows.first, try row.decode("revision", as: Int64.self) == Int64(revision) else { return nil }
-            _ = try await table.update(
-                id: id, [("email", .text(email))], customFields: nil, expectedRevision: nil, by: nil, in: transaction)
+            do {
+                // The record must be as it was when the change was asked for.
+                _ = try await table.update(
+                    id: id, [("email", .text(email))], customFields: nil, expectedRevision: Int64(revision), by: nil, in: transaction)
+            } catch DomainError.stale, DomainError.notFound {
+                return nil
+            }
             if subject.kind == .contact {
                 try await transaction.execute(
                     "UPDATE portal_accounts SET confirmed_email = $2 WHERE contact_id = $1 AND password_hash IS NOT NULL", [id, email])

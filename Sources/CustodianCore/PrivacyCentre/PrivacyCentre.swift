@@ -175,26 +175,27 @@ public struct PrivacyCentre: Sendable {
                 throw DomainError.invalid([FieldError(field: refused.column, message: "is not a field you can correct here")])
             }
             var direct = values
-            var newEmail: String?
+            var newEmail: (email: String, current: String?, revision: Int64)?
             if let index = values.firstIndex(where: { $0.column == "email" }), case .text(let email) = values[index].value {
-                let rows = try await transaction.query("SELECT email FROM \(subject.table) WHERE id = $1 FOR UPDATE", [subject.id])
+                let rows = try await transaction.query(
+                    "SELECT email, revision FROM \(subject.table) WHERE id = $1 FOR UPDATE", [subject.id])
                 guard let row = rows.first else { throw DomainError.notFound(resource: subject.resource) }
                 let current: String? = try row.decode("email")
                 // The same address in other letter case is no new address: written at once.
                 if current?.lowercased() != email.lowercased() {
-                    newEmail = email
+                    newEmail = (email, current, try row.decode("revision"))
                     direct.remove(at: index)
                 }
             }
             if !direct.isEmpty {
-                _ = try await table.update(id: subject.id, direct, customFields: nil, expectedRevision: nil, by: nil, in: transaction)
+                let updated = try await table.update(
+                    id: subject.id, direct, customFields: nil, expectedRevision: nil, by: nil, in: transaction)
+                newEmail?.revision = updated.revision
             }
             var pending: EmailChanges.Pending?
             if let newEmail {
-                let row = try await transaction.query("SELECT email, revision FROM \(subject.table) WHERE id = $1", [subject.id]).single()
                 pending = try await emailChanges.request(
-                    subject, newEmail: newEmail, currentEmail: try row.decode("email"), revision: try row.decode("revision"),
-                    on: transaction)
+                    subject, newEmail: newEmail.email, currentEmail: newEmail.current, revision: newEmail.revision, on: transaction)
             }
             return Corrected(view: try await Self.view(subject, on: transaction), pendingEmail: pending)
         }

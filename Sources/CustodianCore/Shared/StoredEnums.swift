@@ -20,3 +20,4 @@ extension RequestCases.Channel: PostgresTextEnum {}
 extension RequestCases.Status: PostgresTextEnum {}
 extension RequestCases.RefusalCode: PostgresTextEnum {}
 extension RequestCases.VerificationMethod: PostgresTextEnum {}
+extension PortalAccounts.LinkPurpose: PostgresTextEnum {}

@@ -19,6 +19,12 @@ final class LoginThrottle: Sendable {
     let freeFailures: Int
     let maxEntries: Int
     private let entries = Mutex<[String: Entry]>([:])
+    /// How many addresses are tracked, readable without the lock: the common case (none) costs
+    /// a caller no address formatting and no lock.
+    private let tracked = Atomic<Int>(0)
+
+    /// Whether no address is tracked: then nobody waits.
+    var isQuiet: Bool { tracked.load(ordering: .relaxed) == 0 }
 
     init(freeFailures: Int = 5, maxEntries: Int = 50_000) {
         self.freeFailures = freeFailures
@@ -29,7 +35,15 @@ final class LoginThrottle: Sendable {
     func wait(for address: String) -> Int? {
         let now = ContinuousClock.now
         return entries.withLock { entries in
-            guard let entry = entries[address], entry.blockedUntil > now else { return nil }
+            guard let entry = entries[address] else { return nil }
+            guard entry.blockedUntil > now else {
+                // Its count would start afresh at the next failure anyway.
+                if now - entry.lastFailure > forgetAfter {
+                    entries[address] = nil
+                    tracked.store(entries.count, ordering: .relaxed)
+                }
+                return nil
+            }
             return max(1, Int((entry.blockedUntil - now).components.seconds) + 1)
         }
     }
@@ -51,6 +65,7 @@ final class LoginThrottle: Sendable {
                 entry.blockedUntil = now + .seconds(seconds)
             }
             entries[address] = entry
+            tracked.store(entries.count, ordering: .relaxed)
         }
     }
 }

@@ -1,3 +1,12 @@
+import NIOCore
+
+extension TimeAmount {
+    /// The same span, for NIO's and AsyncHTTPClient's timeouts (to the nanosecond).
+    init(_ duration: Duration) {
+        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
+
 /// Thrown by `withDeadline` when the work did not finish in time.
 struct DeadlineExceeded: Error {}
 

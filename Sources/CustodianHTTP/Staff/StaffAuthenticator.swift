@@ -37,6 +37,8 @@ struct StaffAuthenticator: Sendable {
         requiring(role, idempotency.refuse(handler))
     }
 
+    private static func address(_ context: AppRequestContext) -> String { context.clientIP?.rateLimitKey ?? "unknown" }
+
     private func authenticate(_ request: Request, context: AppRequestContext) async throws -> AuthenticatedStaff {
         var challenge = HTTPFields()
         challenge[.wwwAuthenticate] = "Bearer"
@@ -52,12 +54,12 @@ struct StaffAuthenticator: Sendable {
         while key.first == " " || key.first == "\t" { key.removeFirst() }
         while key.last == " " || key.last == "\t" { key.removeLast() }
         // Only a failure that cost a database lookup counts (a key of the wrong shape costs none).
-        let address = context.clientIP?.rateLimitKey ?? "unknown"
-        if let seconds = failures.wait(for: address) {
+        // The address is formatted only when some address has failed: not on every good request.
+        if !failures.isQuiet, let seconds = failures.wait(for: Self.address(context)) {
             throw ProblemError.tooManyRequests("failed authentications", retryAfterSeconds: seconds)
         }
         guard let staff = try await directory.authenticate(key: String(key)) else {
-            if key.hasPrefix(APIKeySecret.scheme) { failures.failed(address) }
+            if key.hasPrefix(APIKeySecret.scheme) { failures.failed(Self.address(context)) }
             throw ProblemError(.unauthorized, detail: "the API key is unknown or revoked", headers: challenge)
         }
         return staff

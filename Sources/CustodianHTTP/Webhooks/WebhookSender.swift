@@ -62,7 +62,7 @@ struct WebhookSender: Sendable {
 
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: Self.timeAmount(deadline), read: Self.timeAmount(deadline))
+            timeout: .init(connect: TimeAmount(deadline), read: TimeAmount(deadline))
         )
         // The name stays the request's Host and the name TLS verifies; the connection goes to
         // the address checked above.
@@ -73,7 +73,7 @@ struct WebhookSender: Sendable {
             request.method = .POST
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await client.execute(request, timeout: Self.timeAmount(deadline))
+            let response = try await client.execute(request, timeout: TimeAmount(deadline))
             // The receiver's body is of no interest and never stored; it is read (up to 64 KiB,
             // under the same deadline) so that the exchange ends cleanly.
             _ = try? await response.body.collect(upTo: 64 * 1024)
@@ -113,7 +113,4 @@ struct WebhookSender: Sendable {
         return addresses
     }
 
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        .milliseconds(Int64(WebhookDeliveries.milliseconds(duration)))
-    }
 }
