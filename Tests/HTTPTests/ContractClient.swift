@@ -60,6 +60,7 @@ struct ContractClient {
                 method: method.rawValue, path: path, status: status, headers: responseHeaders, body: body
             )
         }
+        AnswerRecorder.record(method: method.rawValue, uri: uri, status: status, headers: responseHeaders, body: body)
         for violation in violations {
             Issue.record("contract: \(violation)", sourceLocation: sourceLocation)
         }
