@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "custodian",
-    platforms: [.macOS(.v15)],
+    // Linux only: the PostgreSQL module waits on sockets with epoll and wakes with eventfd
+    // (Sources/Postgres says so at compile time on any other system).
     products: [
         .executable(name: "custodian", targets: ["CustodianCLI"])
     ],

@@ -123,14 +123,14 @@ public struct ConsentLedger: Sendable {
     /// Records decisions, each as its own row against the purpose's current text, in one
     /// transaction; refused for a converted lead (its contact is the person now) and for a kind
     /// of person whose consent is switched off in the settings.
-    public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: ConsentSubject, origin: Origin) async throws
+    public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: Person, origin: Origin) async throws
         -> [Record]
     {
         try await database.transaction { transaction in
             try await subject.requireCurrent(on: transaction)
             let settings = try await ConsentSettings(database: database).current(on: transaction)
             guard settings.enabled(for: subject.kind) else {
-                throw DomainError.conflict("consent for \(subject.resource)s is switched off in the consent settings")
+                throw DomainError.conflict("consent for \(subject.kind.resource)s is switched off in the consent settings")
             }
             var records: [Record] = []
             for (index, decision) in decisions.enumerated() {
@@ -150,7 +150,7 @@ public struct ConsentLedger: Sendable {
                 let inserted = try await transaction.query(
                     """
                     INSERT INTO consent_records
-                        (\(subject.column), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
+                        (\(subject.kind.consentColumn), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                     RETURNING \(Self.recordColumns)
                     """,
@@ -166,7 +166,7 @@ public struct ConsentLedger: Sendable {
     }
 
     /// Every purpose that applies to the person now or that they ever acted on, with its state.
-    public func states(of subject: ConsentSubject, activeOnly: Bool = false) async throws -> [PurposeState] {
+    public func states(of subject: Person, activeOnly: Bool = false) async throws -> [PurposeState] {
         try await statesAndHead(of: subject, activeOnly: activeOnly).states
     }
 
@@ -185,7 +185,7 @@ public struct ConsentLedger: Sendable {
     }
 
     /// The state per purpose and the chain's head, in one round trip (two when no purpose applies).
-    public func statesAndHead(of subject: ConsentSubject, activeOnly: Bool = false) async throws -> (
+    public func statesAndHead(of subject: Person, activeOnly: Bool = false) async throws -> (
         states: [PurposeState], head: ChainHead
     ) {
         let rows = try await database.query(
@@ -196,12 +196,12 @@ public struct ConsentLedger: Sendable {
             FROM consent_purposes p
             LEFT JOIN LATERAL (\(Self.latestDecision(of: "$1", columns: "action, recorded_at, purpose_version"))) latest ON true
             LEFT JOIN LATERAL (
-                SELECT seq, hash FROM consent_records r WHERE r.\(subject.column) = $1 ORDER BY seq DESC LIMIT 1
+                SELECT seq, hash FROM consent_records r WHERE r.\(subject.kind.consentColumn) = $1 ORDER BY seq DESC LIMIT 1
             ) head ON true
             WHERE (p.active AND p.applies_to IN ($2, 'both')) OR (NOT $3 AND latest.action IS NOT NULL)
             ORDER BY p.created_at, p.id
             """,
-            [subject.id, subject.kind == .lead ? "leads" : "contacts", activeOnly]
+            [subject.id, subject.kind.table, activeOnly]
         )
         let states = try rows.map { row in
             let action: String? = try row.decode("action")
@@ -218,25 +218,25 @@ public struct ConsentLedger: Sendable {
     }
 
     /// The newest record of the person's chain (seq 0 and no hash while it is empty).
-    public func head(of subject: ConsentSubject) async throws -> ChainHead {
+    public func head(of subject: Person) async throws -> ChainHead {
         let rows = try await database.query(
-            "SELECT seq, hash FROM consent_records WHERE \(subject.column) = $1 ORDER BY seq DESC LIMIT 1", [subject.id]
+            "SELECT seq, hash FROM consent_records WHERE \(subject.kind.consentColumn) = $1 ORDER BY seq DESC LIMIT 1", [subject.id]
         )
         guard let row = rows.first else { return ChainHead(seq: 0, hash: nil) }
         return ChainHead(seq: try row.decode("seq"), hash: try row.decode("hash"))
     }
 
     /// 404 for a lead or contact that does not exist.
-    public func requireExists(_ subject: ConsentSubject) async throws {
+    public func requireExists(_ subject: Person) async throws {
         try await subject.requireExists(on: database)
     }
 
     /// One page of the person's history, oldest first: up to `limit` records after position
     /// `afterSeq` of the chain, and whether more follow. Each page is an index range of the
     /// person's chain, however long the chain is.
-    public func history(of subject: ConsentSubject, afterSeq: Int64, limit: Int) async throws -> (records: [Record], more: Bool) {
+    public func history(of subject: Person, afterSeq: Int64, limit: Int) async throws -> (records: [Record], more: Bool) {
         let rows = try await database.query(
-            "SELECT \(Self.recordColumns) FROM consent_records WHERE \(subject.column) = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT \(Self.recordColumns) FROM consent_records WHERE \(subject.kind.consentColumn) = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             [subject.id, afterSeq, limit + 1]
         )
         let records = try rows.prefix(limit).map(Self.record(from:))
@@ -256,7 +256,7 @@ public struct ConsentLedger: Sendable {
     /// Recomputes every hash of the person's chain and checks each link and position, and that
     /// each purpose text is still the one the record's hash covers. With a receipt's seq and hash,
     /// also says whether the chain still holds that record.
-    public func verify(_ subject: ConsentSubject, receipt: (seq: Int64, hash: [UInt8])? = nil) async throws -> Verification {
+    public func verify(_ subject: Person, receipt: (seq: Int64, hash: [UInt8])? = nil) async throws -> Verification {
         let row = try await database.query(
             """
             WITH chain AS (
@@ -268,7 +268,7 @@ public struct ConsentLedger: Sendable {
                            AS text_intact
                 FROM consent_records r
                 LEFT JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
-                WHERE r.\(subject.column) = $1
+                WHERE r.\(subject.kind.consentColumn) = $1
             )
             SELECT count(*) AS records,
                    min(seq) FILTER (
@@ -292,7 +292,7 @@ public struct ConsentLedger: Sendable {
     }
 
     public struct Consenter: Sendable {
-        public let kind: ConsentSubject.Kind
+        public let kind: Person.Kind
         public let id: UUID
         public let name: String
         public let email: String?

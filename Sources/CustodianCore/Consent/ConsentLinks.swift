@@ -36,24 +36,24 @@ public struct ConsentLinks: Sendable {
     /// The live link behind a token.
     public struct Resolved: Sendable {
         public let linkID: UUID
-        public let subject: ConsentSubject
+        public let subject: Person
         public let firstName: String
         public let settings: ConsentSettings.Values
     }
 
     /// Issues the person's link, ending (and so killing) any earlier one.
-    public func issue(for subject: ConsentSubject, by actor: UUID) async throws -> Issued {
+    public func issue(for subject: Person, by actor: UUID) async throws -> Issued {
         let token = Secret.randomToken()
         return try await database.transaction { transaction in
             try await subject.requireCurrent(on: transaction, lock: true)
             let settings = try await ConsentSettings(database: database).current(on: transaction)
             guard settings.enabled(for: subject.kind) else {
-                throw DomainError.conflict("consent for \(subject.resource)s is switched off in the consent settings")
+                throw DomainError.conflict("consent for \(subject.kind.resource)s is switched off in the consent settings")
             }
             try await end(subject, reason: "rotated", by: actor, on: transaction)
             let row = try await transaction.query(
                 """
-                INSERT INTO consent_links (\(subject.column), token_hash, created_by, expires_at)
+                INSERT INTO consent_links (\(subject.kind.consentColumn), token_hash, created_by, expires_at)
                 VALUES ($1, $2, $3, now() + $4::integer * interval '1 day')
                 RETURNING id, expires_at
                 """,
@@ -64,31 +64,31 @@ public struct ConsentLinks: Sendable {
     }
 
     /// Revokes the person's link at once; revoking when there is none changes nothing.
-    public func revoke(for subject: ConsentSubject, by actor: UUID) async throws {
+    public func revoke(for subject: Person, by actor: UUID) async throws {
         try await database.transaction { transaction in
             try await subject.requireExists(on: transaction, lock: true)
             try await end(subject, reason: "revoked", by: actor, on: transaction)
         }
     }
 
-    private func end(_ subject: ConsentSubject, reason: String, by actor: UUID?, on transaction: PostgresSession) async throws {
+    private func end(_ subject: Person, reason: String, by actor: UUID?, on transaction: PostgresSession) async throws {
         try await transaction.execute(
             """
             UPDATE consent_links SET token_hash = NULL, ended_at = now(), ended_by = $2, end_reason = $3
-            WHERE \(subject.column) = $1 AND ended_at IS NULL
+            WHERE \(subject.kind.consentColumn) = $1 AND ended_at IS NULL
             """,
             [subject.id, actor, reason]
         )
     }
 
     /// Every link the person ever had, newest first.
-    public func list(for subject: ConsentSubject) async throws -> [Link] {
+    public func list(for subject: Person) async throws -> [Link] {
         try await subject.requireExists(on: database)
         return try await database.query(
             """
             SELECT id, created_at, created_by, expires_at, ended_at, ended_by, end_reason,
                    CASE WHEN ended_at IS NOT NULL THEN 'ended' WHEN expires_at <= now() THEN 'expired' ELSE 'live' END AS state
-            FROM consent_links WHERE \(subject.column) = $1
+            FROM consent_links WHERE \(subject.kind.consentColumn) = $1
             ORDER BY created_at DESC, id
             """,
             [subject.id]
@@ -150,7 +150,7 @@ public struct ConsentLinks: Sendable {
         let hash = Secret.hash(token)
         let rows = try await database.query(Self.resolveSQL, [hash])
         guard let row = rows.first, Secret.constantTimeEqual(try row.decode("token_hash"), hash) else { return nil }
-        let subject: ConsentSubject
+        let subject: Person
         if let lead: UUID = try row.decode("lead_id") {
             subject = .lead(lead)
         } else if let contact: UUID = try row.decode("contact_id") {

@@ -16,8 +16,8 @@ public struct ConsentPurposes: Sendable {
     public enum AppliesTo: String, Sendable, CaseIterable {
         case leads, contacts, both
 
-        func covers(_ subject: ConsentSubject) -> Bool {
-            switch (self, subject) {
+        func covers(_ subject: Person) -> Bool {
+            switch (self, subject.kind) {
             case (.both, _), (.leads, .lead), (.contacts, .contact): true
             default: false
             }
@@ -113,7 +113,7 @@ public struct ConsentPurposes: Sendable {
         }
     }
 
-    public func list(active: Bool?, appliesTo subject: ConsentSubject.Kind?, after cursor: Cursor?, limit: Int) async throws -> Page<
+    public func list(active: Bool?, appliesTo subject: Person.Kind?, after cursor: Cursor?, limit: Int) async throws -> Page<
         Purpose
     > {
         let rows = try await database.query(
@@ -125,7 +125,7 @@ public struct ConsentPurposes: Sendable {
             ORDER BY created_at, id
             LIMIT $5
             """,
-            [cursor?.createdAtMicroseconds, cursor?.id, active, subject.map { $0 == .lead ? "leads" : "contacts" }, limit + 1]
+            [cursor?.createdAtMicroseconds, cursor?.id, active, subject?.table, limit + 1]
         )
         return try Page.keyset(rows, limit: limit, Self.purpose(from:))
     }

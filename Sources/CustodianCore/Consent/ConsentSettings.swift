@@ -13,8 +13,11 @@ public struct ConsentSettings: Sendable {
         public var revision: Int64
         public var updatedAt: Date
 
-        public func enabled(for kind: ConsentSubject.Kind) -> Bool {
-            kind == .lead ? leadsEnabled : contactsEnabled
+        public func enabled(for kind: Person.Kind) -> Bool {
+            switch kind {
+            case .lead: leadsEnabled
+            case .contact: contactsEnabled
+            }
         }
     }
 

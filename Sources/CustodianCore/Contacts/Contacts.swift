@@ -19,7 +19,8 @@ public struct Contacts: Sendable {
             ColumnSpec("email_notifications", .boolean, nullable: false),
         ],
         searchColumns: ["first_name", "last_name", "email"],
-        uniqueFields: ["contacts_email_unique": "email"]
+        uniqueFields: ["contacts_email_unique": "email"],
+        deletionCheck: { id, transaction in try await PersonHistory.refuseDeletion(of: DataSubject(.contact, id: id), on: transaction) }
     )
 
     let database: PostgresPool

@@ -25,6 +25,7 @@ public enum Customers {
             ColumnSpec("active", .boolean, nullable: false),
         ],
         searchColumns: ["company"],
-        uniqueFields: [:]
+        uniqueFields: [:],
+        deletionCheck: { id, transaction in try await PersonHistory.refuseDeletion(of: DataSubject(.customer, id: id), on: transaction) }
     )
 }

@@ -35,13 +35,8 @@ public struct ErasurePlan: Sendable, Equatable {
         public let columns: [ColumnEffect]
     }
 
-    public struct Subject: Sendable, Equatable {
-        public let type: RequestCases.SubjectType
-        public let id: UUID
-    }
-
     /// The lead, contact and customer records that are this person.
-    public let subjects: [Subject]
+    public let subjects: [DataSubject]
     /// Tables where the person has rows, in the order the erasure goes through them.
     public let tables: [TableEffect]
     /// Email addresses that will be kept as keyed hashes, so staff are told if they enter one again.
@@ -57,7 +52,7 @@ public struct ErasurePlan: Sendable, Equatable {
     }
 
     /// The plan; with `countingValues` false, rows per table only (what the erasure itself checks).
-    static func compute(_ rules: ErasureRules, for person: ErasedPerson, countingValues: Bool = true, on session: some Queryable)
+    static func compute(_ rules: PersonalDataMap, for person: PersonRecords, countingValues: Bool = true, on session: some Queryable)
         async throws -> ErasurePlan
     {
         var tables: [TableEffect] = []
@@ -67,18 +62,18 @@ public struct ErasurePlan: Sendable, Equatable {
         }
         let emails = try await Suppressions.emails(of: person, on: session)
         let subjects =
-            person.customers.map { Subject(type: .customer, id: $0) } + person.contacts.map { Subject(type: .contact, id: $0) }
-            + person.leads.map { Subject(type: .lead, id: $0) }
+            person.customers.map { DataSubject(.customer, id: $0) } + person.contacts.map { DataSubject(.contact, id: $0) }
+            + person.leads.map { DataSubject(.lead, id: $0) }
         return ErasurePlan(subjects: subjects, tables: tables, suppressedEmails: emails.count)
     }
 
     /// Counts the person's rows in one table and, per column, the values each action touches.
     private static func effect(
-        on table: ErasureRules.Table, for person: ErasedPerson, countingValues: Bool, on session: some Queryable
+        on table: PersonalDataMap.Table, for person: PersonRecords, countingValues: Bool, on session: some Queryable
     ) async throws -> TableEffect {
         var counters = ["count(*) AS rows"]
-        var effects: [(column: ErasureRules.Column, action: ColumnAction, alias: String)] = []
-        func count(_ column: ErasureRules.Column, _ action: ColumnAction, where condition: String) {
+        var effects: [(column: PersonalDataMap.Column, action: ColumnAction, alias: String)] = []
+        func count(_ column: PersonalDataMap.Column, _ action: ColumnAction, where condition: String) {
             let alias = "c\(effects.count)"
             counters.append("count(*) FILTER (WHERE \(condition)) AS \(alias)")
             effects.append((column, action, alias))
@@ -95,7 +90,7 @@ public struct ErasurePlan: Sendable, Equatable {
             case .clear:
                 count(column, .cleared, where: "\(name) IS DISTINCT FROM \(column.clearedValue)")
             case .anonymise:
-                count(column, .anonymised, where: "\(name) IS NOT NULL AND \(name) <> '\(ErasureRules.anonymisedMarker)'")
+                count(column, .anonymised, where: "\(name) IS NOT NULL AND \(name) <> '\(PersonalDataMap.anonymisedMarker)'")
             case .keep:
                 guard let condition = column.keepCondition else {
                     count(column, .kept, where: "\(name) IS NOT NULL")
@@ -106,7 +101,7 @@ public struct ErasurePlan: Sendable, Equatable {
             }
         }
         let row = try await session.query(
-            ErasedPerson.parameterTypes + "SELECT \(counters.joined(separator: ", ")) FROM \(table.identifier) WHERE \(table.ownedRows)",
+            PersonRecords.parameterTypes + "SELECT \(counters.joined(separator: ", ")) FROM \(table.identifier) WHERE \(table.ownedRows)",
             person.parameters
         ).single()
         let columns = try effects.map { effect in
@@ -126,17 +121,17 @@ public struct ErasurePlan: Sendable, Equatable {
     }
 
     /// Deletes or updates the person's rows of one table; returns how many rows it touched.
-    static func apply(_ table: ErasureRules.Table, for person: ErasedPerson, on transaction: PostgresSession) async throws -> Int {
+    static func apply(_ table: PersonalDataMap.Table, for person: PersonRecords, on transaction: PostgresSession) async throws -> Int {
         if table.deletesRows {
             return try await transaction.execute(
-                ErasedPerson.parameterTypes + "DELETE FROM \(table.identifier) WHERE \(table.ownedRows)", person.parameters)
+                PersonRecords.parameterTypes + "DELETE FROM \(table.identifier) WHERE \(table.ownedRows)", person.parameters)
         }
         let assignments = table.columns.compactMap { column -> String? in
             let name = column.identifier
             switch column.action {
             case .deleteRow: return nil
             case .clear: return "\(name) = \(column.clearedValue)"
-            case .anonymise: return "\(name) = CASE WHEN \(name) IS NULL THEN NULL ELSE '\(ErasureRules.anonymisedMarker)' END"
+            case .anonymise: return "\(name) = CASE WHEN \(name) IS NULL THEN NULL ELSE '\(PersonalDataMap.anonymisedMarker)' END"
             case .keep:
                 guard let condition = column.keepCondition else { return nil }
                 return "\(name) = CASE WHEN coalesce((\(condition)), false) THEN \(name) ELSE \(column.clearedValue) END"
@@ -144,7 +139,7 @@ public struct ErasurePlan: Sendable, Equatable {
         }
         guard !assignments.isEmpty else { return 0 }
         return try await transaction.execute(
-            ErasedPerson.parameterTypes + "UPDATE \(table.identifier) SET \(assignments.joined(separator: ", ")) WHERE \(table.ownedRows)",
+            PersonRecords.parameterTypes + "UPDATE \(table.identifier) SET \(assignments.joined(separator: ", ")) WHERE \(table.ownedRows)",
             person.parameters
         )
     }

@@ -17,8 +17,7 @@ public struct Erasures: Sendable {
     /// What an erasure left behind: the tombstones, one per record erased.
     public struct Erasure: Sendable {
         public struct Tombstone: Sendable {
-            public let subjectType: RequestCases.SubjectType
-            public let subjectID: UUID
+            public let subject: DataSubject
             /// The last record of the person's consent chain: a receipt they hold can still be
             /// checked against it.
             public let chainSeq: Int64?
@@ -44,9 +43,8 @@ public struct Erasures: Sendable {
         try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
             let requestCase = try await RequestCases(database: database).find(id: id, on: transaction)
             guard requestCase.kind == .erasure else { throw Self.notAnErasure(requestCase) }
-            let person = try await ErasedPerson.find(
-                subjectType: requestCase.subjectType, subjectID: requestCase.subjectID, on: transaction)
-            let rules = try await ErasureRules.load(on: transaction)
+            let person = try await PersonRecords.find(requestCase.subject, on: transaction)
+            let rules = try await PersonalDataMap.load(on: transaction)
             return (requestCase, try await ErasurePlan.compute(rules, for: person, on: transaction))
         }
     }
@@ -59,12 +57,12 @@ public struct Erasures: Sendable {
                 return Outcome(requestCase: current, erasure: erasure, alreadyDone: true)
             }
             try Self.checkErasable(current)
-            let person = try await ErasedPerson.lock(subjectType: current.subjectType, subjectID: current.subjectID, on: transaction)
-            let rules = try await ErasureRules.load(on: transaction)
+            let person = try await PersonRecords.lock(current.subject, on: transaction)
+            let rules = try await PersonalDataMap.load(on: transaction)
             let plan = try await ErasurePlan.compute(rules, for: person, countingValues: false, on: transaction)
             let emails = try await Suppressions.emails(of: person, on: transaction)
             let orphanedCustomers = try await transaction.query(
-                ErasedPerson.parameterTypes
+                PersonRecords.parameterTypes
                     + "SELECT DISTINCT customer_id FROM contacts WHERE id = ANY ($2::uuid[]) AND is_primary AND customer_id <> ALL ($3::uuid[])",
                 person.parameters
             ).map { try $0.decode("customer_id", as: UUID.self) }
@@ -113,7 +111,7 @@ public struct Erasures: Sendable {
 
     /// One tombstone per record; the case's own subject carries the counts of the whole erasure.
     private static func bury(
-        _ person: ErasedPerson, for requestCase: RequestCases.Case, counts: JSONValue, by actor: UUID, on transaction: PostgresSession
+        _ person: PersonRecords, for requestCase: RequestCases.Case, counts: JSONValue, by actor: UUID, on transaction: PostgresSession
     ) async throws {
         try await transaction.execute(
             """
@@ -133,7 +131,7 @@ public struct Erasures: Sendable {
             SELECT e.subject_type, e.subject_id, $4, $5, CASE WHEN e.subject_id = $6 THEN $7::jsonb ELSE '{}' END, h.seq, h.hash
             FROM erased e LEFT JOIN heads h USING (subject_id)
             """,
-            person.parameters + [actor, requestCase.id, requestCase.subjectID, JSONB(counts)]
+            person.parameters + [actor, requestCase.id, requestCase.subject.id, JSONB(counts)]
         )
     }
 
@@ -168,8 +166,8 @@ public struct Erasures: Sendable {
         var changes = RequestCases.differences(from: current, to: completed).object ?? [:]
         changes["erased_rows"] = plan.counts
         try await cases.record(completed.id, action: "erased", by: actor, changes: .object(changes), on: transaction)
-        try await Outbox.emit(.requestUpdated, data: RequestCases.eventData(completed), subjectID: completed.subjectID, on: transaction)
-        try await Outbox.emit(.requestCompleted, data: RequestCases.eventData(completed), subjectID: completed.subjectID, on: transaction)
+        try await Outbox.emit(.requestUpdated, data: RequestCases.eventData(completed), subjectID: completed.subject.id, on: transaction)
+        try await Outbox.emit(.requestCompleted, data: RequestCases.eventData(completed), subjectID: completed.subject.id, on: transaction)
         return completed
     }
 
@@ -187,11 +185,11 @@ public struct Erasures: Sendable {
         var counts: JSONValue = .object([:])
         var tombstones: [Erasure.Tombstone] = []
         for row in rows {
-            let subjectID: UUID = try row.decode("subject_id")
-            if subjectID == requestCase.subjectID { counts = try row.decode("counts", as: JSONValue.self) }
+            let subject = DataSubject(try row.decode("subject_type", as: DataSubject.Kind.self), id: try row.decode("subject_id"))
+            if subject.id == requestCase.subject.id { counts = try row.decode("counts", as: JSONValue.self) }
             tombstones.append(
                 Erasure.Tombstone(
-                    subjectType: try row.decode("subject_type", as: RequestCases.SubjectType.self), subjectID: subjectID,
+                    subject: subject,
                     chainSeq: try row.decode("chain_seq"), chainHash: try row.decode("chain_hash")
                 )
             )
@@ -206,11 +204,11 @@ public struct Erasures: Sendable {
     static func eventData(_ erasure: Erasure, of requestCase: RequestCases.Case) -> JSONValue {
         .object([
             "request_id": .uuid(requestCase.id),
-            "subject_type": .string(requestCase.subjectType.rawValue),
-            "subject_id": .uuid(requestCase.subjectID),
+            "subject_type": .string(requestCase.subject.kind.rawValue),
+            "subject_id": .uuid(requestCase.subject.id),
             "erased_at": .timestamp(erasure.erasedAt),
             "erased": .array(
-                erasure.tombstones.map { .object(["subject_type": .string($0.subjectType.rawValue), "subject_id": .uuid($0.subjectID)]) }),
+                erasure.tombstones.map { .object(["subject_type": .string($0.subject.kind.rawValue), "subject_id": .uuid($0.subject.id)]) }),
         ])
     }
 }

@@ -44,14 +44,14 @@ public struct Suppressions: Sendable {
     }
 
     /// The email addresses of the erased person's records, from the columns the API treats as emails.
-    static func emails(of person: ErasedPerson, on session: some Queryable) async throws -> Set<String> {
+    static func emails(of person: PersonRecords, on session: some Queryable) async throws -> Set<String> {
         var emails: Set<String> = []
         for (table, parameter) in [(Leads.table, "$1"), (Contacts.table, "$2")] {
             for spec in table.columns where spec.kind == .email {
-                let column = ErasureRules.quoted(spec.name)
+                let column = PersonalDataMap.quoted(spec.name)
                 let rows = try await session.query(
-                    ErasedPerson.parameterTypes
-                        + "SELECT \(column) AS email FROM \(ErasureRules.quoted(table.table)) WHERE id = ANY (\(parameter)::uuid[]) AND \(column) IS NOT NULL",
+                    PersonRecords.parameterTypes
+                        + "SELECT \(column) AS email FROM \(PersonalDataMap.quoted(table.table)) WHERE id = ANY (\(parameter)::uuid[]) AND \(column) IS NOT NULL",
                     person.parameters
                 )
                 for row in rows { emails.insert(try row.decode("email", as: String.self).lowercased()) }

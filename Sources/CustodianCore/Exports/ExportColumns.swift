@@ -13,7 +13,7 @@ struct ExportColumns: Sendable {
     /// Exported columns per table, in the table's column order.
     let tables: [String: [Column]]
     /// How rows of a table belong to a person (from `personal_data_owners`).
-    let owners: [String: [ErasureRules.Owner]]
+    let owners: [String: [PersonalDataMap.Owner]]
 
     static func load(on session: some Queryable) async throws -> ExportColumns {
         let rows = try await session.query(
@@ -31,10 +31,10 @@ struct ExportColumns: Sendable {
             tables[try row.decode("table_name"), default: []].append(
                 Column(name: try row.decode("column_name"), type: try row.decode("type")))
         }
-        var owners: [String: [ErasureRules.Owner]] = [:]
+        var owners: [String: [PersonalDataMap.Owner]] = [:]
         for row in try await session.query("SELECT table_name, subject, owner_column, kind_column FROM personal_data_owners") {
             owners[try row.decode("table_name"), default: []].append(
-                ErasureRules.Owner(
+                PersonalDataMap.Owner(
                     subject: try row.decode("subject"), column: try row.decode("owner_column"), kindColumn: try row.decode("kind_column"))
             )
         }
@@ -49,7 +49,7 @@ struct ExportColumns: Sendable {
     static func json(_ columns: [Column], alias: String) -> String {
         guard !columns.isEmpty else { return "'{}'::jsonb" }
         let pairs = columns.map { column -> String in
-            let value = "\(alias).\(ErasureRules.quoted(column.name))"
+            let value = "\(alias).\(PersonalDataMap.quoted(column.name))"
             let expression: String
             switch column.type {
             case "timestamp with time zone":
@@ -77,6 +77,6 @@ struct ExportColumns: Sendable {
     /// The person's rows of a table: $1 lead ids, $2 contact ids, $3 customer ids.
     func ownedRows(of table: String, alias: String) -> String? {
         guard let owners = owners[table], !owners.isEmpty else { return nil }
-        return ErasureRules.Table(name: table, owners: owners, columns: []).ownedRows(alias: alias)
+        return PersonalDataMap.Table(name: table, owners: owners, columns: []).ownedRows(alias: alias)
     }
 }

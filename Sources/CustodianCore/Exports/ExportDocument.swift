@@ -6,15 +6,14 @@ import Postgres
 struct ExportDocument {
     let prepared: PersonExports.Prepared
     let columns: ExportColumns
-    let person: ErasedPerson
+    let person: PersonRecords
     let header: JSONValue
 
     typealias Flush = (ArraySlice<UInt8>) async throws -> Void
 
     static func open(_ prepared: PersonExports.Prepared, on transaction: PostgresSession) async throws -> ExportDocument {
         let subject = prepared.subject
-        var person = try await ErasedPerson.find(
-            subjectType: subject.kind == .lead ? .lead : .contact, subjectID: subject.id, on: transaction)
+        var person = try await PersonRecords.find(subject.dataSubject, on: transaction)
         person.customers = []
         let facts = try await transaction.query(
             """
@@ -28,7 +27,7 @@ struct ExportDocument {
             "audience": .string(prepared.audience.rawValue),
             "controller": .object(["name": .string(try facts.decode("controller", as: String?.self))]),
             "subject": .object([
-                "kind": .string(subject.kind == .lead ? "lead" : "contact"),
+                "kind": .string(subject.kind.rawValue),
                 "id": .uuid(subject.id),
                 "lead_ids": .array(person.leads.map(JSONValue.uuid)),
                 "contact_ids": .array(person.contacts.map(JSONValue.uuid)),
@@ -51,7 +50,7 @@ struct ExportDocument {
     }
 
     private var isLead: Bool { prepared.subject.kind == .lead }
-    private var ownTable: String { isLead ? "leads" : "contacts" }
+    private var ownTable: String { prepared.subject.kind.table }
     private var parameters: [any PostgresBindable] { person.parameters + [prepared.subject.id] }
 
     private func write(_ section: String, into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
@@ -73,7 +72,7 @@ struct ExportDocument {
                 SELECT coalesce(jsonb_agg(jsonb_build_object('key', f.key, 'label', d.label, 'type', d.type, 'value', f.value)
                                           ORDER BY f.key), '[]')::text AS row
                 FROM \(ownTable) p CROSS JOIN jsonb_each(p.custom_fields) f
-                LEFT JOIN custom_field_definitions d ON d.entity = '\(isLead ? "lead" : "contact")' AND d.key = f.key
+                LEFT JOIN custom_field_definitions d ON d.entity = '\(prepared.subject.kind.resource)' AND d.key = f.key
                 WHERE p.id = $4
                 """, into: &out, on: transaction, flush: flush)
         case "notes":
@@ -117,14 +116,14 @@ struct ExportDocument {
             guard let owned = columns.ownedRows(of: section, alias: "t") else { return try await out.append("[]", flush: flush) }
             let writer = columns.writer(of: section, alias: "t")
             try await many(
-                [Part(sql: "SELECT \(writer.selectList) FROM \(ErasureRules.quoted(section)) t WHERE \(owned)", writer: writer)],
+                [Part(sql: "SELECT \(writer.selectList) FROM \(PersonalDataMap.quoted(section)) t WHERE \(owned)", writer: writer)],
                 into: &out, on: transaction, flush: flush)
         }
     }
 
     /// The state per purpose (with the text the person decided on), every decision, every link.
     private func writeConsents(into out: inout ChunkedOutput, on transaction: PostgresSession, flush: Flush) async throws {
-        let own = isLead ? "lead_id" : "contact_id"
+        let own = prepared.subject.kind.consentColumn
         try await out.append("{\"state\":", flush: flush)
         try await one(
             """

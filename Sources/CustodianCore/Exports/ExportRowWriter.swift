@@ -33,7 +33,7 @@ struct ExportRowWriter: Sendable {
 
     /// The column `name` of the row aliased `alias`, whose PostgreSQL type is `type`.
     static func column(_ name: String, type: String, alias: String) -> Member {
-        let value = "\(alias).\(ErasureRules.quoted(name))"
+        let value = "\(alias).\(PersonalDataMap.quoted(name))"
         let kind: Kind
         // Results arrive in text form: each type's own output, read as it comes.
         var sql = value

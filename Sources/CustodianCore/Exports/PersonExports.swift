@@ -31,23 +31,22 @@ public struct PersonExports: Sendable {
 
     /// What one export will hold, decided before its first byte goes out.
     public struct Prepared: Sendable {
-        public let subject: ConsentSubject
+        public let subject: Person
         public let audience: Audience
         public let sections: [String]
         public let leftOut: [String]
     }
 
     /// Checks the person exists (404 otherwise) and which sections this audience gets.
-    public func prepare(_ subject: ConsentSubject, for audience: Audience) async throws -> Prepared {
+    public func prepare(_ subject: Person, for audience: Audience) async throws -> Prepared {
         try await database.transaction(readOnly: true) { transaction in
             try await Self.prepare(subject, for: audience, on: transaction)
         }
     }
 
-    static func prepare(_ subject: ConsentSubject, for audience: Audience, on transaction: PostgresSession) async throws -> Prepared {
-        let table = subject.kind == .lead ? "leads" : "contacts"
-        if try await transaction.query("SELECT 1 FROM \(table) WHERE id = $1", [subject.id]).isEmpty {
-            throw DomainError.notFound(resource: subject.kind == .lead ? "lead" : "contact")
+    static func prepare(_ subject: Person, for audience: Audience, on transaction: PostgresSession) async throws -> Prepared {
+        if try await transaction.query("SELECT 1 FROM \(subject.kind.table) WHERE id = $1", [subject.id]).isEmpty {
+            throw DomainError.notFound(resource: subject.kind.resource)
         }
         let all = Self.namedSections + (try await Self.otherTables(on: transaction))
         let settings = try await ExportSettings.current(on: transaction)
@@ -60,31 +59,25 @@ public struct PersonExports: Sendable {
     /// Makes the person's export for a completed access or portability case, in the case's
     /// transaction (one snapshot: it runs at REPEATABLE READ), records it and keeps it with the
     /// case for the settings' `attachment_days`.
-    static func attach(to requestCase: RequestCases.Case, on transaction: PostgresSession) async throws {
-        let subject: ConsentSubject
-        switch requestCase.subjectType {
-        case .lead: subject = .lead(requestCase.subjectID)
-        case .contact: subject = .contact(requestCase.subjectID)
-        case .customer: return // a company, not a person: nothing of a person to export
-        }
+    static func attach(for subject: Person, toCase caseID: UUID, on transaction: PostgresSession) async throws {
         let prepared = try await prepare(subject, for: .person, on: transaction)
         var body: [UInt8] = []
         var out = ChunkedOutput()
         let document = try await ExportDocument.open(prepared, on: transaction)
         try await document.write(into: &out, on: transaction) { body.append(contentsOf: $0) }
         try await out.finish { body.append(contentsOf: $0) }
-        let exportID = try await record(prepared, byteSize: body.count, by: nil, request: requestCase.id, on: transaction)
+        let exportID = try await record(prepared, byteSize: body.count, by: nil, request: caseID, on: transaction)
         try await transaction.execute(
             """
             INSERT INTO request_attachments (case_id, subject_id, export_id, body, expires_at)
             SELECT $1, $2, $3, $4, now() + attachment_days * interval '1 day' FROM export_settings
             """,
-            [requestCase.id, subject.id, exportID, body]
+            [caseID, subject.id, exportID, body]
         )
     }
 
     public struct Attachment: Sendable {
-        public let subject: ConsentSubject
+        public let subject: Person
         public let body: [UInt8]
     }
 
@@ -142,7 +135,7 @@ public struct PersonExports: Sendable {
             VALUES ($1, $2, $3, $4, $5, $6::text[], $7::text[], $8) RETURNING id
             """,
             [
-                prepared.subject.kind == .lead ? "lead" : "contact", prepared.subject.id, prepared.audience.rawValue, actor, request,
+                prepared.subject.kind.rawValue, prepared.subject.id, prepared.audience.rawValue, actor, request,
                 ArrayLiteral.texts(prepared.sections), ArrayLiteral.texts(prepared.leftOut), byteSize,
             ]
         ).single().decode("id")
@@ -160,7 +153,7 @@ public struct PersonExports: Sendable {
     }
 
     /// The exports made of this person, newest first.
-    public func records(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Record> {
+    public func records(of subject: Person, after cursor: Cursor?, limit: Int) async throws -> Page<Record> {
         try await subject.requireExists(on: database)
         let rows = try await database.query(
             """

@@ -31,7 +31,8 @@ public struct Leads: Sendable {
             ColumnSpec("converted_at", .timestamp),
         ],
         searchColumns: ["name", "company", "email"],
-        uniqueFields: [:]
+        uniqueFields: [:],
+        deletionCheck: { id, transaction in try await PersonHistory.refuseDeletion(of: DataSubject(.lead, id: id), on: transaction) }
     )
 
     let database: PostgresPool

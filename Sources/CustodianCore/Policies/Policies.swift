@@ -118,7 +118,7 @@ public struct Policies: Sendable {
 
     public struct Acceptance: Sendable {
         public let id: UUID
-        public let subject: ConsentSubject
+        public let subject: Person
         public let kind: Kind
         public let version: Int
         public let language: Language
@@ -173,12 +173,11 @@ public struct Policies: Sendable {
     /// Records that `subject` accepted `version` of `kind` in `language`. Only the version in
     /// effect can be accepted (an older or future one is refused), in a language it was published in.
     public func accept(
-        _ kind: Kind, version: Int, language: Language, by subject: ConsentSubject, origin: Origin, on session: (any Queryable)? = nil
+        _ kind: Kind, version: Int, language: Language, by subject: Person, origin: Origin, on session: (any Queryable)? = nil
     ) async throws -> Acceptance {
         let session = session ?? database
-        let table = subject.kind == .lead ? "leads" : "contacts"
-        if try await session.query("SELECT 1 FROM \(table) WHERE id = $1", [subject.id]).isEmpty {
-            throw DomainError.notFound(resource: subject.kind == .lead ? "lead" : "contact")
+        if try await session.query("SELECT 1 FROM \(subject.kind.table) WHERE id = $1", [subject.id]).isEmpty {
+            throw DomainError.notFound(resource: subject.kind.resource)
         }
         guard let current = try await current(kind, language: language, on: session), current.version == version else {
             throw DomainError.invalid([FieldError(field: "version", message: "is not the version of the \(kind.title) in effect")])
@@ -191,7 +190,7 @@ public struct Policies: Sendable {
             RETURNING \(Self.acceptanceColumns)
             """,
             [
-                subject.kind == .lead ? "lead" : "contact", subject.id, kind.rawValue, version, language.rawValue, origin.context.rawValue,
+                subject.kind.rawValue, subject.id, kind.rawValue, version, language.rawValue, origin.context.rawValue,
                 origin.contextID, origin.ip, origin.userAgent, origin.staffID,
             ]
         )
@@ -217,7 +216,7 @@ public struct Policies: Sendable {
     }
 
     /// The person's acceptances, oldest first (a contact's include those of the lead it was).
-    public func acceptances(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Acceptance> {
+    public func acceptances(of subject: Person, after cursor: Cursor?, limit: Int) async throws -> Page<Acceptance> {
         try await subject.requireExists(on: database)
         let rows = try await database.query(
             """

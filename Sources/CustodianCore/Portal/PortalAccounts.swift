@@ -49,7 +49,7 @@ public struct PortalAccounts: Sendable {
         public let contactID: UUID
         public let expiresAt: Date
         public let pendingPolicies: [Policies.Kind]
-        public var person: ConsentSubject { .contact(contactID) }
+        public var person: Person { .contact(contactID) }
     }
 
     public struct Registration: Sendable {

@@ -34,9 +34,9 @@ public struct EmailChanges: Sendable {
     /// Asks the person to confirm `newEmail` for `subject`, whose record is at `revision` and has
     /// `currentEmail`; in the caller's transaction, so the mails go out only if it commits.
     func request(
-        _ subject: ConsentSubject, newEmail: String, currentEmail: String?, revision: Int64, on transaction: PostgresSession
+        _ subject: Person, newEmail: String, currentEmail: String?, revision: Int64, on transaction: PostgresSession
     ) async throws -> Pending {
-        let kind = subject.resource
+        let kind = subject.kind.resource
         let (token, expiresAt) = try ConfirmationToken.issue(
             .emailChange,
             body: .object([
@@ -62,14 +62,15 @@ public struct EmailChanges: Sendable {
     /// Applies the change a token confirms; nil when the token is not one (unknown, expired, used,
     /// or its record changed since). A contact with a portal account has the new address as the
     /// one resets go to.
-    public func confirm(token: String) async throws -> ConsentSubject? {
+    public func confirm(token: String) async throws -> Person? {
         guard let body = ConfirmationToken.open(token, as: .emailChange, with: secrets),
+            let kind = body["subject_type"]?.string.flatMap(Person.Kind.init(rawValue:)),
             let id = body["subject_id"]?.string.flatMap(UUID.init(uuidString:)),
             let email = body["email"]?.string,
             case .integer(let revision)? = body["revision"]
         else { return nil }
-        let subject: ConsentSubject = body["subject_type"]?.string == "lead" ? .lead(id) : .contact(id)
-        let table = subject.kind == .lead ? Leads.table : Contacts.table
+        let subject = Person(kind, id: id)
+        let table = subject.kind.recordTable
         return try await database.transaction { transaction in
             do {
                 // The record must be as it was when the change was asked for.

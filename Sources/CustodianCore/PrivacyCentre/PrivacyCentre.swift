@@ -16,7 +16,12 @@ public struct PrivacyCentre: Sendable {
         public let revision: Int64
         public let updatedAt: Date
 
-        public func correctable(for kind: ConsentSubject.Kind) -> [String] { kind == .lead ? leadCorrectable : contactCorrectable }
+        public func correctable(for kind: Person.Kind) -> [String] {
+            switch kind {
+            case .lead: leadCorrectable
+            case .contact: contactCorrectable
+            }
+        }
     }
 
     static func settings(on session: some Queryable) async throws -> Settings {
@@ -36,10 +41,10 @@ public struct PrivacyCentre: Sendable {
     public func settings() async throws -> Settings { try await Self.settings(on: database) }
 
     /// Fields a person may be allowed to correct: the columns of their record they see.
-    public func visibleColumns(of kind: ConsentSubject.Kind) async throws -> [String] {
+    public func visibleColumns(of kind: Person.Kind) async throws -> [String] {
         try await database.query(
             "SELECT column_name FROM personal_data_map WHERE table_name = $1 AND subject_visible ORDER BY column_name",
-            [kind == .lead ? "leads" : "contacts"]
+            [kind.table]
         ).map { try $0.decode("column_name") }
     }
 
@@ -47,7 +52,7 @@ public struct PrivacyCentre: Sendable {
         leadCorrectable: [String]?, contactCorrectable: [String]?, retention: String?, expectedRevision: Int64?, by actor: UUID
     ) async throws -> Settings {
         for (field, names, kind) in [
-            ("lead_correctable", leadCorrectable, ConsentSubject.Kind.lead), ("contact_correctable", contactCorrectable, .contact),
+            ("lead_correctable", leadCorrectable, Person.Kind.lead), ("contact_correctable", contactCorrectable, .contact),
         ] {
             guard let names else { continue }
             let visible = Set(try await visibleColumns(of: kind))
@@ -69,15 +74,14 @@ public struct PrivacyCentre: Sendable {
     }
 
     /// The person's privacy centre.
-    public func view(_ subject: ConsentSubject) async throws -> JSONValue {
+    public func view(_ subject: Person) async throws -> JSONValue {
         try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
             try await Self.view(subject, on: transaction)
         }
     }
 
-    static func view(_ subject: ConsentSubject, on transaction: PostgresSession) async throws -> JSONValue {
-        let isLead = subject.kind == .lead
-        let table = isLead ? "leads" : "contacts"
+    static func view(_ subject: Person, on transaction: PostgresSession) async throws -> JSONValue {
+        let table = subject.kind.table
         let rows = try await transaction.query(
             """
             SELECT (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(t)) e
@@ -89,13 +93,13 @@ public struct PrivacyCentre: Sendable {
                    coalesce((SELECT jsonb_agg(DISTINCT m.category ORDER BY m.category) FROM personal_data_map m
                              WHERE m.table_name IN ($2, 'consent_records', 'notes', 'request_cases', 'policy_acceptances', 'corrections')
                                AND m.category NOT IN ('not_personal', 'credential') AND m.subject IN ($3, 'person')), '[]')::text AS categories,
-                   \(isLead ? "CASE WHEN t.source IS NULL THEN 'staff' ELSE t.source END" :
+                   \(subject.kind == .lead ? "CASE WHEN t.source IS NULL THEN 'staff' ELSE t.source END" :
                        "CASE WHEN EXISTS (SELECT 1 FROM leads l WHERE l.converted_contact_id = t.id) THEN 'converted_lead' ELSE 'staff' END") AS source
             FROM \(table) t WHERE t.id = $1
             """,
-            [subject.id, table, isLead ? "lead" : "contact"]
+            [subject.id, table, subject.kind.resource]
         )
-        guard let row = rows.first else { throw DomainError.notFound(resource: isLead ? "lead" : "contact") }
+        guard let row = rows.first else { throw DomainError.notFound(resource: subject.kind.resource) }
         let settings = try await Self.settings(on: transaction)
         let latestAction = ConsentLedger.latestDecision(
             of: "$1", columns: "CASE WHEN r.action = 'give' THEN 'given' ELSE 'withdrawn' END"
@@ -109,7 +113,7 @@ public struct PrivacyCentre: Sendable {
             FROM consent_purposes p JOIN consent_purpose_versions v ON v.purpose_id = p.id AND v.version = p.current_version
             WHERE p.active AND p.applies_to IN ('both', $2)
             """,
-            [subject.id, isLead ? "leads" : "contacts"]
+            [subject.id, table]
         ).single()
         var policies: [JSONValue] = []
         for kind in Policies.Kind.allCases {
@@ -131,7 +135,7 @@ public struct PrivacyCentre: Sendable {
         var data = try json("data")
         if data == .null { data = .object([:]) }
         return .object([
-            "subject": .object(["kind": .string(isLead ? "lead" : "contact"), "id": .uuid(subject.id)]),
+            "subject": .object(["kind": .string(subject.kind.rawValue), "id": .uuid(subject.id)]),
             "data": data,
             "custom_fields": try json("custom_fields"),
             "correctable": .array(settings.correctable(for: subject.kind).map(JSONValue.string)),
@@ -167,8 +171,8 @@ public struct PrivacyCentre: Sendable {
     /// recorded (field, old and new value, when, by the person) by the database. A new email
     /// address is not written: it is sent a confirmation link (`EmailChanges`), and counts once
     /// the link is used.
-    public func correct(_ subject: ConsentSubject, _ values: ColumnValues, emailChanges: EmailChanges) async throws -> Corrected {
-        let table = subject.kind == .lead ? Leads.table : Contacts.table
+    public func correct(_ subject: Person, _ values: ColumnValues, emailChanges: EmailChanges) async throws -> Corrected {
+        let table = subject.kind.recordTable
         return try await database.transaction(isolation: .repeatableRead) { transaction in
             let allowed = Set(try await Self.settings(on: transaction).correctable(for: subject.kind))
             if let refused = values.first(where: { !allowed.contains($0.column) }) {
@@ -178,8 +182,8 @@ public struct PrivacyCentre: Sendable {
             var newEmail: (email: String, current: String?, revision: Int64)?
             if let index = values.firstIndex(where: { $0.column == "email" }), case .text(let email) = values[index].value {
                 let rows = try await transaction.query(
-                    "SELECT email, revision FROM \(subject.table) WHERE id = $1 FOR UPDATE", [subject.id])
-                guard let row = rows.first else { throw DomainError.notFound(resource: subject.resource) }
+                    "SELECT email, revision FROM \(subject.kind.table) WHERE id = $1 FOR UPDATE", [subject.id])
+                guard let row = rows.first else { throw DomainError.notFound(resource: subject.kind.resource) }
                 let current: String? = try row.decode("email")
                 // The same address in other letter case is no new address: written at once.
                 if current?.lowercased() != email.lowercased() {
@@ -203,7 +207,7 @@ public struct PrivacyCentre: Sendable {
 
     public struct Correction: Sendable {
         public let id: UUID
-        public let subject: ConsentSubject
+        public let subject: Person
         public let field: String
         public let oldValue: String?
         public let newValue: String?
@@ -213,7 +217,7 @@ public struct PrivacyCentre: Sendable {
     }
 
     /// Every change of the person's values, oldest first (a contact's include the lead it was).
-    public func corrections(of subject: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Correction> {
+    public func corrections(of subject: Person, after cursor: Cursor?, limit: Int) async throws -> Page<Correction> {
         try await subject.requireExists(on: database)
         let rows = try await database.query(
             """

@@ -18,15 +18,22 @@ public struct RecordTable: Sendable {
     /// Columns the API shows but only the server writes (such as a lead's conversion links).
     public let readOnlyColumns: [ColumnSpec]
 
+    /// What must hold before a record is deleted, inside the deleting transaction (a person's
+    /// provable history refuses it); the record type decides, not this table code.
+    public typealias DeletionCheck = @Sendable (_ id: UUID, _ transaction: PostgresSession) async throws -> Void
+    let deletionCheck: DeletionCheck?
+
     public init(
         table: String,
         resource: String,
         columns: [ColumnSpec],
         readOnlyColumns: [ColumnSpec] = [],
         searchColumns: [String],
-        uniqueFields: [String: String]
+        uniqueFields: [String: String],
+        deletionCheck: DeletionCheck? = nil
     ) {
         self.readOnlyColumns = readOnlyColumns
+        self.deletionCheck = deletionCheck
         self.table = table
         self.resource = resource
         self.columns = columns
@@ -159,9 +166,7 @@ public struct RecordTable: Sendable {
 
     public func delete(id: UUID, expectedRevision: Int64?, in transaction: PostgresSession) async throws {
         _ = try await lock(id: id, atRevision: expectedRevision, in: transaction)
-        if let person = RequestCases.SubjectType(rawValue: resource) {
-            try await PersonHistory.refuseDeletion(of: person, id: id, on: transaction)
-        }
+        try await deletionCheck?(id, transaction)
         try await translatingConstraints {
             try await transaction.execute("DELETE FROM \(table) WHERE id = $1", [id])
         }

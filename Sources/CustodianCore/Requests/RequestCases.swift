@@ -9,10 +9,6 @@ public struct RequestCases: Sendable {
         case access, rectification, erasure, restriction, portability, objection
     }
 
-    public enum SubjectType: String, Sendable, CaseIterable {
-        case lead, contact, customer
-    }
-
     public enum Channel: String, Sendable, CaseIterable {
         case staff, link
         case customerArea = "customer_area"
@@ -53,8 +49,7 @@ public struct RequestCases: Sendable {
     public struct Case: Sendable {
         public let id: UUID
         public let kind: Kind
-        public let subjectType: SubjectType
-        public let subjectID: UUID
+        public let subject: DataSubject
         public let channel: Channel
         public let details: String?
         public let status: Status
@@ -100,8 +95,7 @@ public struct RequestCases: Sendable {
         Case(
             id: try row.decode("id"),
             kind: try row.decode("kind", as: Kind.self),
-            subjectType: try row.decode("subject_type", as: SubjectType.self),
-            subjectID: try row.decode("subject_id"),
+            subject: DataSubject(try row.decode("subject_type", as: DataSubject.Kind.self), id: try row.decode("subject_id")),
             channel: try row.decode("channel", as: Channel.self),
             details: try row.decode("details"),
             status: try row.decode("status", as: Status.self),
@@ -130,8 +124,8 @@ public struct RequestCases: Sendable {
             "request_id": .uuid(requestCase.id),
             "kind": .string(requestCase.kind.rawValue),
             "status": .string(requestCase.status.rawValue),
-            "subject_type": .string(requestCase.subjectType.rawValue),
-            "subject_id": .uuid(requestCase.subjectID),
+            "subject_type": .string(requestCase.subject.kind.rawValue),
+            "subject_id": .uuid(requestCase.subject.id),
             "channel": .string(requestCase.channel.rawValue),
             "received_at": .timestamp(requestCase.receivedAt),
             "due_at": .timestamp(requestCase.dueAt),
@@ -141,8 +135,7 @@ public struct RequestCases: Sendable {
 
     public struct NewCase: Sendable {
         public var kind: Kind
-        public var subjectType: SubjectType
-        public var subjectID: UUID
+        public var subject: DataSubject
         public var channel: Channel
         public var details: String?
         public var receivedAt: Date?
@@ -150,12 +143,11 @@ public struct RequestCases: Sendable {
         public var verificationMethod: VerificationMethod?
 
         public init(
-            kind: Kind, subjectType: SubjectType, subjectID: UUID, channel: Channel, details: String?, receivedAt: Date? = nil,
+            kind: Kind, subject: DataSubject, channel: Channel, details: String?, receivedAt: Date? = nil,
             assigneeID: UUID? = nil, verificationMethod: VerificationMethod? = nil
         ) {
             self.kind = kind
-            self.subjectType = subjectType
-            self.subjectID = subjectID
+            self.subject = subject
             self.channel = channel
             self.details = details
             self.receivedAt = receivedAt
@@ -167,9 +159,8 @@ public struct RequestCases: Sendable {
     /// Opens a case, by a staff member (`actor`) or by the person through their link (nil).
     public func open(_ new: NewCase, by actor: UUID?) async throws -> Case {
         try await database.transaction { transaction in
-            let table = new.subjectType == .customer ? "customers" : new.subjectType == .lead ? "leads" : "contacts"
-            if try await transaction.query("SELECT 1 FROM \(table) WHERE id = $1", [new.subjectID]).isEmpty {
-                throw DomainError.invalid([FieldError(field: "subject_id", message: "no such \(new.subjectType.rawValue)")])
+            if try await transaction.query("SELECT 1 FROM \(new.subject.kind.table) WHERE id = $1", [new.subject.id]).isEmpty {
+                throw DomainError.invalid([FieldError(field: "subject_id", message: "no such \(new.subject.kind.rawValue)")])
             }
             let row = try await translatingReferences {
                 try await transaction.query(
@@ -180,7 +171,7 @@ public struct RequestCases: Sendable {
                     RETURNING \(Self.columns)
                     """,
                     [
-                        new.kind.rawValue, new.subjectType.rawValue, new.subjectID, new.channel.rawValue, new.details, new.receivedAt,
+                        new.kind.rawValue, new.subject.kind.rawValue, new.subject.id, new.channel.rawValue, new.details, new.receivedAt,
                         new.assigneeID, new.verificationMethod?.rawValue, actor,
                     ]
                 ).single()
@@ -190,7 +181,7 @@ public struct RequestCases: Sendable {
                 opened.id, action: "received", by: actor,
                 changes: .object(["status": .object(["from": .null, "to": .string(opened.status.rawValue)])]), on: transaction
             )
-            try await Outbox.emit(.requestReceived, data: Self.eventData(opened), subjectID: opened.subjectID, on: transaction)
+            try await Outbox.emit(.requestReceived, data: Self.eventData(opened), subjectID: opened.subject.id, on: transaction)
             return opened
         }
     }
@@ -223,7 +214,7 @@ public struct RequestCases: Sendable {
     public struct Filter: Sendable {
         public var status: Status?
         public var kind: Kind?
-        public var subjectType: SubjectType?
+        public var subjectType: DataSubject.Kind?
         /// Any of these subjects (a person's lead and contact ids).
         public var subjectIDs: [UUID]?
         public var assigneeID: UUID?
@@ -309,8 +300,11 @@ public struct RequestCases: Sendable {
                 ).single()
             }
             let updated = try Self.requestCase(from: row)
-            if updated.status == .completed && current.status != .completed && [.access, .portability].contains(updated.kind) {
-                try await PersonExports.attach(to: updated, on: transaction)
+            if updated.status == .completed && current.status != .completed && [.access, .portability].contains(updated.kind),
+                // A customer is a company, not a person: nothing of a person to export.
+                let person = updated.subject.person
+            {
+                try await PersonExports.attach(for: person, toCase: updated.id, on: transaction)
             }
             try await settle(updated, from: current, by: actor, on: transaction)
             return updated
@@ -321,9 +315,9 @@ public struct RequestCases: Sendable {
     func settle(_ updated: Case, from current: Case, by actor: UUID?, on transaction: PostgresSession) async throws {
         let changes = Self.differences(from: current, to: updated)
         try await record(updated.id, action: "updated", by: actor, changes: changes, on: transaction)
-        try await Outbox.emit(.requestUpdated, data: Self.eventData(updated), subjectID: updated.subjectID, on: transaction)
+        try await Outbox.emit(.requestUpdated, data: Self.eventData(updated), subjectID: updated.subject.id, on: transaction)
         if updated.status == .completed && current.status != .completed {
-            try await Outbox.emit(.requestCompleted, data: Self.eventData(updated), subjectID: updated.subjectID, on: transaction)
+            try await Outbox.emit(.requestCompleted, data: Self.eventData(updated), subjectID: updated.subject.id, on: transaction)
         }
     }
 
@@ -451,7 +445,7 @@ public struct RequestCases: Sendable {
             for row in rows {
                 let due = try Self.requestCase(from: row)
                 let event: EventType = try row.decode("notice", as: String.self) == "overdue" ? .requestOverdue : .requestDueSoon
-                try await Outbox.emit(event, data: Self.eventData(due), subjectID: due.subjectID, on: transaction)
+                try await Outbox.emit(event, data: Self.eventData(due), subjectID: due.subject.id, on: transaction)
             }
             return rows.count
         }

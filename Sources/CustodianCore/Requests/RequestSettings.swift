@@ -10,8 +10,11 @@ public struct RequestSettings: Sendable {
         public var revision: Int64
         public var updatedAt: Date
 
-        public func allows(_ kind: RequestCases.Kind, for person: ConsentSubject.Kind) -> Bool {
-            (person == .lead ? leadKinds : contactKinds).contains(kind)
+        public func allows(_ kind: RequestCases.Kind, for person: Person.Kind) -> Bool {
+            switch person {
+            case .lead: leadKinds.contains(kind)
+            case .contact: contactKinds.contains(kind)
+            }
         }
     }
 
@@ -64,7 +67,7 @@ extension RequestCases {
     /// A person files a request through their personal link or logged in to the customer area:
     /// either proves who they are, so the case starts verified. Refused (422) for kinds the
     /// settings do not offer.
-    public func file(_ kind: Kind, details: String?, by person: ConsentSubject, loggedIn: Bool = false) async throws -> Case {
+    public func file(_ kind: Kind, details: String?, by person: Person, loggedIn: Bool = false) async throws -> Case {
         let settings = try await RequestSettings(database: database).current()
         guard settings.allows(kind, for: person.kind) else {
             throw DomainError.invalid([
@@ -73,7 +76,7 @@ extension RequestCases {
         }
         return try await open(
             NewCase(
-                kind: kind, subjectType: person.kind == .lead ? .lead : .contact, subjectID: person.id,
+                kind: kind, subject: person.dataSubject,
                 channel: loggedIn ? .customerArea : .link, details: details, verificationMethod: loggedIn ? .customerArea : .personalLink
             ),
             by: nil
@@ -81,10 +84,10 @@ extension RequestCases {
     }
 
     /// The person's own cases: filed as this lead or contact, or as the lead this contact was.
-    public func cases(of person: ConsentSubject, after cursor: Cursor?, limit: Int) async throws -> Page<Case> {
+    public func cases(of person: Person, after cursor: Cursor?, limit: Int) async throws -> Page<Case> {
         var ids = [person.id]
-        if case .contact(let contact) = person {
-            ids += try await database.query("SELECT id FROM leads WHERE converted_contact_id = $1", [contact]).map { try $0.decode("id") }
+        if person.kind == .contact {
+            ids += try await database.query("SELECT id FROM leads WHERE converted_contact_id = $1", [person.id]).map { try $0.decode("id") }
         }
         var filter = Filter()
         filter.subjectIDs = ids

@@ -15,7 +15,7 @@ extension Policies.Language: PostgresTextEnum {}
 extension Policies.Context: PostgresTextEnum {}
 extension PersonExports.Audience: PostgresTextEnum {}
 extension RequestCases.Kind: PostgresTextEnum {}
-extension RequestCases.SubjectType: PostgresTextEnum {}
+extension DataSubject.Kind: PostgresTextEnum {}
 extension RequestCases.Channel: PostgresTextEnum {}
 extension RequestCases.Status: PostgresTextEnum {}
 extension RequestCases.RefusalCode: PostgresTextEnum {}

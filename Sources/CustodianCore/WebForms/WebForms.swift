@@ -253,7 +253,7 @@ public struct WebForms: Sendable {
             try await Policies.requireAccepted(form.requiredPolicies, given: submission.acceptances, on: database)
             let lead = try await Leads.table.insert(
                 submission.values + [(column: "source", value: .text(form.source))], customFields: .object([:]), by: nil, on: database)
-            let person = ConsentSubject.lead(lead.id)
+            let person = Person.lead(lead.id)
             let policies = Policies(database: database)
             for acceptance in submission.acceptances {
                 _ = try await policies.accept(

@@ -11,7 +11,7 @@ struct ConsentLinkRoutes {
     let baseURL: String
 
     func register(on routes: inout RouteTable) {
-        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+        for (path, kind) in Person.Kind.collections {
             routes.on(.post, path + "/{id}/consent-link", use: auth.creatingSecret(.staff, issue(kind)))
             routes.on(.delete, path + "/{id}/consent-link", use: auth.requiring(.staff, revoke(kind)))
             routes.on(.get, path + "/{id}/consent-link-history", use: auth.requiring(.readonly, list(kind)))
@@ -19,7 +19,7 @@ struct ConsentLinkRoutes {
     }
 
     /// Returns the link once; issuing again replaces it and the old one stops working.
-    func issue(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func issue(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { _, context, actor in
             let issued = try await links.issue(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
             let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -36,7 +36,7 @@ struct ConsentLinkRoutes {
         }
     }
 
-    func revoke(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func revoke(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { _, context, actor in
             try await links.revoke(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
             return Response(status: .noContent)
@@ -44,7 +44,7 @@ struct ConsentLinkRoutes {
     }
 
     /// Newest first; a link's token is never shown again.
-    func list(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func list(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { _, context, _ in
             let all = try await links.list(for: try PersonConsentRoutes.subject(kind, context))
             return JSONBody.response(

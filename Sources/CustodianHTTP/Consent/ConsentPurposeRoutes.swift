@@ -57,7 +57,7 @@ struct ConsentPurposeRoutes {
         let appliesTo = query.choice("applies_to", ConsentPurposes.AppliesTo.self)
         let cursor = try query.cursor()
         try query.finish()
-        let kind: ConsentSubject.Kind? =
+        let kind: Person.Kind? =
             switch appliesTo {
             case .leads?: .lead
             case .contacts?: .contact
@@ -120,7 +120,7 @@ struct ConsentPurposeRoutes {
         let (items, next) = try await ledger.consenters(of: id, after: cursor?.id, limit: limit)
         let data: [JSONValue] = items.map { consenter in
             .object([
-                "person_type": .string(consenter.kind == .lead ? "lead" : "contact"),
+                "person_type": .string(consenter.kind.rawValue),
                 "id": .uuid(consenter.id),
                 "name": .string(consenter.name),
                 "email": .string(consenter.email),

@@ -10,16 +10,16 @@ struct PersonConsentRoutes {
     let auth: StaffAuthenticator
 
     func register(on routes: inout RouteTable) {
-        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+        for (path, kind) in Person.Kind.collections {
             routes.on(.get, path + "/{id}/consents", use: auth.requiring(.readonly, overview(kind)))
             routes.on(.post, path + "/{id}/consents", use: auth.creating(.staff, record(kind)))
             routes.on(.get, path + "/{id}/consents/verify", use: auth.requiring(.readonly, verify(kind)))
         }
     }
 
-    static func subject(_ kind: ConsentSubject.Kind, _ context: AppRequestContext) throws -> ConsentSubject {
+    static func subject(_ kind: Person.Kind, _ context: AppRequestContext) throws -> Person {
         let id = try context.parameters.uuid("id")
-        return kind == .lead ? .lead(id) : .contact(id)
+        return Person(kind, id: id)
     }
 
     static func json(_ record: ConsentLedger.Record) -> JSONValue {
@@ -58,7 +58,7 @@ struct PersonConsentRoutes {
 
     /// The state per purpose, a page of the history (oldest first), the chain's head and a signed
     /// receipt of it.
-    func overview(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func overview(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { request, context, _ in
             let subject = try Self.subject(kind, context)
             var query = ListQuery(request)
@@ -83,7 +83,7 @@ struct PersonConsentRoutes {
     }
 
     /// Records a give or withdraw on the person's behalf, with a note.
-    func record(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func record(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { request, context, actor in
             let subject = try Self.subject(kind, context)
             var fields = try await RequestFields.read(request)
@@ -112,7 +112,7 @@ struct PersonConsentRoutes {
     /// Recomputes the person's hash chain: whether any record or purpose text was changed, or a
     /// record removed or reordered. With a receipt's `receipt_seq` and `receipt_hash`, also
     /// whether the chain still holds what the receipt proves (records removed from the end fail).
-    func verify(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func verify(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { request, context, _ in
             let subject = try Self.subject(kind, context)
             var query = ListQuery(request, known: [])

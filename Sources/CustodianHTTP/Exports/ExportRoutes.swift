@@ -14,7 +14,7 @@ struct ExportRoutes {
     let stallTimeout: Duration
 
     func register(on routes: inout RouteTable) {
-        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+        for (path, kind) in Person.Kind.collections {
             routes.on(.get, path + "/{id}/export", use: auth.requiring(.staff, export(kind)))
             routes.on(.get, path + "/{id}/exports", use: auth.requiring(.readonly, list(kind)))
         }
@@ -23,7 +23,7 @@ struct ExportRoutes {
         routes.on(.patch, "/v1/settings/exports", use: auth.requiring(.admin, updateSettings))
     }
 
-    func export(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func export(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { _, context, actor in
             let prepared = try await exports.prepare(try PersonConsentRoutes.subject(kind, context), for: .staff)
             return Self.streamed(prepared, exports: exports, by: actor.member.id, stallTimeout: stallTimeout)
@@ -37,11 +37,11 @@ struct ExportRoutes {
             status: .ok, headers: Self.headers(for: attachment.subject), body: .init(byteBuffer: ByteBuffer(bytes: attachment.body)))
     }
 
-    static func headers(for subject: ConsentSubject) -> HTTPFields {
+    static func headers(for subject: Person) -> HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
-        let kind = subject.kind == .lead ? "lead" : "contact"
+        let kind = subject.kind.rawValue
         let date = String(RFC3339Day.today())
         headers[.contentDisposition] =
             "attachment; filename=\"custodian-export-\(kind)-\(subject.id.lowercasedString)-\(date).json\""
@@ -85,7 +85,7 @@ struct ExportRoutes {
             })
     }
 
-    func list(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func list(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         PersonPage.handler(kind, read: exports.records(of:after:limit:)) { record in
             .object([
                 "id": .uuid(record.id),

@@ -21,15 +21,15 @@ struct PrivacyCentrePage {
         routes.on(.post, "/p/{token}/policy-acceptances", use: page(accept))
     }
 
-    struct Person {
+    struct Visit {
         let token: String
         let resolved: ConsentLinks.Resolved
         let language: PageLanguage
-        var subject: ConsentSubject { resolved.subject }
+        var subject: CustodianCore.Person { resolved.subject }
     }
 
     /// The gate, the link, and errors as pages in the person's language.
-    private func page(_ handler: @escaping @Sendable (Request, AppRequestContext, Person) async throws -> Response)
+    private func page(_ handler: @escaping @Sendable (Request, AppRequestContext, Visit) async throws -> Response)
         -> RouteTable.Handler
     {
         let guarded = gate.guarding(
@@ -40,7 +40,7 @@ struct PrivacyCentrePage {
                 guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token, forConsent: false) else {
                     throw PageError(status: .notFound, message: Catalogue.text("error.invalid_link", language))
                 }
-                return try await handler(request, context, Person(token: token, resolved: resolved, language: language))
+                return try await handler(request, context, Visit(token: token, resolved: resolved, language: language))
             })
         return { request, context in
             try await PageForms.rendering(PageLanguage(request)) { try await guarded(request, context) }
@@ -48,7 +48,7 @@ struct PrivacyCentrePage {
     }
 
     /// A posted form, its CSRF token checked.
-    private func form(_ request: Request, _ person: Person) async throws -> FormBody {
+    private func form(_ request: Request, _ person: Visit) async throws -> FormBody {
         let body = try await FormBody.read(request)
         try forms.check(request, body, capability: "p/" + person.token, language: person.language)
         return body
@@ -56,7 +56,7 @@ struct PrivacyCentrePage {
 
     /// Runs a change; invalid input shows the page again with the problems (422).
     private func changing(
-        _ request: Request, _ person: Person, done: String, _ change: () async throws -> Void
+        _ request: Request, _ person: Visit, done: String, _ change: () async throws -> Void
     ) async throws -> Response {
         try await changing(request, person) {
             try await change()
@@ -65,7 +65,7 @@ struct PrivacyCentrePage {
     }
 
     /// As above; the change says which notice fits what it did.
-    private func changing(_ request: Request, _ person: Person, _ change: () async throws -> String) async throws -> Response {
+    private func changing(_ request: Request, _ person: Visit, _ change: () async throws -> String) async throws -> Response {
         let done: String
         do {
             done = try await change()
@@ -77,7 +77,7 @@ struct PrivacyCentrePage {
         return try await render(request, person, notice: Catalogue.text(done, person.language))
     }
 
-    @Sendable func correct(_ request: Request, _: AppRequestContext, _ person: Person) async throws -> Response {
+    @Sendable func correct(_ request: Request, _: AppRequestContext, _ person: Visit) async throws -> Response {
         let body = try await form(request, person)
         return try await changing(request, person) {
             let allowed = try await own.centre.settings().correctable(for: person.subject.kind)
@@ -88,7 +88,7 @@ struct PrivacyCentrePage {
                 members[name] = trimmed.isEmpty ? .null : .string(trimmed)
             }
             var fields = RequestFields(members: members)
-            let table = person.subject.kind == .lead ? Leads.table : Contacts.table
+            let table = person.subject.kind.recordTable
             let values = fields.columnValues(table.columns.filter { allowed.contains($0.name) }, creating: false)
             try fields.finish()
             let corrected = try await own.centre.correct(person.subject, values, emailChanges: own.emailChanges)
@@ -96,7 +96,7 @@ struct PrivacyCentrePage {
         }
     }
 
-    @Sendable func decide(_ request: Request, _: AppRequestContext, _ person: Person) async throws -> Response {
+    @Sendable func decide(_ request: Request, _: AppRequestContext, _ person: Visit) async throws -> Response {
         let body = try await form(request, person)
         guard let purpose = body.value("purpose_id").flatMap(UUID.init(uuidString:)),
             let action = body.value("action").flatMap(ConsentLedger.Action.init(rawValue:))
@@ -109,7 +109,7 @@ struct PrivacyCentrePage {
         }
     }
 
-    @Sendable func file(_ request: Request, context _: AppRequestContext, _ person: Person) async throws -> Response {
+    @Sendable func file(_ request: Request, context _: AppRequestContext, _ person: Visit) async throws -> Response {
         let body = try await form(request, person)
         return try await changing(request, person, done: "notice.request_filed") {
             guard let kind = body.value("kind").flatMap(RequestCases.Kind.init(rawValue:)) else {
@@ -123,7 +123,7 @@ struct PrivacyCentrePage {
         }
     }
 
-    @Sendable func accept(_ request: Request, context: AppRequestContext, _ person: Person) async throws -> Response {
+    @Sendable func accept(_ request: Request, context: AppRequestContext, _ person: Visit) async throws -> Response {
         let body = try await form(request, person)
         guard let kind = body.value("kind").flatMap(Policies.Kind.init(rawValue:)),
             let version = body.value("version").flatMap(Int.init), let language = body.value("language").flatMap(Policies.Language.init)
@@ -138,7 +138,7 @@ struct PrivacyCentrePage {
     // MARK: Rendering
 
     func render(
-        _ request: Request, _ person: Person, notice: String? = nil, errors: [FieldError] = [], status: HTTPResponse.Status = .ok
+        _ request: Request, _ person: Visit, notice: String? = nil, errors: [FieldError] = [], status: HTTPResponse.Status = .ok
     ) async throws -> Response {
         let language = person.language
         func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }

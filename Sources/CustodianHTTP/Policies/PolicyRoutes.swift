@@ -16,7 +16,7 @@ struct PolicyRoutes {
         routes.on(.get, "/v1/policies/{kind}/versions", use: auth.requiring(.readonly, versions))
         routes.on(.get, "/v1/settings/policies", use: auth.requiring(.readonly, readSettings))
         routes.on(.patch, "/v1/settings/policies", use: auth.requiring(.admin, updateSettings))
-        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+        for (path, kind) in Person.Kind.collections {
             routes.on(.get, path + "/{id}/policy-acceptances", use: auth.requiring(.readonly, acceptances(kind)))
             routes.on(.post, path + "/{id}/policy-acceptances", use: auth.requiring(.staff, recordAcceptance(kind)))
         }
@@ -48,7 +48,7 @@ struct PolicyRoutes {
     static func json(_ acceptance: Policies.Acceptance) -> JSONValue {
         .object([
             "id": .uuid(acceptance.id),
-            "subject_type": .string(acceptance.subject.kind == .lead ? "lead" : "contact"),
+            "subject_type": .string(acceptance.subject.kind.rawValue),
             "subject_id": .uuid(acceptance.subject.id),
             "kind": .string(acceptance.kind.rawValue),
             "version": .integer(acceptance.version),
@@ -95,12 +95,12 @@ struct PolicyRoutes {
         return response
     }
 
-    func acceptances(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func acceptances(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         PersonPage.handler(kind, read: policies.acceptances(of:after:limit:), json: Self.json)
     }
 
     /// An acceptance given to staff (on paper, by phone), recorded with who recorded it.
-    func recordAcceptance(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func recordAcceptance(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { request, context, actor in
             let subject = try PersonConsentRoutes.subject(kind, context)
             let (document, version, language) = try await Self.acceptanceFields(request)

@@ -28,7 +28,7 @@ struct OwnData: Sendable {
     }
 
     /// The privacy centre: what is held, why, from where, for how long, and the person's rights.
-    func view(_ request: Request, person: ConsentSubject) async throws -> Response {
+    func view(_ request: Request, person: Person) async throws -> Response {
         try ListQuery(request, known: []).finish()
         return Self.personal(try await centre.view(person))
     }
@@ -38,11 +38,11 @@ struct OwnData: Sendable {
     /// answer says where it went (`email_confirmation`). With `passwordCheck` (the customer area),
     /// a new email needs `current_password` too.
     func correct(
-        _ request: Request, person: ConsentSubject, passwordCheck: (@Sendable (String) async throws -> Bool)? = nil
+        _ request: Request, person: Person, passwordCheck: (@Sendable (String) async throws -> Bool)? = nil
     ) async throws -> Response {
         var fields = try await RequestFields.read(request)
         // Validated as staff writes are; which of them the person may correct, the centre decides.
-        let values = fields.columnValues((person.kind == .lead ? Leads.table : Contacts.table).columns, creating: false)
+        let values = fields.columnValues(person.kind.recordTable.columns, creating: false)
         var currentPassword: String?
         if passwordCheck != nil {
             let changesEmail = values.contains { if case .text = $0.value { $0.column == "email" } else { false } }
@@ -61,7 +61,7 @@ struct OwnData: Sendable {
     }
 
     /// The person's own cases, oldest first.
-    func requests(_ request: Request, person: ConsentSubject) async throws -> Response {
+    func requests(_ request: Request, person: Person) async throws -> Response {
         var query = ListQuery(request)
         let limit = query.limit()
         let cursor = try query.cursor()
@@ -70,7 +70,7 @@ struct OwnData: Sendable {
     }
 
     /// Files a request; which kinds are offered is in the request settings.
-    func file(_ request: Request, person: ConsentSubject, way: Way) async throws -> Response {
+    func file(_ request: Request, person: Person, way: Way) async throws -> Response {
         var fields = try await RequestFields.read(request)
         let kind = fields.choice("kind", RequestCases.Kind.self, required: true)
         let details = fields.string("details", required: false, maxLength: 10000).value
@@ -81,7 +81,7 @@ struct OwnData: Sendable {
     }
 
     /// The person accepts the version in effect of the terms or the privacy policy.
-    func accept(_ request: Request, context: AppRequestContext, person: ConsentSubject, way: Way) async throws -> Response {
+    func accept(_ request: Request, context: AppRequestContext, person: Person, way: Way) async throws -> Response {
         let (kind, version, language) = try await PolicyRoutes.acceptanceFields(request)
         let accepted = try await policies.accept(
             kind, version: version, language: language, by: person,
@@ -92,20 +92,20 @@ struct OwnData: Sendable {
     }
 
     /// Everything held on the person, as the export settings allow the person to see it.
-    func export(person: ConsentSubject) async throws -> Response {
+    func export(person: Person) async throws -> Response {
         ExportRoutes.streamed(
             try await exports.prepare(person, for: .person), exports: exports, by: nil, stallTimeout: exportStallTimeout)
     }
 
     /// The active purposes with the person's state.
-    func consents(_ request: Request, person: ConsentSubject) async throws -> Response {
+    func consents(_ request: Request, person: Person) async throws -> Response {
         try ListQuery(request, known: []).finish()
         return Self.personal(try await consentStates(person))
     }
 
     /// Gives or withdraws consents (channel `customer_area`, or `consent_link` with the link
     /// used), then answers like the GET.
-    func decide(_ request: Request, context: AppRequestContext, person: ConsentSubject, way: Way, linkID: UUID? = nil) async throws
+    func decide(_ request: Request, context: AppRequestContext, person: Person, way: Way, linkID: UUID? = nil) async throws
         -> Response
     {
         var fields = try await RequestFields.read(request)
@@ -119,7 +119,7 @@ struct OwnData: Sendable {
         return Self.personal(try await consentStates(person))
     }
 
-    private func consentStates(_ person: ConsentSubject) async throws -> JSONValue {
+    private func consentStates(_ person: Person) async throws -> JSONValue {
         .object(["purposes": ConsentJSON.purposes(try await ledger.states(of: person, activeOnly: true))])
     }
 }

@@ -9,7 +9,7 @@ struct PrivacyRoutes {
     let auth: StaffAuthenticator
 
     func register(on routes: inout RouteTable) {
-        for (path, kind) in [("/v1/leads", ConsentSubject.Kind.lead), ("/v1/contacts", .contact)] {
+        for (path, kind) in Person.Kind.collections {
             routes.on(.get, path + "/{id}/corrections", use: auth.requiring(.readonly, corrections(kind)))
         }
         routes.on(.get, "/v1/settings/privacy", use: auth.requiring(.readonly, readSettings))
@@ -19,7 +19,7 @@ struct PrivacyRoutes {
     static func json(_ correction: PrivacyCentre.Correction) -> JSONValue {
         .object([
             "id": .uuid(correction.id),
-            "subject_type": .string(correction.subject.kind == .lead ? "lead" : "contact"),
+            "subject_type": .string(correction.subject.kind.rawValue),
             "subject_id": .uuid(correction.subject.id),
             "field": .string(correction.field),
             "old_value": .string(correction.oldValue),
@@ -30,7 +30,7 @@ struct PrivacyRoutes {
         ])
     }
 
-    func corrections(_ kind: ConsentSubject.Kind) -> StaffAuthenticator.AuthenticatedHandler {
+    func corrections(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         PersonPage.handler(kind, read: centre.corrections(of:after:limit:), json: Self.json)
     }
 

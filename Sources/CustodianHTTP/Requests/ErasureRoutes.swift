@@ -32,9 +32,9 @@ enum ErasureJSON {
     static func plan(_ plan: ErasurePlan, of requestCase: RequestCases.Case) -> JSONValue {
         .object([
             "request_id": .uuid(requestCase.id),
-            "subject_type": .string(requestCase.subjectType.rawValue),
-            "subject_id": .uuid(requestCase.subjectID),
-            "subjects": .array(plan.subjects.map { .object(["subject_type": .string($0.type.rawValue), "subject_id": .uuid($0.id)]) }),
+            "subject_type": .string(requestCase.subject.kind.rawValue),
+            "subject_id": .uuid(requestCase.subject.id),
+            "subjects": .array(plan.subjects.map { .object(["subject_type": .string($0.kind.rawValue), "subject_id": .uuid($0.id)]) }),
             "tables": .array(
                 plan.tables.map { table in
                     .object([
@@ -68,8 +68,8 @@ enum ErasureJSON {
             "tombstones": .array(
                 outcome.erasure.tombstones.map { tombstone in
                     .object([
-                        "subject_type": .string(tombstone.subjectType.rawValue),
-                        "subject_id": .uuid(tombstone.subjectID),
+                        "subject_type": .string(tombstone.subject.kind.rawValue),
+                        "subject_id": .uuid(tombstone.subject.id),
                         "chain_seq": tombstone.chainSeq.map { .integer(Int($0)) } ?? .null,
                         "chain_hash": tombstone.chainHash.map(JSONValue.hex) ?? .null,
                     ])

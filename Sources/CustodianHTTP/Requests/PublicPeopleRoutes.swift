@@ -44,7 +44,7 @@ struct PublicPeopleRoutes {
 
     /// Runs `handler` for the person the link names; one answer for unknown, replaced, revoked
     /// and expired links.
-    private func guarded(_ handler: @escaping @Sendable (Request, AppRequestContext, ConsentSubject) async throws -> Response)
+    private func guarded(_ handler: @escaping @Sendable (Request, AppRequestContext, Person) async throws -> Response)
         -> RouteTable.Handler
     {
         guardedLink { request, context, link in try await handler(request, context, link.subject) }

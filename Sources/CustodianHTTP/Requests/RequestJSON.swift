@@ -7,8 +7,8 @@ enum RequestJSON {
         [
             "id": .uuid(requestCase.id),
             "kind": .string(requestCase.kind.rawValue),
-            "subject_type": .string(requestCase.subjectType.rawValue),
-            "subject_id": .uuid(requestCase.subjectID),
+            "subject_type": .string(requestCase.subject.kind.rawValue),
+            "subject_id": .uuid(requestCase.subject.id),
             "channel": .string(requestCase.channel.rawValue),
             "details": .string(requestCase.details),
             "status": .string(requestCase.status.rawValue),

@@ -29,7 +29,7 @@ struct RequestRoutes {
         var filter = RequestCases.Filter()
         filter.status = query.choice("status", RequestCases.Status.self)
         filter.kind = query.choice("kind", RequestCases.Kind.self)
-        filter.subjectType = query.choice("subject_type", RequestCases.SubjectType.self)
+        filter.subjectType = query.choice("subject_type", DataSubject.Kind.self)
         filter.subjectIDs = query.uuid("subject_id").map { [$0] }
         filter.assigneeID = query.uuid("assignee_id")
         filter.overdue = query.bool("overdue")
@@ -44,7 +44,7 @@ struct RequestRoutes {
     @Sendable func open(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         var fields = try await RequestFields.read(request)
         let kind = fields.choice("kind", RequestCases.Kind.self, required: true)
-        let subjectType = fields.choice("subject_type", RequestCases.SubjectType.self, required: true)
+        let subjectType = fields.choice("subject_type", DataSubject.Kind.self, required: true)
         let subjectID = fields.uuid("subject_id", required: true)
         let channel = fields.choice("channel", RequestCases.Channel.self, required: false).value ?? .staff
         if channel == .link || channel == .customerArea {
@@ -61,7 +61,7 @@ struct RequestRoutes {
         }
         let opened = try await cases.open(
             .init(
-                kind: kind, subjectType: subjectType, subjectID: subjectID, channel: channel, details: details, receivedAt: receivedAt,
+                kind: kind, subject: DataSubject(subjectType, id: subjectID), channel: channel, details: details, receivedAt: receivedAt,
                 assigneeID: assignee, verificationMethod: verification
             ),
             by: actor.member.id

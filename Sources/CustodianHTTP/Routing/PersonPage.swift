@@ -4,8 +4,8 @@ import Hummingbird
 /// A list about one person (`/v1/{leads|contacts}/{id}/...`), paged like every list.
 enum PersonPage {
     static func handler<Item: Sendable>(
-        _ kind: ConsentSubject.Kind,
-        read: @escaping @Sendable (ConsentSubject, Cursor?, Int) async throws -> Page<Item>,
+        _ kind: Person.Kind,
+        read: @escaping @Sendable (Person, Cursor?, Int) async throws -> Page<Item>,
         json: @escaping @Sendable (Item) -> JSONValue
     ) -> StaffAuthenticator.AuthenticatedHandler {
         { request, context, _ in

@@ -2,8 +2,10 @@ import CLibPQ
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
+#if os(Linux)
     import Glibc
+#else
+    #error("Custodian runs on Linux: this waiter is built on epoll and eventfd")
 #endif
 
 /// Waits, on one thread of its own, for libpq sockets to become ready, and resumes whoever waits.

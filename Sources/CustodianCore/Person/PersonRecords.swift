@@ -1,12 +1,13 @@
 import Foundation
 import Postgres
 
-/// Everyone an erasure removes, as ids: one person can be a lead and the contact that lead became
-/// (and the leads converted into that contact); a customer is its contacts and the leads that
-/// became them; a customer made from the person's lead that has no other contact is the person
-/// too (a sole trader). The case's own subject is always included, so that what still names it
-/// (its request cases, pending events) goes even when its record is gone already.
-struct ErasedPerson: Sendable, Equatable {
+/// The records that are one person, as ids: what an erasure removes and an export holds. One
+/// person can be a lead and the contact that lead became (and the leads converted into that
+/// contact); a customer is its contacts and the leads that became them; a customer made from the
+/// person's lead that has no other contact is the person too (a sole trader). The subject itself is
+/// always included, so that what still names it (its request cases, pending events) goes even
+/// when its record is gone already.
+struct PersonRecords: Sendable, Equatable {
     var leads: [UUID] = []
     var contacts: [UUID] = []
     var customers: [UUID] = []
@@ -26,10 +27,8 @@ struct ErasedPerson: Sendable, Equatable {
     /// to them (a note, a consent, a conversion) while they are erased: writes that reference them
     /// wait, then fail on the missing row. Locks customers before contacts before leads, the order
     /// the other writes take.
-    static func lock(subjectType: RequestCases.SubjectType, subjectID: UUID, on transaction: PostgresSession) async throws
-        -> ErasedPerson
-    {
-        var person = try await find(subjectType: subjectType, subjectID: subjectID, on: transaction)
+    static func lock(_ subject: DataSubject, on transaction: PostgresSession) async throws -> PersonRecords {
+        var person = try await find(subject, on: transaction)
         // A conversion committed between finding and locking adds a record: look again until the
         // locked set is the whole person.
         for _ in 0..<5 {
@@ -45,14 +44,14 @@ struct ErasedPerson: Sendable, Equatable {
                 Self.parameterTypes + "SELECT 1 FROM contacts WHERE id = ANY ($2::uuid[]) ORDER BY id FOR UPDATE", person.parameters)
             try await transaction.execute(
                 Self.parameterTypes + "SELECT 1 FROM leads WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE", person.parameters)
-            let again = try await find(subjectType: subjectType, subjectID: subjectID, on: transaction)
+            let again = try await find(subject, on: transaction)
             if again == person { return person }
             person = again
         }
         throw DomainError.conflict("the person's records kept changing while they were being erased; try again")
     }
 
-    static func find(subjectType: RequestCases.SubjectType, subjectID: UUID, on session: some Queryable) async throws -> ErasedPerson {
+    static func find(_ subject: DataSubject, on session: some Queryable) async throws -> PersonRecords {
         let rows = try await session.query(
             """
             WITH erased_contacts AS (
@@ -76,9 +75,9 @@ struct ErasedPerson: Sendable, Equatable {
             UNION SELECT $1::text, $2::uuid
             ORDER BY kind, id
             """,
-            [subjectType.rawValue, subjectID]
+            [subject.kind.rawValue, subject.id]
         )
-        var person = ErasedPerson()
+        var person = PersonRecords()
         for row in rows {
             let id: UUID = try row.decode("id")
             switch try row.decode("kind", as: String.self) {

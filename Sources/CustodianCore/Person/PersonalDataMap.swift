@@ -1,11 +1,11 @@
 import Foundation
 import Postgres
 
-/// The personal-data map as an erasure reads it: for every table that holds a person's data,
-/// which columns name the person (the owners) and what happens to each personal column. Read
-/// from the database in the erasing transaction, so a column a later migration adds and
-/// classifies is erased without a line of new code.
-struct ErasureRules: Sendable {
+/// The personal-data map as erasures and exports read it: for every table that holds a person's
+/// data, which columns name the person (the owners) and what erasing does to each personal column.
+/// Read from the database in the erasing or exporting transaction, so a column a later migration
+/// adds and classifies is erased and exported without a line of new code.
+struct PersonalDataMap: Sendable {
     enum Action: String, Sendable {
         case deleteRow = "delete_row"
         case clear
@@ -28,7 +28,7 @@ struct ErasureRules: Sendable {
         /// What clearing writes.
         var clearedValue: String { nullable ? "NULL" : defaultExpression ?? "NULL" }
 
-        var identifier: String { ErasureRules.quoted(name) }
+        var identifier: String { PersonalDataMap.quoted(name) }
     }
 
     /// How a row belongs to a person: `column` holds the id of a `subject` (lead, contact,
@@ -48,7 +48,7 @@ struct ErasureRules: Sendable {
         /// values are cleared, anonymised or kept one by one.
         var deletesRows: Bool { columns.contains { $0.action == .deleteRow } }
 
-        var identifier: String { ErasureRules.quoted(name) }
+        var identifier: String { PersonalDataMap.quoted(name) }
 
         /// The person's rows: $1 lead ids, $2 contact ids, $3 customer ids (uuid[]).
         var ownedRows: String { ownedRows(alias: nil) }
@@ -57,13 +57,13 @@ struct ErasureRules: Sendable {
         func ownedRows(alias: String?) -> String {
             let prefix = alias.map { $0 + "." } ?? ""
             return owners.map { owner in
-                let column = prefix + ErasureRules.quoted(owner.column)
+                let column = prefix + PersonalDataMap.quoted(owner.column)
                 switch owner.subject {
                 case "lead": return "\(column) = ANY ($1::uuid[])"
                 case "contact": return "\(column) = ANY ($2::uuid[])"
                 case "customer": return "\(column) = ANY ($3::uuid[])"
                 default:
-                    guard let kind = owner.kindColumn.map({ prefix + ErasureRules.quoted($0) }) else {
+                    guard let kind = owner.kindColumn.map({ prefix + PersonalDataMap.quoted($0) }) else {
                         return "\(column) = ANY ($1::uuid[] || $2::uuid[] || $3::uuid[])"
                     }
                     return """
@@ -81,7 +81,7 @@ struct ErasureRules: Sendable {
     /// What anonymising writes: a marker that says a value was here and is gone.
     static let anonymisedMarker = "[erased]"
 
-    static func load(on session: some Queryable) async throws -> ErasureRules {
+    static func load(on session: some Queryable) async throws -> PersonalDataMap {
         let owners = try await session.query(
             "SELECT table_name, subject, owner_column, kind_column FROM personal_data_owners ORDER BY table_name, subject, owner_column"
         )
@@ -131,7 +131,7 @@ struct ErasureRules: Sendable {
         let tables = ownersByTable.keys.sorted().map { name in
             Table(name: name, owners: ownersByTable[name] ?? [], columns: columnsByTable[name] ?? [])
         }
-        return ErasureRules(tables: try Self.childrenFirst(tables, references: references))
+        return PersonalDataMap(tables: try Self.childrenFirst(tables, references: references))
     }
 
     /// Orders tables so that every table comes before the tables it references.
