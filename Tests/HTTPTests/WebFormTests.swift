@@ -110,7 +110,7 @@ struct WebFormTests {
         }
     }
 
-    @Test func anPersonRecordsMaySubmitAgain() async throws {
+    @Test func anErasedPersonMaySubmitAgain() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey
             let form = try await client.create(
