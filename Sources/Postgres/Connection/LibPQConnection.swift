@@ -25,6 +25,11 @@ final class LibPQConnection: @unchecked Sendable {
     /// Set by the pool when it lends the connection: the first statement checks it (or reconnects).
     var checkBeforeNextStatement = true
     private let running = Atomic<Bool>(false)
+    /// The number of the lease this connection is lent under; a session of an earlier lease is
+    /// refused (see `PostgresSession`). Atomic because a kept session may be used from any task.
+    private let lease = Atomic<UInt64>(0)
+    /// The isolation level and mode of the transaction open on this connection, if any.
+    var transactionMode: (isolation: IsolationLevel, readOnly: Bool)?
     /// Statements prepared on this connection, by their SQL: the server parses each once, and
     /// the names and types of their result columns are read once.
     private var prepared: [String: PreparedStatement] = [:]
@@ -40,6 +45,20 @@ final class LibPQConnection: @unchecked Sendable {
 
     deinit {
         disconnect()
+    }
+
+    /// Starts a new lease and returns its number; every session of an earlier one stops working.
+    func beginLease() -> UInt64 {
+        lease.add(1, ordering: .sequentiallyConsistent).newValue
+    }
+
+    /// Ends the current lease: its sessions stop working before the connection is lent again.
+    func endLease() {
+        lease.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    func isLeased(_ number: UInt64) -> Bool {
+        lease.load(ordering: .sequentiallyConsistent) == number
     }
 
     /// Opens the connection if there is none, or replaces one that broke or was left mid-transaction.

@@ -68,15 +68,10 @@ public final class PostgresPool: Sendable {
     ) async throws -> Result {
         if let ambient = ambientSession { return try await body(ambient) }
         let connection = try await acquire(timeout: timeout ?? configuration.acquireTimeout)
-        let session = PostgresSession(connection: connection, threads: threads)
-        do {
-            let result = try await body(session)
-            release(connection)
-            return result
-        } catch {
-            release(connection)
-            throw error
-        }
+        let session = PostgresSession(connection: connection, lease: connection.beginLease(), threads: threads)
+        // Whatever `body` kept of the session stops working here, before anyone else gets the connection.
+        defer { release(connection) }
+        return try await body(session)
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
@@ -88,8 +83,8 @@ public final class PostgresPool: Sendable {
     /// of that transaction, whose owner retries.
     @discardableResult
     public func transaction<Result>(
-        isolation: IsolationLevel = .readCommitted,
-        readOnly: Bool = false,
+        isolation: IsolationLevel? = nil,
+        readOnly: Bool? = nil,
         _ body: (PostgresSession) async throws -> Result
     ) async throws -> Result {
         if let ambient = ambientSession {
@@ -309,6 +304,8 @@ public final class PostgresPool: Sendable {
     }
 
     func release(_ connection: LibPQConnection) {
+        connection.endLease()
+        connection.transactionMode = nil
         connection.invalidateIfNotIdle()
         let (waiter, closeNow): (Waiter?, Bool) = lending.withLock { state in
             if state.isClosed {
@@ -335,6 +332,23 @@ public final class PostgresPool: Sendable {
     /// Connections lent out and idle, and callers waiting, at this moment: for metrics and tests.
     public var usage: (lent: Int, idle: Int, waiting: Int) {
         lending.withLock { ($0.lent, $0.idle.count, $0.waiters.count) }
+    }
+}
+
+/// A session used in a way that cannot be right: a bug in the caller, never the server's doing.
+public enum PostgresUsageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The session was kept after the closure it was lent to returned.
+    case sessionEnded
+    /// A transaction nested in another asked for an isolation level or mode the outer one does
+    /// not have; a savepoint cannot give it.
+    case nestedTransactionMode(outer: String, asked: String)
+
+    public var description: String {
+        switch self {
+        case .sessionEnded: "a database session was used after the closure it was lent to had returned"
+        case .nestedTransactionMode(let outer, let asked):
+            "a transaction nested in one that is \(outer) asked to be \(asked); it can only inherit the outer transaction's"
+        }
     }
 }
 

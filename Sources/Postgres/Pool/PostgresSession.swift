@@ -31,11 +31,22 @@ public enum IsolationLevel: String, Sendable, CaseIterable {
 /// statement runs (or whose client went away, see `StatementScope`) cancels it on the server;
 /// the connection stays usable. Transaction control is never interrupted, so a transaction is
 /// always committed or rolled back cleanly.
+///
+/// A session is good for the closure it is lent to (`PostgresPool.withConnection`, `transaction`)
+/// and no longer: kept beyond it, its connection may already serve someone else's transaction,
+/// so every use checks the lease it was lent under and throws `PostgresUsageError.sessionEnded`.
 public struct PostgresSession: Queryable {
     let connection: LibPQConnection
+    /// The lease this session was lent under (see `LibPQConnection.beginLease`).
+    let lease: UInt64
     let threads: NIOThreadPool
 
+    private func requireLease() throws {
+        guard connection.isLeased(lease) else { throw PostgresUsageError.sessionEnded }
+    }
+
     public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
+        try requireLease()
         try Task.checkCancellation()
         let bindings = parameters.map(\.postgresBinding)
         let interruption = StatementInterruption(abandoned: StatementScope.watch)
@@ -49,6 +60,7 @@ public struct PostgresSession: Queryable {
 
     /// Runs SQL that may hold several statements separated by semicolons; it takes no parameters.
     public func executeScript(_ sql: String) async throws {
+        try requireLease()
         try Task.checkCancellation()
         let interruption = StatementInterruption(abandoned: StatementScope.watch)
         try await withTaskCancellationHandler {
@@ -67,18 +79,29 @@ public struct PostgresSession: Queryable {
     /// Runs `body` in one transaction on this session: committed when it returns, rolled back when
     /// it throws. A commit that fails (a serialization failure, a deferred constraint) throws too.
     /// Inside a transaction already, `body` runs in a savepoint: its failure undoes only its own
-    /// work, and the outer transaction decides about the rest.
+    /// work, and the outer transaction decides about the rest. A nested transaction inherits the
+    /// outer one's isolation level and mode; asking for others throws
+    /// `PostgresUsageError.nestedTransactionMode` (a savepoint cannot change them).
+    ///
+    /// - Parameters:
+    ///   - isolation: nil inherits the outer transaction's, or is READ COMMITTED for a new one.
+    ///   - readOnly: nil inherits the outer transaction's, or is read-write for a new one.
     @discardableResult
     public func transaction<Result>(
-        isolation: IsolationLevel = .readCommitted,
-        readOnly: Bool = false,
+        isolation: IsolationLevel? = nil,
+        readOnly: Bool? = nil,
         _ body: (PostgresSession) async throws -> Result
     ) async throws -> Result {
+        try requireLease()
         if connection.isInTransaction {
+            try requireInherits(isolation: isolation, readOnly: readOnly)
             return try await savepoint(body)
         }
         try Task.checkCancellation()
-        try await control("BEGIN ISOLATION LEVEL \(isolation.rawValue)\(readOnly ? " READ ONLY" : "")")
+        let mode = (isolation: isolation ?? .readCommitted, readOnly: readOnly ?? false)
+        try await control("BEGIN ISOLATION LEVEL \(mode.isolation.rawValue)\(mode.readOnly ? " READ ONLY" : "")")
+        connection.transactionMode = mode
+        defer { connection.transactionMode = nil }
         let result: Result
         do {
             result = try await body(self)
@@ -97,6 +120,22 @@ public struct PostgresSession: Queryable {
         }
         try await control("COMMIT")
         return result
+    }
+
+    /// A nested transaction gets the outer one's isolation and mode; asking for others is a bug.
+    /// (A transaction begun with a plain BEGIN statement has no recorded mode and is trusted.)
+    private func requireInherits(isolation: IsolationLevel?, readOnly: Bool?) throws {
+        guard let outer = connection.transactionMode else { return }
+        let isolationDiffers = isolation.map { $0 != outer.isolation } ?? false
+        let modeDiffers = readOnly.map { $0 != outer.readOnly } ?? false
+        guard isolationDiffers || modeDiffers else { return }
+        func describe(_ isolation: IsolationLevel, _ readOnly: Bool) -> String {
+            "\(isolation.rawValue) \(readOnly ? "READ ONLY" : "READ WRITE")"
+        }
+        throw PostgresUsageError.nestedTransactionMode(
+            outer: describe(outer.isolation, outer.readOnly),
+            asked: describe(isolation ?? outer.isolation, readOnly ?? outer.readOnly)
+        )
     }
 
     private func savepoint<Result>(_ body: (PostgresSession) async throws -> Result) async throws -> Result {
