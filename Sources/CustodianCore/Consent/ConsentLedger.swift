@@ -123,46 +123,55 @@ public struct ConsentLedger: Sendable {
     /// Records decisions, each as its own row against the purpose's current text, in one
     /// transaction; refused for a converted lead (its contact is the person now) and for a kind
     /// of person whose consent is switched off in the settings.
-    public func record(_ decisions: [(purposeID: UUID, action: Action)], for subject: Person, origin: Origin) async throws
-        -> [Record]
-    {
-        try await database.transaction { transaction in
-            try await subject.requireCurrent(on: transaction)
-            let settings = try await ConsentSettings(database: database).current(on: transaction)
-            guard settings.enabled(for: subject.kind) else {
-                throw DomainError.conflict("consent for \(subject.kind.resource)s is switched off in the consent settings")
-            }
-            var records: [Record] = []
-            for (index, decision) in decisions.enumerated() {
-                let purposes = try await transaction.query(
-                    "SELECT \(ConsentPurposes.columns) FROM consent_purposes WHERE id = $1", [decision.purposeID]
-                )
-                let field = decisions.count == 1 ? "purpose_id" : "decisions[\(index)].purpose_id"
-                guard let row = purposes.first else {
-                    throw DomainError.invalid([FieldError(field: field, message: "no such consent purpose")])
-                }
-                let purpose = try ConsentPurposes.purpose(from: row)
-                guard purpose.active, purpose.appliesTo.covers(subject) else {
-                    throw DomainError.invalid([
-                        FieldError(field: field, message: "this purpose is retired or does not apply to this person")
-                    ])
-                }
-                let inserted = try await transaction.query(
-                    """
-                    INSERT INTO consent_records
-                        (\(subject.kind.consentColumn), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                    RETURNING \(Self.recordColumns)
-                    """,
-                    [
-                        subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
-                        origin.ip, origin.userAgent, origin.staffID, origin.note, origin.linkID,
-                    ]
-                ).single()
-                records.append(try Self.record(from: inserted))
-            }
-            return records
+    /// With `transaction`, the decisions are part of that transaction (a web form's lead and its
+    /// consents are one).
+    public func record(
+        _ decisions: [(purposeID: UUID, action: Action)], for subject: Person, origin: Origin, on transaction: PostgresSession? = nil
+    ) async throws -> [Record] {
+        if let transaction { return try await record(decisions, for: subject, origin: origin, in: transaction) }
+        return try await database.transaction { transaction in
+            try await record(decisions, for: subject, origin: origin, in: transaction)
         }
+    }
+
+    private func record(
+        _ decisions: [(purposeID: UUID, action: Action)], for subject: Person, origin: Origin, in transaction: PostgresSession
+    ) async throws -> [Record] {
+        try await subject.requireCurrent(on: transaction)
+        let settings = try await ConsentSettings(database: database).current(on: transaction)
+        guard settings.enabled(for: subject.kind) else {
+            throw DomainError.conflict("consent for \(subject.kind.resource)s is switched off in the consent settings")
+        }
+        var records: [Record] = []
+        for (index, decision) in decisions.enumerated() {
+            let purposes = try await transaction.query(
+                "SELECT \(ConsentPurposes.columns) FROM consent_purposes WHERE id = $1", [decision.purposeID]
+            )
+            let field = decisions.count == 1 ? "purpose_id" : "decisions[\(index)].purpose_id"
+            guard let row = purposes.first else {
+                throw DomainError.invalid([FieldError(field: field, message: "no such consent purpose")])
+            }
+            let purpose = try ConsentPurposes.purpose(from: row)
+            guard purpose.active, purpose.appliesTo.covers(subject) else {
+                throw DomainError.invalid([
+                    FieldError(field: field, message: "this purpose is retired or does not apply to this person")
+                ])
+            }
+            let inserted = try await transaction.query(
+                """
+                INSERT INTO consent_records
+                    (\(subject.kind.consentColumn), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                RETURNING \(Self.recordColumns)
+                """,
+                [
+                    subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
+                    origin.ip, origin.userAgent, origin.staffID, origin.note, origin.linkID,
+                ]
+            ).single()
+            records.append(try Self.record(from: inserted))
+        }
+        return records
     }
 
     /// Every purpose that applies to the person now or that they ever acted on, with its state.

@@ -132,8 +132,8 @@ public struct PortalAccounts: Sendable {
             return .refused
         }
         let contactID: UUID = try row.decode("contact_id")
-        return try await database.withAmbientTransaction {
-            let unlocked = try await database.query(
+        return try await database.transaction { transaction in
+            let unlocked = try await transaction.query(
                 """
                 UPDATE portal_accounts SET failed_logins = 0, lockouts = 0, locked_until = NULL, last_login_at = now()
                 WHERE contact_id = $1 AND (locked_until IS NULL OR locked_until <= now())
@@ -142,7 +142,8 @@ public struct PortalAccounts: Sendable {
                 [contactID])
             guard !unlocked.isEmpty else { return .refused }
             guard try row.decode("active", as: Bool.self) else { throw Refusal.inactive }
-            return .loggedIn(try await openSession(for: contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent))
+            return .loggedIn(
+                try await openSession(for: contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent, on: transaction))
         }
     }
 
@@ -160,9 +161,11 @@ public struct PortalAccounts: Sendable {
             [contactID, settings.maxFailedLogins, settings.lockoutMinutes])
     }
 
-    func openSession(for contactID: UUID, hours: Int, ip: String?, userAgent: String?) async throws -> NewSession {
+    func openSession(for contactID: UUID, hours: Int, ip: String?, userAgent: String?, on session: PostgresSession) async throws
+        -> NewSession
+    {
         let token = Secret.randomToken()
-        let row = try await database.query(
+        let row = try await session.query(
             """
             WITH opened AS (
                 INSERT INTO portal_sessions (contact_id, token_hash, expires_at, ip, user_agent)
@@ -215,9 +218,10 @@ public struct PortalAccounts: Sendable {
         guard try await isCurrentPassword(current, of: session) else { return nil }
         let settings = try await PortalSettings.current(on: database)
         let newHash = try await hasher.hash(new)
-        return try await database.withAmbientTransaction {
-            try await setPassword(newHash, of: session.contactID)
-            return try await openSession(for: session.contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent)
+        return try await database.transaction { transaction in
+            try await setPassword(newHash, of: session.contactID, on: transaction)
+            return try await openSession(
+                for: session.contactID, hours: settings.sessionHours, ip: ip, userAgent: userAgent, on: transaction)
         }
     }
 
@@ -238,16 +242,16 @@ public struct PortalAccounts: Sendable {
     }
 
     /// The new password, no lock, and every session and unused link of the contact ended.
-    private func setPassword(_ hash: String, of contactID: UUID) async throws {
-        try await database.execute(
+    private func setPassword(_ hash: String, of contactID: UUID, on transaction: PostgresSession) async throws {
+        try await transaction.execute(
             """
             UPDATE portal_accounts SET password_hash = $2, password_changed_at = now(), failed_logins = 0, lockouts = 0, locked_until = NULL
             WHERE contact_id = $1
             """,
             [contactID, hash])
-        try await database.execute(
+        try await transaction.execute(
             "UPDATE portal_sessions SET revoked_at = now() WHERE contact_id = $1 AND revoked_at IS NULL", [contactID])
-        try await database.execute("UPDATE portal_tokens SET used_at = now() WHERE contact_id = $1 AND used_at IS NULL", [contactID])
+        try await transaction.execute("UPDATE portal_tokens SET used_at = now() WHERE contact_id = $1 AND used_at IS NULL", [contactID])
     }
 
     // MARK: One-time links
@@ -255,8 +259,8 @@ public struct PortalAccounts: Sendable {
     /// Sends a reset link to the mailer when `email` is an active contact's with an account;
     /// otherwise does nothing. The caller answers the same either way.
     public func requestReset(email: String) async throws {
-        try await database.withAmbientTransaction {
-            let row = try await database.query(
+        try await database.transaction { transaction in
+            let row = try await transaction.query(
                 """
                 SELECT a.contact_id FROM contacts c JOIN portal_accounts a ON a.contact_id = c.id
                 JOIN customers cu ON cu.id = c.customer_id, portal_settings ps
@@ -269,7 +273,7 @@ public struct PortalAccounts: Sendable {
                 [email, Self.resetsPerHour]
             ).first
             guard let row else { return }
-            try await issueLink(.passwordReset, to: try row.decode("contact_id"), lifetime: Self.resetLifetime)
+            try await issueLink(.passwordReset, to: try row.decode("contact_id"), lifetime: Self.resetLifetime, on: transaction)
         }
     }
 
@@ -284,8 +288,8 @@ public struct PortalAccounts: Sendable {
     /// A staff member invites a contact: an account without a password and a link to set one,
     /// sent to the mailer. Returns when the link expires.
     public func invite(_ contactID: UUID, by actor: UUID) async throws -> Date {
-        try await database.withAmbientTransaction {
-            let row = try await database.query(
+        try await database.transaction { transaction in
+            let row = try await transaction.query(
                 """
                 SELECT c.active AND cu.active AS active, ps.enabled, a.password_hash IS NOT NULL AS has_password
                 FROM contacts c JOIN customers cu ON cu.id = c.customer_id CROSS JOIN portal_settings ps
@@ -304,21 +308,23 @@ public struct PortalAccounts: Sendable {
             if try row.decode("has_password", as: Bool?.self) == true {
                 throw DomainError.conflict("the contact has an account already; they can reset their password")
             }
-            try await database.execute(
+            try await transaction.execute(
                 "INSERT INTO portal_accounts (contact_id, invited_by) VALUES ($1, $2) ON CONFLICT (contact_id) DO NOTHING",
                 [contactID, actor])
-            return try await issueLink(.invitation, to: contactID, lifetime: Self.invitationLifetime)
+            return try await issueLink(.invitation, to: contactID, lifetime: Self.invitationLifetime, on: transaction)
         }
     }
 
     @discardableResult
-    private func issueLink(_ purpose: LinkPurpose, to contactID: UUID, lifetime: String) async throws -> Date {
+    private func issueLink(_ purpose: LinkPurpose, to contactID: UUID, lifetime: String, on transaction: PostgresSession) async throws
+        -> Date
+    {
         let token = Secret.randomToken()
         // A new link replaces the ones before it.
-        try await database.execute(
+        try await transaction.execute(
             "UPDATE portal_tokens SET used_at = now() WHERE contact_id = $1 AND purpose = $2 AND used_at IS NULL",
             [contactID, purpose.rawValue])
-        let expiresAt: Date = try await database.query(
+        let expiresAt: Date = try await transaction.query(
             """
             INSERT INTO portal_tokens (token_hash, contact_id, purpose, expires_at) VALUES ($1, $2, $3, now() + $4::interval)
             RETURNING expires_at
@@ -329,7 +335,7 @@ public struct PortalAccounts: Sendable {
             purpose == .invitation ? .portalInvitation : .passwordResetRequested,
             data: ["contact_id": .uuid(contactID), "expires_at": .timestamp(expiresAt)],
             sealing: ["token": .string(token), "link": .string("\(linkBaseURL)?token=\(token)")], with: secrets,
-            subjectID: contactID, on: database)
+            subjectID: contactID, on: transaction)
         return expiresAt
     }
 
@@ -342,8 +348,8 @@ public struct PortalAccounts: Sendable {
             "SELECT 1 FROM portal_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()", [Secret.hash(token)])
         guard !live.isEmpty else { return false }
         let hash = try await hasher.hash(password)
-        return try await database.withAmbientTransaction {
-            let row = try await database.query(
+        return try await database.transaction { transaction in
+            let row = try await transaction.query(
                 """
                 UPDATE portal_tokens SET used_at = now()
                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
@@ -353,10 +359,10 @@ public struct PortalAccounts: Sendable {
             ).first
             guard let row else { return false }
             let contactID: UUID = try row.decode("contact_id")
-            try await setPassword(hash, of: contactID)
+            try await setPassword(hash, of: contactID, on: transaction)
             if try row.decode("purpose", as: LinkPurpose.self) == .invitation {
                 // The invitation was mailed to the contact's address: using it shows they read it.
-                try await database.execute(
+                try await transaction.execute(
                     "UPDATE portal_accounts a SET confirmed_email = c.email FROM contacts c WHERE c.id = a.contact_id AND a.contact_id = $1",
                     [contactID])
             }

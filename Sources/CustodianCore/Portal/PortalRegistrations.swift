@@ -25,13 +25,13 @@ extension PortalAccounts {
         guard let email = Self.email(of: registration) else {
             throw DomainError.invalid([FieldError(field: "email", message: "is required")])
         }
-        try await database.withAmbientTransaction {
-            let known = try await database.query("SELECT id FROM contacts WHERE lower(email) = lower($1)", [email]).first
+        try await database.transaction { transaction in
+            let known = try await transaction.query("SELECT id FROM contacts WHERE lower(email) = lower($1)", [email]).first
             if let known {
                 let contactID: UUID = try known.decode("id")
                 try await Outbox.emit(
                     .registrationAttempted, data: ["contact_id": .uuid(contactID)], sealing: ["email": .string(email)], with: secrets,
-                    subjectID: contactID, on: database)
+                    subjectID: contactID, on: transaction)
                 return
             }
             let (token, expiresAt) = try ConfirmationToken.issue(
@@ -41,7 +41,7 @@ extension PortalAccounts {
                 sealing: [
                     "email": .string(email), "token": .string(token), "link": .string("\(registrationLinkBaseURL)?token=\(token)"),
                 ],
-                with: secrets, subjectID: nil, on: database)
+                with: secrets, subjectID: nil, on: transaction)
         }
     }
 
@@ -55,18 +55,18 @@ extension PortalAccounts {
         else { return nil }
         let settings = try await PortalSettings.current(on: database)
         guard settings.enabled, settings.registrationEnabled else { throw Refusal.disabled }
-        return try await database.withAmbientTransaction {
+        return try await database.transaction { transaction in
             // Serialises two confirmations of one address; the unique index would refuse the second anyway.
-            _ = try await database.query("SELECT pg_advisory_xact_lock(hashtextextended('registration:' || lower($1), 0))", [email])
-            guard try await database.query("SELECT 1 FROM contacts WHERE lower(email) = lower($1)", [email]).isEmpty else {
+            _ = try await transaction.query("SELECT pg_advisory_xact_lock(hashtextextended('registration:' || lower($1), 0))", [email])
+            guard try await transaction.query("SELECT 1 FROM contacts WHERE lower(email) = lower($1)", [email]).isEmpty else {
                 return nil
             }
-            try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: database)
-            let customer = try await Customers.table.insert(registration.customer, customFields: .object([:]), by: nil, on: database)
+            try await Policies.requireAccepted(settings.requiredPolicies, given: registration.acceptances, on: transaction)
+            let customer = try await Customers.table.insert(registration.customer, customFields: .object([:]), by: nil, on: transaction)
             let contact = try await Contacts.table.insert(
                 registration.contact + [("customer_id", .uuid(customer.id)), ("is_primary", .bool(true))], customFields: .object([:]),
-                by: nil, on: database)
-            try await database.execute(
+                by: nil, on: transaction)
+            try await transaction.execute(
                 """
                 INSERT INTO portal_accounts (contact_id, password_hash, password_changed_at, confirmed_email)
                 VALUES ($1, $2, now(), $3)
@@ -76,10 +76,10 @@ extension PortalAccounts {
             for acceptance in registration.acceptances {
                 _ = try await policies.accept(
                     acceptance.kind, version: acceptance.version, language: acceptance.language, by: .contact(contact.id),
-                    origin: .init(context: .registration, ip: registration.ip, userAgent: registration.userAgent))
+                    origin: .init(context: .registration, ip: registration.ip, userAgent: registration.userAgent), on: transaction)
             }
             return try await openSession(
-                for: contact.id, hours: settings.sessionHours, ip: registration.ip, userAgent: registration.userAgent)
+                for: contact.id, hours: settings.sessionHours, ip: registration.ip, userAgent: registration.userAgent, on: transaction)
         }
     }
 

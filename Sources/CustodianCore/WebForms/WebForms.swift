@@ -244,30 +244,31 @@ public struct WebForms: Sendable {
             ])
         }
         let fingerprint = Array(SHA256.hash(data: Data(form.id.uuidString.utf8) + Data(submission.canonical)))
-        return try await database.withAmbientTransaction {
-            try await database.execute("SELECT pg_advisory_xact_lock(hashtext(encode($1::bytea, 'hex')))", [fingerprint])
-            let seen = try await database.query(
+        return try await database.transaction { transaction in
+            try await transaction.execute("SELECT pg_advisory_xact_lock(hashtext(encode($1::bytea, 'hex')))", [fingerprint])
+            let seen = try await transaction.query(
                 "SELECT 1 FROM web_form_submissions WHERE fingerprint = $1 AND created_at > now() - interval '\(Self.duplicateWindow)'",
                 [fingerprint])
             if !seen.isEmpty { return false }
-            try await Policies.requireAccepted(form.requiredPolicies, given: submission.acceptances, on: database)
+            try await Policies.requireAccepted(form.requiredPolicies, given: submission.acceptances, on: transaction)
             let lead = try await Leads.table.insert(
-                submission.values + [(column: "source", value: .text(form.source))], customFields: .object([:]), by: nil, on: database)
+                submission.values + [(column: "source", value: .text(form.source))], customFields: .object([:]), by: nil, on: transaction)
             let person = Person.lead(lead.id)
             let policies = Policies(database: database)
             for acceptance in submission.acceptances {
                 _ = try await policies.accept(
                     acceptance.kind, version: acceptance.version, language: acceptance.language, by: person,
-                    origin: .init(context: .webForm, contextID: form.id, ip: submission.ip, userAgent: submission.userAgent))
+                    origin: .init(context: .webForm, contextID: form.id, ip: submission.ip, userAgent: submission.userAgent),
+                    on: transaction)
             }
             if !submission.consents.isEmpty {
                 _ = try await ConsentLedger(database: database).record(
                     submission.consents.map { (purposeID: $0, action: .give) }, for: person,
-                    origin: .init(channel: .webForm, ip: submission.ip, userAgent: submission.userAgent))
+                    origin: .init(channel: .webForm, ip: submission.ip, userAgent: submission.userAgent), on: transaction)
             }
             // One past the window may still be there (housekeeping had not come by yet).
-            try await database.execute("DELETE FROM web_form_submissions WHERE fingerprint = $1", [fingerprint])
-            try await database.execute(
+            try await transaction.execute("DELETE FROM web_form_submissions WHERE fingerprint = $1", [fingerprint])
+            try await transaction.execute(
                 "INSERT INTO web_form_submissions (fingerprint, form_id, lead_id) VALUES ($1, $2, $3)", [fingerprint, form.id, lead.id])
             return true
         }

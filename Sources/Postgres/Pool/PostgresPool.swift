@@ -106,8 +106,9 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in one transaction that every statement `body` sends through this pool joins
-    /// (nested `transaction` calls become savepoints): for work whose parts are written by code
-    /// that knows nothing of each other, such as a create and the record of its idempotency key.
+    /// (nested `transaction` calls become savepoints, inheriting its READ COMMITTED): for the one
+    /// piece of work whose parts are written by code that knows nothing of each other, a create
+    /// and the record of its idempotency key. Everything else passes its transaction explicitly.
     /// Retried as a whole like `transaction`; `body` must not share the pool between concurrent tasks.
     @discardableResult
     public func withAmbientTransaction<Result>(_ body: () async throws -> Result) async throws -> Result {
