@@ -5,8 +5,27 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Record lists are written straight from the rows, byte for byte as single reads")
+@Suite("Record lists and feeds are written straight from the rows, byte for byte as single reads")
 struct RecordListTests {
+    /// Every upsert line of the feed at `path` must carry, as its `record`, the single read's bytes.
+    static func expectFeedMatchesReads(
+        _ client: ContractClient, key: String, feed: String, path: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Int {
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(key)"
+        let poll = try await client.send(.get, feed, headers: headers)
+        #expect(poll.status == .ok, sourceLocation: sourceLocation)
+        var compared = 0
+        for line in poll.text.split(separator: "\n") where line.hasPrefix(#"{"op":"upsert""#) {
+            let record = try #require(line.range(of: #","record":"#).map { line[$0.upperBound..<line.index(before: line.endIndex)] })
+            let id = try #require(try JSONSerialization.jsonObject(with: Data(record.utf8)) as? [String: Any])["id"] as? String
+            let read = try await client.send(.get, "\(path)/\(try #require(id))", headers: headers)
+            #expect(String(record) == read.text, sourceLocation: sourceLocation)
+            compared += 1
+        }
+        return compared
+    }
+
     /// A list page must be `{"data":[` + the single reads of its records + `],"next_cursor":…}`.
     static func expectListMatchesReads(
         _ client: ContractClient, key: String, path: String, query: String, sourceLocation: SourceLocation = #_sourceLocation
@@ -80,6 +99,12 @@ struct RecordListTests {
             #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/contacts", query: "q=\(marker)") == 1)
             #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/leads", query: "q=\(marker)") == Self.instants.count)
             #expect(try await Self.expectListMatchesReads(client, key: key, path: "/v1/leads", query: "status=nobody") == 0)
+            // The feeds write the same records with the same writer: keys and custom fields' keys
+            // in the same order, timestamps converted the same way.
+            #expect(try await Self.expectFeedMatchesReads(client, key: key, feed: "/v1/feeds/customers", path: "/v1/customers") >= 1)
+            #expect(try await Self.expectFeedMatchesReads(client, key: key, feed: "/v1/feeds/contacts", path: "/v1/contacts") >= 1)
+            #expect(
+                try await Self.expectFeedMatchesReads(client, key: key, feed: "/v1/feeds/leads", path: "/v1/leads") >= Self.instants.count)
         }
     }
 }

@@ -2,45 +2,33 @@ import Foundation
 import Postgres
 
 /// Writes feed lines byte by byte from the columns PostgreSQL sends as text: a feed of a million
-/// records must cost little more than reading them. A record comes out as the API's GET shows it
-/// (`RecordTable.record(from:)`): the same members, timestamps in RFC 3339 UTC with milliseconds.
+/// records must cost little more than reading them. A record is written by the writer that
+/// writes lists (`RecordTable.writeJSON`), so it has the single read's and the list's bytes: the
+/// same members, keys and custom fields' keys sorted, timestamps in RFC 3339 UTC.
 struct FeedLines {
-    /// The record's members, in the order the select list reads them.
-    private let record: ExportRowWriter
+    private let table: RecordTable
+    private let alias: String
 
     /// Cells before the record's columns: the id served, whether the record is there, erased.
     static let leadingColumns = 3
 
     init(table: RecordTable, alias: String) {
-        func member(_ name: String, _ kind: ExportRowWriter.Kind) -> ExportRowWriter.Member {
-            .value(key: name, kind: kind, sql: "\(alias).\(name)")
-        }
-        let columns = (table.columns + table.readOnlyColumns).map { column -> ExportRowWriter.Member in
-            switch column.kind {
-            case .boolean: member(column.name, .boolean)
-            case .timestamp: member(column.name, .timestamp)
-            case .text, .multilineText, .email, .countryCode, .reference: member(column.name, .string)
-            }
-        }
-        record = ExportRowWriter(
-            members: [member("id", .string)] + columns + [
-                member("custom_fields", .json), member("created_at", .timestamp), member("updated_at", .timestamp),
-            ])
+        self.table = table
+        self.alias = alias
     }
 
     /// The record's columns; results arrive in text form (each type's own output), and the bytes
     /// go into the line as they come.
-    var selectList: String { record.selectList }
+    var selectList: String { table.selectList(alias: alias) }
 
     /// `{"op":"upsert","cursor":"…","record":{…}}` and a newline.
     func upsert(_ row: Row, cursor: FeedCursor, into output: inout [UInt8]) throws {
         output.append(contentsOf: Self.upsertStart)
         cursor.encode(into: &output)
         output.append(contentsOf: Self.recordStart)
-        try record.write(row, from: Self.leadingColumns, into: &output)
+        try table.writeJSON(of: row, from: Self.leadingColumns, to: &output)
         output.append(contentsOf: "}\n".utf8)
     }
-
     static func required(_ row: Row, _ index: Int) throws -> String {
         guard let text = row.text(at: index) else { throw DomainError.conflict("a required column is NULL") }
         return text

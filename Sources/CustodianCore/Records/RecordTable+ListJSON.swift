@@ -61,9 +61,10 @@ extension RecordTable {
         return ListDocument(bytes: output)
     }
 
-    /// The record in `row` (read with `selectList`) as the JSON text `record(from:)` serializes to.
-    func writeJSON(of row: Row, to output: inout [UInt8]) throws {
-        let rest = readColumns.count + 1
+    /// The record in `row` (read with `selectList`, from cell `firstCell` on) as the JSON text
+    /// `record(from:)` serializes to: lists and feeds write records with this one writer.
+    func writeJSON(of row: Row, from firstCell: Int = 0, to output: inout [UInt8]) throws {
+        let rest = firstCell + readColumns.count + 1
         guard row.columns.count == rest + 5 else {
             throw RowDecodingError.missingColumn("the columns of \(table)", available: row.columns.names)
         }
@@ -75,8 +76,9 @@ extension RecordTable {
                 output.append(contentsOf: member.key)
                 switch member.source {
                 case .id:
-                    try Self.writeUUID(row, cells, types, at: 0, to: &output)
-                case .column(let position, let kind):
+                    try Self.writeUUID(row, cells, types, at: firstCell, to: &output)
+                case .column(let offset, let kind):
+                    let position = firstCell + offset
                     guard let cell = cells[position] else {
                         output.append(contentsOf: "null".utf8)
                         continue

@@ -40,16 +40,22 @@ public struct RecordTable: Sendable {
         self.searchColumns = searchColumns
         self.uniqueFields = uniqueFields
         self.readColumns = columns + readOnlyColumns
-        self.selectList =
-            (["id"] + readColumns.map(\.name) + [
-                "custom_fields", "revision", "created_at", "updated_at",
-                "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us",
-            ]).joined(separator: ", ")
+        self.selectList = Self.selectList(of: readColumns, alias: nil)
         self.jsonMembers = Self.jsonMembers(of: readColumns)
     }
 
     /// Every column a record is read with; built once, as every read sends it.
     let selectList: String
+
+    /// `selectList` for the table under `alias` in a statement that joins others (a feed's).
+    func selectList(alias: String) -> String { Self.selectList(of: readColumns, alias: alias) }
+
+    private static func selectList(of readColumns: [ColumnSpec], alias: String?) -> String {
+        let prefix = alias.map { "\($0)." } ?? ""
+        return (["id"] + readColumns.map(\.name) + ["custom_fields", "revision", "created_at", "updated_at"])
+            .map { prefix + $0 }
+            .joined(separator: ", ") + ", (extract(epoch FROM \(prefix)created_at) * 1000000)::bigint AS created_at_us"
+    }
     /// The spec'd columns in `selectList`'s order, after `id`.
     let readColumns: [ColumnSpec]
     /// How a list writes a record's members, in key order.
