@@ -107,4 +107,46 @@ struct RecordListTests {
                 try await Self.expectFeedMatchesReads(client, key: key, feed: "/v1/feeds/leads", path: "/v1/leads") >= Self.instants.count)
         }
     }
+
+    /// RFC 3339 has no `infinity`, no BC year and no year past 9999: such a time would make the
+    /// record unreadable by every writer, so the tables refuse it whoever writes it, and the API
+    /// refuses it as input. The ends of the range it can express read back (the test above).
+    @Test func timesRFC3339CannotExpressAreRefusedByTheTablesAndTheAPI() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let lead = try await client.send(
+                .post, "/v1/leads", headers: headers(key: fixture.adminKey, json: true), body: #"{"name": "Timeless", "status": "new"}"#)
+            let id = try #require(try lead.json()["id"] as? String)
+            let unwritable = ["infinity", "-infinity", "0001-12-31 23:59:59 BC", "10000-01-01 00:00:00+00", "9999-12-31 23:00:00-01"]
+            try await fixture.database.withPool(role: .owner) { owner in
+                for time in unwritable {
+                    for column in ["last_contacted_at", "converted_at", "created_at", "updated_at"] {
+                        let error = try await #require(throws: PostgresError.self, "\(column) = \(time)") {
+                            try await owner.execute(
+                                "INSERT INTO leads (name, status, \(column)) VALUES ('Timeless', 'new', $1::timestamptz)", [time])
+                        }
+                        #expect(error.kind == .checkViolation && error.constraint == "leads_\(column)_in_rfc3339_range")
+                    }
+                }
+                let customer = try await #require(throws: PostgresError.self) {
+                    try await owner.execute("INSERT INTO customers (company, updated_at) VALUES ('Forever', 'infinity')")
+                }
+                #expect(customer.constraint == "customers_updated_at_in_rfc3339_range")
+                let contact = try await #require(throws: PostgresError.self) {
+                    try await owner.execute(
+                        """
+                        WITH c AS (INSERT INTO customers (company) VALUES ('Forever') RETURNING id)
+                        INSERT INTO contacts (customer_id, first_name, last_name, email, is_primary, created_at)
+                        SELECT id, 'Ever', 'More', 'ever@more.example', true, '-infinity' FROM c
+                        """)
+                }
+                #expect(contact.constraint == "contacts_created_at_in_rfc3339_range")
+            }
+            let refused = try await client.send(
+                .patch, "/v1/leads/\(id)", headers: headers(key: fixture.adminKey, json: true),
+                body: #"{"last_contacted_at": "0000-12-31T00:00:00Z"}"#)
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.text.contains("last_contacted_at"))
+            #expect(try await client.send(.get, "/v1/leads/\(id)", headers: headers(key: fixture.adminKey)).status == .ok)
+        }
+    }
 }
