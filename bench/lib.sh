@@ -19,9 +19,14 @@ bench_setup() {
   # The API's role serves and seeds; the superuser runs pgbench and the set-up SQL.
   database_url="$throwaway_database_url"
 
-  log "building the release binary"
-  swift build -c release --product custodian >/dev/null
-  binary="$(swift build -c release --show-bin-path)/custodian"
+  # BENCH_BINARY measures another build (an earlier commit's, to compare two in turns).
+  if [ -n "${BENCH_BINARY:-}" ]; then
+    binary="$BENCH_BINARY"
+  else
+    log "building the release binary"
+    swift build -c release --product custodian >/dev/null
+    binary="$(swift build -c release --show-bin-path)/custodian"
+  fi
   DATABASE_URL="$database_url" CUSTODIAN_MIGRATE_DATABASE_URL="$throwaway_migrate_url" "$binary" migrate >/dev/null
 }
 
