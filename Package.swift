@@ -47,10 +47,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // JSON text: the value, its parser and writer, and times as RFC 3339 (from PostgreSQL's
+        // text too); every JSON the API writes goes through it.
+        .target(
+            name: "JSONText",
+            dependencies: ["Postgres"]
+        ),
         // The domain: staff and their keys, the CRM records, the GDPR rights; rules and SQL side by side.
         .target(
             name: "CustodianCore",
             dependencies: [
+                "JSONText",
                 "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -62,6 +69,7 @@ let package = Package(
             name: "CustodianHTTP",
             dependencies: [
                 "CustodianCore",
+                "JSONText",
                 "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -79,6 +87,7 @@ let package = Package(
             dependencies: [
                 "Postgres",
                 "Migrations",
+                "JSONText",
                 "CustodianCore",
                 "CustodianHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -94,6 +103,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "CustodianCore",
+                "JSONText",
                 "Postgres",
                 "Migrations",
                 .product(name: "Yams", package: "Yams"),
@@ -113,6 +123,7 @@ let package = Package(
             name: "HTTPTests",
             dependencies: [
                 "CustodianCore",
+                "JSONText",
                 "CustodianHTTP",
                 "Postgres",
                 "TestSupport",

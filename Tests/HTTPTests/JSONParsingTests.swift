@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 import Testing
 
 @Suite("JSON read by JSONValue(json:), as JSONDecoder reads it")

@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 import Testing
 
 @Suite("RFC 3339 timestamps: parsed strictly, in PostgreSQL's calendar")

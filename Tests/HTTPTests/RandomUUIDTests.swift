@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 import Testing
 
 @Suite("Request ids: random version 4 UUIDs")

@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 
 extension JSONValue {
     /// From what Yams hands back.

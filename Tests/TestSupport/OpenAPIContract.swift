@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 import Yams
 
 /// `openapi.yaml`, read once, and the checks every response the tests see must pass.

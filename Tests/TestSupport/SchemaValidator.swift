@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 
 /// Checks a JSON value against the JSON Schema subset `openapi.yaml` uses.
 ///

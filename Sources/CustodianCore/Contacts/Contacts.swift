@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Contacts: the people at customers. Every customer with contacts has exactly one primary
@@ -55,15 +56,14 @@ public struct Contacts: Sendable {
             )
         }
         return try await database.transaction { transaction in
-            let current = try await Self.table.find(id: id, on: transaction)
-            let customerID = try Self.customerID(of: current)
-            _ = try await lockCustomer(customerID, in: transaction)
+            let current = try Contact(from: try await Self.table.find(id: id, on: transaction).row)
+            _ = try await lockCustomer(current.customerID, in: transaction)
             var values = values
             switch Self.value("is_primary", in: values) {
             case .bool(true)?:
-                if current.json["is_primary"] != .bool(true) { try await clearPrimary(of: customerID, in: transaction) }
+                if !current.isPrimary { try await clearPrimary(of: current.customerID, in: transaction) }
             case .bool(false)?:
-                if current.json["is_primary"] == .bool(true) {
+                if current.isPrimary {
                     throw DomainError.conflict(
                         "a customer's contacts always have one primary contact: make another contact primary instead")
                 }
@@ -80,17 +80,16 @@ public struct Contacts: Sendable {
     /// Deleting the primary contact hands the flag to the customer's oldest remaining contact.
     public func delete(id: UUID, expectedRevision: Int64?) async throws {
         try await database.transaction { transaction in
-            let current = try await Self.table.find(id: id, on: transaction)
-            let customerID = try Self.customerID(of: current)
-            _ = try await lockCustomer(customerID, in: transaction)
+            let current = try Contact(from: try await Self.table.find(id: id, on: transaction).row)
+            _ = try await lockCustomer(current.customerID, in: transaction)
             try await Self.table.delete(id: id, expectedRevision: expectedRevision, in: transaction)
-            if current.json["is_primary"] == .bool(true) {
+            if current.isPrimary {
                 try await transaction.execute(
                     """
                     UPDATE contacts SET is_primary = true
                     WHERE id = (SELECT id FROM contacts WHERE customer_id = $1 ORDER BY active DESC, created_at, id LIMIT 1)
                     """,
-                    [customerID]
+                    [current.customerID]
                 )
             }
         }
@@ -111,13 +110,6 @@ public struct Contacts: Sendable {
 
     private func clearPrimary(of customerID: UUID, in transaction: PostgresSession) async throws {
         try await transaction.execute("UPDATE contacts SET is_primary = false WHERE customer_id = $1 AND is_primary", [customerID])
-    }
-
-    private static func customerID(of contact: StoredRecord) throws -> UUID {
-        guard let text = contact.json["customer_id"]?.string, let id = UUID(uuidString: text) else {
-            throw DomainError.notFound(resource: "contact")
-        }
-        return id
     }
 
     static func value(_ column: String, in values: ColumnValues) -> ColumnValue? {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Checks the `custom_fields` object of a write against the active definitions of its record type.
 public enum CustomFieldValues {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// What erasing a person does, table by table and column by column, counted from the data as it

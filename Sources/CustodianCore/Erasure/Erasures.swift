@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Erasing the person of an erasure case (GDPR Art. 17): in one transaction, every row and value

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Erased people's email addresses, kept only as keyed hashes (HMAC-SHA256 with the server's

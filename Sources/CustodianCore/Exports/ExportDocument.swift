@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// One export being written: the header, then each section the audience gets, every row as

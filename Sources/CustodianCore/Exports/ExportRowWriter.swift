@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Writes rows as JSON objects from the text PostgreSQL sends, byte by byte: a history of ten
@@ -86,7 +87,9 @@ struct ExportRowWriter: Sendable {
         case .string: JSONValue.writeString(text, to: &output)
         case .number, .json: output.append(contentsOf: text.utf8)
         case .boolean: output.append(contentsOf: (text.utf8.first == UInt8(ascii: "t") ? "true" : "false").utf8)
-        case .timestamp: try PostgresTimestampText.write(text, row: row, at: index, into: &output)
+        case .timestamp:
+            var text = text
+            try text.withUTF8 { try RFC3339.writeJSON(postgresText: $0, orDate: { try row.decode(at: index, as: Date.self) }, to: &output) }
         case .bytea:
             // bytea_output is hex: `\x` and the digits.
             output.append(UInt8(ascii: "\""))

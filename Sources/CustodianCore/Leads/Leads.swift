@@ -53,40 +53,37 @@ public struct Leads: Sendable {
     /// linked to what it became.
     public func convert(id: UUID, expectedRevision: Int64?, by actor: UUID) async throws -> Conversion {
         try await database.transaction { transaction in
-            let lead = try await Self.table.lock(id: id, atRevision: expectedRevision, in: transaction)
-            if lead.json["converted_at"] != .null {
+            let lead = try Lead(from: try await Self.table.lock(id: id, atRevision: expectedRevision, in: transaction).row)
+            if lead.convertedAt != nil {
                 throw DomainError.conflict("this lead was converted already")
             }
-            guard let name = lead.json["name"]?.string else { throw DomainError.notFound(resource: "lead") }
-            guard let email = lead.json["email"]?.string else {
+            guard let email = lead.email else {
                 throw DomainError.invalid([FieldError(field: "email", message: "the lead needs an email to become a contact")])
             }
-            func text(_ field: String) -> ColumnValue {
-                lead.json[field]?.string.map(ColumnValue.text) ?? .null
-            }
+            func text(_ value: String?) -> ColumnValue { value.map(ColumnValue.text) ?? .null }
             let customer = try await Customers.table.insert(
                 [
-                    ("company", .text(lead.json["company"]?.string ?? name)),
-                    ("phone", text("phone")),
-                    ("website", text("website")),
-                    ("billing_street", text("street")),
-                    ("billing_city", text("city")),
-                    ("billing_state", text("state")),
-                    ("billing_zip", text("zip")),
-                    ("billing_country", text("country")),
-                    ("country", text("country")),
+                    ("company", .text(lead.company ?? lead.name)),
+                    ("phone", text(lead.phone)),
+                    ("website", text(lead.website)),
+                    ("billing_street", text(lead.street)),
+                    ("billing_city", text(lead.city)),
+                    ("billing_state", text(lead.state)),
+                    ("billing_zip", text(lead.zip)),
+                    ("billing_country", text(lead.country)),
+                    ("country", text(lead.country)),
                 ],
                 customFields: .object([:]), by: actor, on: transaction
             )
-            let (firstName, lastName) = Self.split(name)
+            let (firstName, lastName) = Self.split(lead.name)
             let contact = try await Contacts.table.insert(
                 [
                     ("customer_id", .uuid(customer.id)),
                     ("first_name", .text(firstName)),
                     ("last_name", .text(lastName)),
                     ("email", .text(email)),
-                    ("phone", text("phone")),
-                    ("title", text("title")),
+                    ("phone", text(lead.phone)),
+                    ("title", text(lead.title)),
                     ("is_primary", .bool(true)),
                 ],
                 customFields: .object([:]), by: actor, on: transaction

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// The person: a lead or a contact. Consent, requests, policy acceptances, exports, the privacy

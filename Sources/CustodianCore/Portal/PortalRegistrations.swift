@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Registration in two steps: what a person registers with is checked, its password hashed, and a

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// A person's new email address counts only once they confirm it through that address: whoever

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// What a person sees and may correct through their personal link (GDPR Art. 15, 16): their

@@ -53,9 +53,12 @@ public enum ColumnValue: Sendable, Equatable {
 /// The columns a write sets, in the order given.
 public typealias ColumnValues = [(column: String, value: ColumnValue)]
 
-/// A record as stored: its id, revision (the ETag) and its JSON representation.
+/// A record as read: its id, revision (the ETag), the JSON text the API shows, written by the
+/// writer of lists and feeds (`RecordTable.writeJSON`), and the row for a typed reading
+/// (`Lead(from:)`, `Contact(from:)`, `Customer(from:)`).
 public struct StoredRecord: Sendable {
     public let id: UUID
     public let revision: Int64
-    public let json: JSONValue
+    public let body: [UInt8]
+    public let row: Row
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Create, read, list, update and delete for a record type whose writes need no rules beyond

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// A list page as JSON text, `{"data": [...], "next_cursor": ...}`: the shape of every list.
@@ -6,10 +7,10 @@ public struct ListDocument: Sendable {
     public let bytes: [UInt8]
 }
 
-/// Record lists are written as JSON straight from the rows: a `JSONValue` per record (a
-/// dictionary and a boxed value per member, then sorted and written) cost more server time than
-/// the statement behind the page. `record(from:)` stays the one reading of a single record;
-/// `RecordListTests` holds both to the same bytes.
+/// Records are written as JSON straight from the rows, by one writer for single reads, lists and
+/// feeds: a `JSONValue` per record (a dictionary and a boxed value per member, then sorted and
+/// written) cost more server time than the statement behind a page. `RecordListTests` holds the
+/// three to the same bytes.
 extension RecordTable {
     /// Where each member of a record's JSON comes from, in the order keys are written (sorted).
     struct JSONMember: Sendable {
@@ -61,8 +62,8 @@ extension RecordTable {
         return ListDocument(bytes: output)
     }
 
-    /// The record in `row` (read with `selectList`, from cell `firstCell` on) as the JSON text
-    /// `record(from:)` serializes to: lists and feeds write records with this one writer.
+    /// The record in `row` (read with `selectList`, from cell `firstCell` on) as the API shows it:
+    /// keys sorted, custom fields' keys sorted, times in RFC 3339 UTC with milliseconds.
     func writeJSON(of row: Row, from firstCell: Int = 0, to output: inout [UInt8]) throws {
         let rest = firstCell + readColumns.count + 1
         guard row.columns.count == rest + 5 else {
@@ -122,14 +123,8 @@ extension RecordTable {
         output.append(UInt8(ascii: "\""))
     }
 
-    /// The text `timestampText` gives, written in place when PostgreSQL's text converts directly.
     private static func writeTimestamp(_ row: Row, _ cells: RowBytes, at position: Int, to output: inout [UInt8]) throws {
-        output.append(UInt8(ascii: "\""))
-        if let cell = cells[position], RFC3339.append(fromPostgresText: cell, to: &output) {
-            output.append(UInt8(ascii: "\""))
-        } else {
-            output.removeLast()
-            JSONValue.writeString(try timestampText(row, at: position), to: &output)
-        }
+        guard let cell = cells[position] else { return output.append(contentsOf: "null".utf8) }
+        try RFC3339.writeJSON(postgresText: cell, orDate: { try row.decode(at: position, as: Date.self) }, to: &output)
     }
 }

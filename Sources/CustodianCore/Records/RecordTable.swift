@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// The SQL every CRM record table shares: create, read, list with filters and keyset pagination,
@@ -61,42 +62,13 @@ public struct RecordTable: Sendable {
     /// How a list writes a record's members, in key order.
     let jsonMembers: [JSONMember]
 
-    /// A record from a row read with `selectList`. Cells are read by position, in the order
-    /// `selectList` names them: a list page decodes thousands, and a lookup by name hashes each.
+    /// A record from a row read with `selectList`: its body written as a list writes it, so a
+    /// single read, a list entry and a feed line are the same bytes by construction.
     public func record(from row: Row) throws -> StoredRecord {
-        let specs = readColumns
-        guard row.columns.count == specs.count + 6 else {
-            throw RowDecodingError.missingColumn("the columns of \(table)", available: row.columns.names)
-        }
-        let id: UUID = try row.decode(at: 0)
-        var members: [String: JSONValue] = [:]
-        members.reserveCapacity(specs.count + 4)
-        members["id"] = .uuid(id)
-        for (offset, column) in specs.enumerated() {
-            let position = offset + 1
-            switch column.kind {
-            case .text, .multilineText, .email, .countryCode:
-                members[column.name] = .string(try row.decode(at: position, as: String?.self))
-            case .boolean:
-                members[column.name] = .bool(try row.decode(at: position))
-            case .reference:
-                members[column.name] = .uuid(try row.decode(at: position, as: UUID?.self))
-            case .timestamp:
-                members[column.name] = row.text(at: position) == nil ? .null : .string(try Self.timestampText(row, at: position))
-            }
-        }
-        let rest = specs.count + 1
-        members["custom_fields"] = try row.decode(at: rest, as: JSONValue.self)
-        members["created_at"] = .string(try Self.timestampText(row, at: rest + 2))
-        members["updated_at"] = .string(try Self.timestampText(row, at: rest + 3))
-        return StoredRecord(id: id, revision: try row.decode(at: rest + 1), json: .object(members))
-    }
-
-    /// A timestamp cell as the API writes it, for single records and lists alike: converted from
-    /// PostgreSQL's text where it can be, else through `Date`.
-    static func timestampText(_ row: Row, at position: Int) throws -> String {
-        if let text = row.text(at: position), let converted = RFC3339.string(fromPostgresText: text) { return converted }
-        return RFC3339.string(from: try row.decode(at: position, as: Date.self))
+        var body: [UInt8] = []
+        body.reserveCapacity(512)
+        try writeJSON(of: row, to: &body)
+        return StoredRecord(id: try row.decode(at: 0), revision: try row.decode(at: readColumns.count + 2), body: body, row: row)
     }
 
     /// Column names reach SQL text, so only this table's own specs may name them.

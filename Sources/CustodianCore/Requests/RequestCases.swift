@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Data-subject requests: one case per request, with the legal clock (due one calendar month

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// PostgreSQL array literals, sent as one bind parameter (`$1::uuid[]`, `$1::text[]`).
 enum ArrayLiteral {

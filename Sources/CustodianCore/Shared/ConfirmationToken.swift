@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// A one-time capability sent to an email address to prove it is the person's: what it confirms
 /// (a new email, a registration) travels inside the token, sealed with the server's

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// The position after the last row of a page, for keyset pagination over `(created_at, id)`.

@@ -3,7 +3,7 @@ import Foundation
 
 /// Bearer secrets (API keys, consent link tokens): 256 random bits, shown once, stored only as
 /// their SHA-256, compared in time that does not depend on where they differ.
-enum Secret {
+public enum Secret {
     /// 32 bytes from the system's cryptographic generator, base64url without padding (43 characters).
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -19,7 +19,7 @@ enum Secret {
         Array(SHA256.hash(data: Data(secret.utf8)))
     }
 
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    public static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
         for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONText
 
 /// The server's own secret key (CUSTODIAN_SECRET_KEY). It is never used as it is: each use has a
 /// key of its own, derived from it with HKDF-SHA256 (`Use`), so that a value keyed for one purpose
@@ -49,7 +50,7 @@ public struct ServerSecret: Sendable {
         derived[use] ?? key
     }
 
-    func mac(_ text: String, for use: Use) -> [UInt8] {
+    public func mac(_ text: String, for use: Use) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key(for: use)))
     }
 
@@ -92,7 +93,7 @@ public struct ServerSecrets: Sendable {
         self.retired = retired
     }
 
-    var all: [ServerSecret] { [current] + retired }
+    public var all: [ServerSecret] { [current] + retired }
 
     func secret(withID keyID: String) throws -> ServerSecret {
         guard let secret = all.first(where: { $0.keyID == keyID }) else { throw ServerSecretError.unknownKey(keyID) }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONText
 import Postgres
 
 /// Web-to-lead forms: what a form asks, which consent purposes it offers, which policies it

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// What other systems hear about. Each event is written to the outbox in the transaction of the

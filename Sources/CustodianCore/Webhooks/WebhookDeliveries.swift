@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// The delivery queue behind the outbox: claimed with a lease by whichever server instance gets

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// The JSON of what several consent answers share: chain heads and signed receipts.
 enum ConsentJSON {

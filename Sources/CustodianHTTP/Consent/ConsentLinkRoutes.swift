@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/{leads|contacts}/{id}/consent-link`: issue (or rotate) and revoke a person's link, and
 /// `/consent-link-history`: every link they ever had, with who issued and ended it.

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/consent-purposes`: what people may consent to, with every version of its text.
 struct ConsentPurposeRoutes {

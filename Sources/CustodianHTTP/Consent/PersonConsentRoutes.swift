@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/{leads|contacts}/{id}/consents`: a person's consent state and history, decisions staff
 /// record on their behalf, and the check of their chain.

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/public/consent/{token}`: the person behind a consent link sees and changes their own
 /// consent, with no account. Guarded by the public gate (concurrency, token shape, rate limit).

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `GET /v1/public/keys`: every public key that ever signed a consent receipt, so a person or
 /// auditor holding a receipt can check its signature.

@@ -3,6 +3,7 @@ import CustodianCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JSONText
 import NIOCore
 
 /// A person's export for staff (`/v1/{leads|contacts}/{id}/export`) and the list of exports made

@@ -2,6 +2,7 @@ import CustodianCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JSONText
 import NIOCore
 
 extension HTTPField.Name {

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/policies/{kind}/versions` (publish: admin; list: readonly), `/v1/settings/policies`, the
 /// acceptances recorded per person (`/v1/{leads|contacts}/{id}/policy-acceptances`), and the

@@ -1,5 +1,6 @@
 import CustodianCore
 import Hummingbird
+import JSONText
 
 /// Turns `Authorization: Bearer <session token>` on `/v1/portal/…` into the contact's session.
 /// Every portal route acts on that contact only: none takes a person's id.

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/portal/…` without a session: registration, login, and the password reset. With one:
 /// the session itself, logout and the password change. (The contact's own data: PortalMeRoutes.)

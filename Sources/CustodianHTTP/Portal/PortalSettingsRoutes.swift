@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// Staff's side of the customer area: `/v1/settings/portal`, inviting a contact
 /// (`POST /v1/contacts/{id}/portal-invitation`), and a contact's account (seen, or closed).

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// What a person does with their own data, however they proved who they are: the personal link
 /// (`/v1/public/people/{token}`) or a customer-area session (`/v1/portal/me`). The person is

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// Staff's side of the privacy centre: the corrections recorded per person
 /// (`/v1/{leads|contacts}/{id}/corrections`) and `/v1/settings/privacy`.

@@ -1,5 +1,6 @@
 import CustodianCore
 import HTTPTypes
+import JSONText
 
 /// An RFC 9457 problem detail, the body of every error response (`application/problem+json`).
 public struct Problem: Sendable, Equatable {

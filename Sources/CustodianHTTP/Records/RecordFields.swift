@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 
 extension RequestFields {
     /// Reads the columns of `specs` from the body. On create, required columns must be present;

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// The endpoints every CRM record type shares: list, create, read, update, delete under one path.
 /// What differs between types (the rules behind a write) comes in as the operations.
@@ -33,7 +34,7 @@ struct RecordRoutes {
     }
 
     private func response(_ record: StoredRecord, status: HTTPResponse.Status = .ok) throws -> Response {
-        var response = JSONBody.response(record.json, status: status)
+        var response = JSONBody.response(record.body, status: status)
         response.headers[.eTag] = ETag.value(record.revision)
         return response
     }

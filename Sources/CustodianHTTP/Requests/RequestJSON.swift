@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 
 /// The JSON of request cases, for staff and for the person.
 enum RequestJSON {

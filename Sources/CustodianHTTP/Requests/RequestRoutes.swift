@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/requests`: data-subject request cases, handled by staff.
 struct RequestRoutes {

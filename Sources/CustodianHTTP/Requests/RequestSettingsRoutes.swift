@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/settings/requests`: which kinds of request people may file through their personal link.
 struct RequestSettingsRoutes {

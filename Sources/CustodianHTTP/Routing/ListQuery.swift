@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// Reads a query string: a list's `limit`, `cursor` and filters, or any endpoint's parameters,
 /// collecting every problem; unknown parameters are refused.

@@ -1,5 +1,6 @@
 import CustodianCore
 import Hummingbird
+import JSONText
 
 /// A list about one person (`/v1/{leads|contacts}/{id}/...`), paged like every list.
 enum PersonPage {

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// Reads the fields of a JSON object body one by one, collecting every problem, so a 422 lists
 /// all offending fields at once. Unknown fields are refused: a typo must not pass silently.

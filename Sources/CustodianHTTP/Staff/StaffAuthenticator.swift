@@ -1,5 +1,6 @@
 import CustodianCore
 import Hummingbird
+import JSONText
 
 /// Turns `Authorization: Bearer <key>` into the staff member behind it, and guards handlers by role.
 ///

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/staff` and `/v1/api-keys`: who may use the API, and with which keys.
 struct StaffRoutes {

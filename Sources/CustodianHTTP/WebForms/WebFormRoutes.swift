@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/forms` (admins define web-to-lead forms) and `/v1/public/forms/{key}` (the form as a
 /// page renders it, and submissions).

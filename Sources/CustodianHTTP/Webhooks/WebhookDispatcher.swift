@@ -1,5 +1,6 @@
 import CustodianCore
 import Foundation
+import JSONText
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/webhooks`: admins register endpoints for events and see every delivery attempt.
 struct WebhookRoutes {

@@ -2,10 +2,10 @@
 /// numbers, booleans or null — written with sorted keys straight from PostgreSQL's text, as
 /// `JSONValue(json:)` then `serialized()` would write it, without building a `JSONValue` (a
 /// dictionary and strings per record of a list page). Anything else is left to `JSONValue`.
-enum FlatJSONObject {
+public enum FlatJSONObject {
     /// Writes the object in `text` with its keys sorted and true, or returns false with `output`
     /// untouched when `text` is not such an object.
-    static func writeSorted(_ text: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) -> Bool {
+    public static func writeSorted(_ text: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) -> Bool {
         var scanner = Scanner(text: text)
         guard let members = scanner.members() else { return false }
         let order = members.indices.sorted { text[members[$0].key].lexicographicallyPrecedes(text[members[$1].key]) }

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/requests/{id}/erasure-plan` (what erasing the case's person would do) and
 /// `/v1/requests/{id}/erase` (doing it, admins only).

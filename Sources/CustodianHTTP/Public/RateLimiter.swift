@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONText
 import Postgres
 import Synchronization
 

@@ -9,7 +9,7 @@ extension JSONValue {
     }
 
     /// `serialized()`, appended to `output`.
-    func write(to output: inout [UInt8]) {
+    public func write(to output: inout [UInt8]) {
         var orders = MemberOrders()
         write(to: &output, orders: &orders)
     }
@@ -49,14 +49,14 @@ extension JSONValue {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func writeString(_ text: String, to output: inout [UInt8]) {
+    public static func writeString(_ text: String, to output: inout [UInt8]) {
         var text = text
         text.withUTF8 { writeString(validUTF8: $0, to: &output) }
     }
 
     /// A string from bytes not known to be UTF-8 (a database cell): written as they are when
     /// they are UTF-8, else through `String`, which repairs them as it does every decoded cell.
-    static func writeString(cell bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+    public static func writeString(cell bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
         if bytes.allSatisfy({ $0 < 0x80 }) || isUTF8(bytes) {
             writeString(validUTF8: bytes, to: &output)
         } else {
@@ -64,7 +64,7 @@ extension JSONValue {
         }
     }
 
-    static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    public static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         while true {

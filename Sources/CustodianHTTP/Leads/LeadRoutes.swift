@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 extension RecordRoutes {
     static func leads(
@@ -31,10 +32,11 @@ struct LeadConversionRoute {
     @Sendable func convert(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         let id = try context.parameters.uuid("id")
         let conversion = try await leads.convert(id: id, expectedRevision: try ETag.expectedRevision(request), by: actor.member.id)
-        var response = JSONBody.response(
-            JSONValue.object(["lead": conversion.lead.json, "customer": conversion.customer.json, "contact": conversion.contact.json]),
-            status: .created
-        )
+        // The three records as their single reads write them, under keys in sorted order.
+        let body =
+            Array(#"{"contact":"#.utf8) + conversion.contact.body + Array(#","customer":"#.utf8) + conversion.customer.body
+            + Array(#","lead":"#.utf8) + conversion.lead.body + [UInt8(ascii: "}")]
+        var response = JSONBody.response(body, status: .created)
         response.headers[.location] = "/v1/customers/\(conversion.customer.id.lowercasedString)"
         return response
     }

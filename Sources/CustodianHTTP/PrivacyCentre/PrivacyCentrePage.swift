@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/p/{token}`: the privacy centre as a page, for a person with nothing but their link. Their
 /// data and a correction form, their consents with give/withdraw, their export, their requests

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/custom-fields`: admins define extra fields for leads, customers and contacts.
 struct CustomFieldRoutes {

@@ -28,12 +28,12 @@ public enum RFC3339 {
     }
 
     /// 0001-01-01T00:00:00Z up to the end of 9999.
-    static let validRange = Date(timeIntervalSince1970: -62_135_596_800)..<Date(timeIntervalSince1970: 253_402_300_800)
+    public static let validRange = Date(timeIntervalSince1970: -62_135_596_800)..<Date(timeIntervalSince1970: 253_402_300_800)
 
     /// Milliseconds, truncated as PostgreSQL's `to_char(..., 'MS')` does. Stored times have whole
     /// microseconds, which a Double holds only approximately: rounding to the microsecond first
     /// keeps a value a hair below a whole millisecond from printing a millisecond early.
-    static func string(from date: Date) -> String {
+    public static func string(from date: Date) -> String {
         let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         let milliseconds = microseconds >= 0 ? microseconds / 1000 : (microseconds - 999) / 1000
         var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
@@ -83,7 +83,7 @@ public enum RFC3339 {
 
     /// `string(fromPostgresText:)` of the text's bytes, appended to `output` (for writers of JSON
     /// text); false, with `output` untouched, where that gives nil.
-    static func append(fromPostgresText bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) -> Bool {
+    public static func append(fromPostgresText bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) -> Bool {
         // YYYY-MM-DD HH:MM:SS, then .f to .ffffff, then +00
         let count = bytes.count
         guard count == 22 || (24...29).contains(count), bytes[count - 3] == UInt8(ascii: "+"),

@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/f/{key}`: a web-to-lead form as a page. It posts back to itself with a CSRF token; the
 /// answer is the thank-you page, or the form again with the problems and what was typed.

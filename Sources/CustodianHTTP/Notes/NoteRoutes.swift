@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 
 /// `/v1/{leads|customers|contacts}/{id}/notes`
 struct NoteRoutes {

@@ -1,4 +1,5 @@
 import Crypto
+import CustodianCore
 import Foundation
 
 /// CSRF tokens for the server-rendered pages, with no state on the server: the browser holds a

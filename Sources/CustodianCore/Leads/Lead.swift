@@ -1,0 +1,61 @@
+import Foundation
+import JSONText
+import Postgres
+
+/// A lead as stored, for the rules that read one (conversion, and what reaches a person next);
+/// `Leads.table` stays the spec that writes and validates it, and `StoredRecord.body` the way
+/// the API shows it.
+public struct Lead: Sendable {
+    public let id: UUID
+    public let revision: Int64
+    public let name: String
+    public let company: String?
+    public let title: String?
+    public let email: String?
+    public let phone: String?
+    public let website: String?
+    public let street: String?
+    public let city: String?
+    public let state: String?
+    public let zip: String?
+    public let country: String?
+    public let status: String
+    public let source: String?
+    public let assignedTo: UUID?
+    public let description: String?
+    public let lastContactedAt: Date?
+    public let convertedCustomerID: UUID?
+    public let convertedContactID: UUID?
+    public let convertedAt: Date?
+    public let customFields: JSONValue
+    public let createdAt: Date
+    public let updatedAt: Date
+
+    /// A lead from a row read with `Leads.table`'s select list.
+    public init(from row: Row) throws {
+        id = try row.decode("id")
+        revision = try row.decode("revision")
+        name = try row.decode("name")
+        company = try row.decode("company")
+        title = try row.decode("title")
+        email = try row.decode("email")
+        phone = try row.decode("phone")
+        website = try row.decode("website")
+        street = try row.decode("street")
+        city = try row.decode("city")
+        state = try row.decode("state")
+        zip = try row.decode("zip")
+        country = try row.decode("country")
+        status = try row.decode("status")
+        source = try row.decode("source")
+        assignedTo = try row.decode("assigned_to")
+        description = try row.decode("description")
+        lastContactedAt = try row.decode("last_contacted_at")
+        convertedCustomerID = try row.decode("converted_customer_id")
+        convertedContactID = try row.decode("converted_contact_id")
+        convertedAt = try row.decode("converted_at")
+        customFields = try row.decode("custom_fields")
+        createdAt = try row.decode("created_at")
+        updatedAt = try row.decode("updated_at")
+    }
+}
