@@ -130,4 +130,29 @@ struct WebFormTests {
             #expect(herself.status == .created, "\(herself.text)")
         }
     }
+
+    /// If-Match holds until the change commits: of concurrent changes sent with the same revision
+    /// exactly one is made, the others are told the revision moved on (before, a form's revision
+    /// was read outside the changing transaction, and two could both pass).
+    @Test func concurrentChangesUnderOneRevisionMakeExactlyOne() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let form = try await client.create(
+                "/v1/forms", key: admin, #"{"name": "Racy", "fields": ["name", "email"], "required_fields": ["name", "email"]}"#)
+            let id = try #require(form["id"] as? String)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for attempt in 0..<8 {
+                    group.addTask {
+                        try await client.send(
+                            .patch, "/v1/forms/\(id)", headers: headers(key: admin, json: true, ifMatch: "\"1\""),
+                            body: #"{"name": "Racy \#(attempt)"}"#
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .ok }.count == 1, "\(statuses)")
+            #expect(statuses.filter { $0 == .preconditionFailed }.count == 7, "\(statuses)")
+        }
+    }
 }

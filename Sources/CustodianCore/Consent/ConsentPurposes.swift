@@ -144,10 +144,9 @@ public struct ConsentPurposes: Sendable {
     /// revives the purpose.
     public func update(id: UUID, _ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Purpose {
         try await database.transaction { transaction in
-            let rows = try await transaction.query("SELECT \(Self.columns) FROM consent_purposes WHERE id = $1 FOR UPDATE", [id])
-            guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
-            let current = try Self.purpose(from: row)
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            let current = try Self.purpose(
+                from: try await transaction.lockRow(
+                    "consent_purposes", id: id, selecting: Self.columns, resource: "consent purpose", expectedRevision: expectedRevision))
             let name = changes.name ?? current.name
             let description = changes.description ?? current.description
             let lawfulBasis = changes.lawfulBasis ?? current.lawfulBasis
@@ -180,16 +179,10 @@ public struct ConsentPurposes: Sendable {
     /// Only a purpose nobody ever consented to may be deleted; others are retired instead.
     public func delete(id: UUID, expectedRevision: Int64?) async throws {
         try await database.transaction { transaction in
-            let rows = try await transaction.query(
-                """
-                SELECT revision, EXISTS (SELECT 1 FROM consent_records WHERE purpose_id = p.id) AS has_records
-                FROM consent_purposes p WHERE id = $1 FOR UPDATE
-                """,
-                [id]
-            )
-            guard let row = rows.first else { throw DomainError.notFound(resource: "consent purpose") }
-            let revision: Int64 = try row.decode("revision")
-            try DomainError.requireRevision(expectedRevision, current: revision)
+            let row = try await transaction.lockRow(
+                "consent_purposes", id: id,
+                selecting: "revision, EXISTS (SELECT 1 FROM consent_records WHERE purpose_id = consent_purposes.id) AS has_records",
+                resource: "consent purpose", expectedRevision: expectedRevision)
             if try row.decode("has_records", as: Bool.self) {
                 throw DomainError.conflict(
                     "this purpose has consent records, which must stay provable: retire it with active false instead")

@@ -44,9 +44,9 @@ public struct ConsentSettings: Sendable {
         )
     }
 
-    public func current(on database: some Queryable) async throws -> Values {
-        try Self.values(from: try await database.query("SELECT \(Self.columns) FROM consent_settings").single())
-    }
+    static let settings = SettingsTable(table: "consent_settings", columns: columns, values: values(from:))
+
+    public func current(on database: some Queryable) async throws -> Values { try await Self.settings.current(on: database) }
 
     public func current() async throws -> Values {
         try await current(on: database)
@@ -65,9 +65,7 @@ public struct ConsentSettings: Sendable {
 
     public func update(_ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Values {
         try await database.transaction { transaction in
-            let current = try Self.values(
-                from: try await transaction.query("SELECT \(Self.columns) FROM consent_settings FOR UPDATE").single())
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            let current = try await Self.settings.lock(expectedRevision: expectedRevision, in: transaction)
             let row = try await transaction.query(
                 """
                 UPDATE consent_settings SET controller_name = $1, contacts_enabled = $2, leads_enabled = $3, page_text = $4,

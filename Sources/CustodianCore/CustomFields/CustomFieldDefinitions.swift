@@ -161,10 +161,10 @@ public struct CustomFieldDefinitions: Sendable {
     /// Key, type and entity stay fixed once values may exist; the rest may change.
     public func update(id: UUID, _ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Definition {
         try await database.transaction { transaction in
-            let rows = try await transaction.query("SELECT \(Self.columns) FROM custom_field_definitions WHERE id = $1 FOR UPDATE", [id])
-            guard let row = rows.first else { throw DomainError.notFound(resource: "custom field") }
-            let current = try Self.definition(from: row)
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            let current = try Self.definition(
+                from: try await transaction.lockRow(
+                    "custom_field_definitions", id: id, selecting: Self.columns, resource: "custom field",
+                    expectedRevision: expectedRevision))
             if let options = changes.options { try Self.checkOptions(options, for: current.type) }
             let updated = try await transaction.query(
                 """

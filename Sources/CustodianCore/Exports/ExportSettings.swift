@@ -27,9 +27,9 @@ public struct ExportSettings: Sendable {
         )
     }
 
-    static func current(on session: some Queryable) async throws -> Values {
-        try Self.values(from: try await session.query("SELECT \(Self.columns) FROM export_settings").single())
-    }
+    static let settings = SettingsTable(table: "export_settings", columns: columns, values: values(from:))
+
+    static func current(on session: some Queryable) async throws -> Values { try await settings.current(on: session) }
 
     public func current(on session: some Queryable) async throws -> Values { try await Self.current(on: session) }
 
@@ -52,9 +52,7 @@ public struct ExportSettings: Sendable {
         }
         if !problems.isEmpty { throw DomainError.invalid(problems) }
         return try await database.transaction { transaction in
-            let current = try Self.values(
-                from: try await transaction.query("SELECT \(Self.columns) FROM export_settings FOR UPDATE").single())
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            let current = try await Self.settings.lock(expectedRevision: expectedRevision, in: transaction)
             let row = try await transaction.query(
                 """
                 UPDATE export_settings SET staff_left_out = ARRAY(SELECT DISTINCT jsonb_array_elements_text($1)),

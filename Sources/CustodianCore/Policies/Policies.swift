@@ -233,16 +233,23 @@ public struct Policies: Sendable {
 
     /// The default language, for texts missing in the one asked for.
     public func defaultLanguage() async throws -> (language: Language, revision: Int64, updatedAt: Date) {
-        let row = try await database.query("SELECT default_language, revision, updated_at FROM policy_settings").single()
-        return (try row.decode("default_language", as: Language.self), try row.decode("revision"), try row.decode("updated_at"))
+        try await Self.settings.current(on: database)
     }
+
+    static let settings = SettingsTable<(language: Language, revision: Int64, updatedAt: Date)>(
+        table: "policy_settings", columns: "default_language, revision, updated_at",
+        values: { row in
+            (
+                language: try row.decode("default_language", as: Language.self), revision: try row.decode("revision"),
+                updatedAt: try row.decode("updated_at", as: Date.self)
+            )
+        })
 
     public func setDefaultLanguage(_ language: Language, expectedRevision: Int64?, by actor: UUID) async throws -> (
         language: Language, revision: Int64, updatedAt: Date
     ) {
         try await database.transaction { transaction in
-            let current: Int64 = try await transaction.query("SELECT revision FROM policy_settings FOR UPDATE").single().decode("revision")
-            try DomainError.requireRevision(expectedRevision, current: current)
+            _ = try await Self.settings.lock(expectedRevision: expectedRevision, in: transaction)
             let row = try await transaction.query(
                 "UPDATE policy_settings SET default_language = $1, updated_by = $2 RETURNING default_language, revision, updated_at",
                 [language.rawValue, actor]

@@ -53,17 +53,15 @@ public struct PortalSettings: Sendable {
             revision: try row.decode("revision"), updatedAt: try row.decode("updated_at"))
     }
 
-    static func current(on session: some Queryable) async throws -> Values {
-        try values(from: try await session.query("SELECT \(columns) FROM portal_settings").single())
-    }
+    static let settings = SettingsTable(table: "portal_settings", columns: columns, values: values(from:))
+
+    static func current(on session: some Queryable) async throws -> Values { try await settings.current(on: session) }
 
     public func current() async throws -> Values { try await Self.current(on: database) }
 
     public func update(_ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Values {
         try await database.transaction { transaction in
-            let current = try Self.values(
-                from: try await transaction.query("SELECT \(Self.columns) FROM portal_settings FOR UPDATE").single())
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            let current = try await Self.settings.lock(expectedRevision: expectedRevision, in: transaction)
             let row = try await transaction.query(
                 """
                 UPDATE portal_settings SET enabled = $1, registration_enabled = $2, registration_requires_terms = $3,

@@ -25,19 +25,21 @@ public struct PrivacyCentre: Sendable {
         }
     }
 
-    static func settings(on session: some Queryable) async throws -> Settings {
-        let row = try await session.query(
-            """
-            SELECT to_jsonb(lead_correctable) AS lead_correctable, to_jsonb(contact_correctable) AS contact_correctable,
-                   retention, revision, updated_at
-            FROM privacy_settings
-            """
-        ).single()
-        return Settings(
-            leadCorrectable: try row.decode("lead_correctable", as: JSONB<[String]>.self).value,
-            contactCorrectable: try row.decode("contact_correctable", as: JSONB<[String]>.self).value,
-            retention: try row.decode("retention"), revision: try row.decode("revision"), updatedAt: try row.decode("updated_at"))
-    }
+    static let settingsTable = SettingsTable(
+        table: "privacy_settings",
+        columns: """
+            to_jsonb(lead_correctable) AS lead_correctable, to_jsonb(contact_correctable) AS contact_correctable,
+            retention, revision, updated_at
+            """,
+        values: { row in
+            Settings(
+                leadCorrectable: try row.decode("lead_correctable", as: JSONB<[String]>.self).value,
+                contactCorrectable: try row.decode("contact_correctable", as: JSONB<[String]>.self).value,
+                retention: try row.decode("retention"), revision: try row.decode("revision"), updatedAt: try row.decode("updated_at"))
+        }
+    )
+
+    static func settings(on session: some Queryable) async throws -> Settings { try await settingsTable.current(on: session) }
 
     public func settings() async throws -> Settings { try await Self.settings(on: database) }
 
@@ -62,8 +64,7 @@ public struct PrivacyCentre: Sendable {
             }
         }
         return try await database.transaction { transaction in
-            let current = try await Self.settings(on: transaction)
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            _ = try await Self.settingsTable.lock(expectedRevision: expectedRevision, in: transaction)
             try await transaction.execute(
                 """
                 UPDATE privacy_settings SET lead_correctable = coalesce($1::text[], lead_correctable),

@@ -107,9 +107,9 @@ public struct RecordTable: Sendable {
     /// Locks the record for the rest of the transaction and returns it; refuses when
     /// `expectedRevision` (the caller's If-Match) is not the current one.
     public func lock(id: UUID, atRevision expectedRevision: Int64?, in transaction: PostgresSession) async throws -> StoredRecord {
-        let current = try await find(id: id, on: transaction, lock: true)
-        try DomainError.requireRevision(expectedRevision, current: current.revision)
-        return current
+        try record(
+            from: try await transaction.lockRow(
+                table, id: id, selecting: selectList, resource: resource, expectedRevision: expectedRevision))
     }
 
     /// Sets the given columns (and custom fields when given); refuses when `expectedRevision` is

@@ -323,11 +323,9 @@ public struct RequestCases: Sendable {
     }
 
     func lock(_ id: UUID, atRevision expectedRevision: Int64?, on transaction: PostgresSession) async throws -> Case {
-        let rows = try await transaction.query("SELECT \(Self.columns) FROM request_cases WHERE id = $1 FOR UPDATE", [id])
-        guard let row = rows.first else { throw DomainError.notFound(resource: "request") }
-        let current = try Self.requestCase(from: row)
-        try DomainError.requireRevision(expectedRevision, current: current.revision)
-        return current
+        try Self.requestCase(
+            from: try await transaction.lockRow(
+                "request_cases", id: id, selecting: Self.columns, resource: "request", expectedRevision: expectedRevision))
     }
 
     /// The rules a change must keep, said with the field at fault; the database holds them too.

@@ -34,9 +34,9 @@ public struct RequestSettings: Sendable {
         )
     }
 
-    public func current(on database: some Queryable) async throws -> Values {
-        try Self.values(from: try await database.query("SELECT \(Self.columns) FROM request_settings").single())
-    }
+    static let settings = SettingsTable(table: "request_settings", columns: columns, values: values(from:))
+
+    public func current(on database: some Queryable) async throws -> Values { try await Self.settings.current(on: database) }
 
     public func current() async throws -> Values { try await current(on: database) }
 
@@ -44,9 +44,7 @@ public struct RequestSettings: Sendable {
         async throws -> Values
     {
         try await database.transaction { transaction in
-            let current = try Self.values(
-                from: try await transaction.query("SELECT \(Self.columns) FROM request_settings FOR UPDATE").single())
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            let current = try await Self.settings.lock(expectedRevision: expectedRevision, in: transaction)
             let row = try await transaction.query(
                 """
                 UPDATE request_settings SET lead_kinds = ARRAY(SELECT jsonb_array_elements_text($1)),

@@ -138,11 +138,7 @@ public struct StaffDirectory: Sendable {
                 // order, so such changes take turns and each sees the last one's result.
                 try await transaction.execute("SELECT id FROM staff WHERE role = 'admin' AND active ORDER BY id FOR UPDATE")
             }
-            let current = try await transaction.query("SELECT revision FROM staff WHERE id = $1 FOR UPDATE", [id])
-            guard let revision: Int64 = try current.first?.decode("revision") else {
-                throw DomainError.notFound(resource: "staff member")
-            }
-            try DomainError.requireRevision(expectedRevision, current: revision)
+            _ = try await transaction.lockRow("staff", id: id, resource: "staff member", expectedRevision: expectedRevision)
             let row: Row
             do {
                 row = try await transaction.query(

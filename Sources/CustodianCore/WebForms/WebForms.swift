@@ -149,8 +149,7 @@ public struct WebForms: Sendable {
         by actor: UUID
     ) async throws -> Form {
         try await database.transaction { transaction in
-            let current = try await find(id: id)
-            try DomainError.requireRevision(expectedRevision, current: current.revision)
+            _ = try await transaction.lockRow("web_forms", id: id, resource: "form", expectedRevision: expectedRevision)
             let row = try await transaction.query(
                 """
                 UPDATE web_forms SET active = coalesce($2, active), name = coalesce($3, name), thank_you = coalesce($4, thank_you),

@@ -86,9 +86,7 @@ public struct WebhookEndpoints: Sendable {
 
     public func update(id: UUID, _ changes: Changes, expectedRevision: Int64?, by actor: UUID) async throws -> Endpoint {
         try await database.transaction { transaction in
-            let rows = try await transaction.query("SELECT revision FROM webhook_endpoints WHERE id = $1 FOR UPDATE", [id])
-            guard let revision: Int64 = try rows.first?.decode("revision") else { throw DomainError.notFound(resource: "webhook") }
-            try DomainError.requireRevision(expectedRevision, current: revision)
+            _ = try await transaction.lockRow("webhook_endpoints", id: id, resource: "webhook", expectedRevision: expectedRevision)
             let row = try await transaction.query(
                 """
                 UPDATE webhook_endpoints SET
