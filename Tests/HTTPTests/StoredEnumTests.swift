@@ -27,4 +27,23 @@ struct StoredEnumTests {
             }
         }
     }
+
+    /// Arrays of names (a webhook's events, the request kinds offered, the policies a session must
+    /// accept) are held to the same rule: one unknown name fails the row instead of vanishing.
+    @Test func anUnknownNameInAStoredListThrows() async throws {
+        try await TestPostgres.shared.withDatabase { database in
+            try await database.withPool { pool in
+                let row = try await pool.query(
+                    """
+                    SELECT '["access", "erasure"]'::jsonb AS known, '["access", "teleportation"]'::jsonb AS unknown,
+                           '["consent.given", "consent.forged"]'::jsonb AS events
+                    """
+                ).single()
+                #expect(try row.decodeNames("known", as: RequestCases.Kind.self) == [.access, .erasure])
+                #expect(throws: RowDecodingError.self) { try row.decodeNames("unknown", as: RequestCases.Kind.self) }
+                #expect(throws: RowDecodingError.self) { try row.decodeNames("events", as: EventType.self) }
+                #expect(throws: RowDecodingError.self) { try row.decodeNames("unknown", as: Policies.Kind.self) }
+            }
+        }
+    }
 }

@@ -98,7 +98,7 @@ public struct PortalAccounts: Sendable {
     }
 
     static func policies(_ row: Row) throws -> [Policies.Kind] {
-        try row.decode("pending_policies", as: JSONB<[String]>.self).value.compactMap(Policies.Kind.init(rawValue:))
+        try row.decodeNames("pending_policies")
     }
 
     // MARK: Registration and login

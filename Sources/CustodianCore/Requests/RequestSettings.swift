@@ -26,7 +26,7 @@ public struct RequestSettings: Sendable {
 
     static func values(from row: Row) throws -> Values {
         func kinds(_ column: String) throws -> [RequestCases.Kind] {
-            try row.decode(column, as: JSONB<[String]>.self).value.compactMap(RequestCases.Kind.init(rawValue:))
+            try row.decodeNames(column)
         }
         return Values(
             leadKinds: try kinds("lead_kinds"), contactKinds: try kinds("contact_kinds"), revision: try row.decode("revision"),

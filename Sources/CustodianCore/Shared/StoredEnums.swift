@@ -21,3 +21,18 @@ extension RequestCases.Status: PostgresTextEnum {}
 extension RequestCases.RefusalCode: PostgresTextEnum {}
 extension RequestCases.VerificationMethod: PostgresTextEnum {}
 extension PortalAccounts.LinkPurpose: PostgresTextEnum {}
+extension EventType: PostgresTextEnum {}
+
+extension Row {
+    /// A column holding a JSON array of a closed set's names (`["access", "erasure"]`): like a
+    /// single stored value, a name outside the set is an error (a corrupt row, or one a newer
+    /// version wrote), never silently left out.
+    public func decodeNames<Value: PostgresTextEnum>(_ column: String, as _: Value.Type = Value.self) throws -> [Value] {
+        try decode(column, as: JSONB<[String]>.self).value.map { name in
+            guard let value = Value(rawValue: name) else {
+                throw RowDecodingError.cell(column: column, columnType: .jsonb, swiftType: "[\(Value.self)]", failure: .invalidValue)
+            }
+            return value
+        }
+    }
+}

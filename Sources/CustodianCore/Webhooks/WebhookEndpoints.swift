@@ -29,11 +29,10 @@ public struct WebhookEndpoints: Sendable {
         """
 
     static func endpoint(from row: Row) throws -> Endpoint {
-        let names: [String] = try row.decode("events", as: JSONB<[String]>.self).value
-        return Endpoint(
+        Endpoint(
             id: try row.decode("id"),
             url: try row.decode("url"),
-            events: names.compactMap(EventType.init(rawValue:)),
+            events: try row.decodeNames("events"),
             description: try row.decode("description"),
             active: try row.decode("active"),
             revision: try row.decode("revision"),
