@@ -119,6 +119,16 @@ let package = Package(
             name: "MigrationsTests",
             dependencies: ["Migrations", "Postgres", "TestSupport"]
         ),
+        // JSON text on its own: the parser against JSONDecoder, the writer, RFC 3339.
+        .testTarget(
+            name: "JSONTextTests",
+            dependencies: ["JSONText"]
+        ),
+        // The domain's own rules without HTTP: cursors, codecs, ids, stored values.
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["CustodianCore", "JSONText", "Postgres", "TestSupport"]
+        ),
         .testTarget(
             name: "HTTPTests",
             dependencies: [

@@ -1,8 +1,7 @@
 import Foundation
-import JSONText
 import Testing
 
-@testable import CustodianCore
+@testable import JSONText
 
 @Suite("JSON written by JSONValue.serialized()")
 struct JSONSerializationTests {

@@ -1,4 +1,3 @@
-import CustodianCore
 import Foundation
 import JSONText
 import Testing
