@@ -1,12 +1,11 @@
 import Foundation
-import JSONText
 import Postgres
 
 /// A customer (a company) as stored, for the rules that read one; `Customers.table` stays the
 /// spec that writes and validates it, and `StoredRecord.body` the way the API shows it.
 public struct Customer: Sendable {
-    public let id: UUID
-    public let revision: Int64
+    /// Id, revision, custom fields and times.
+    public let basics: RecordBasics
     public let company: String
     public let vatNumber: String?
     public let phone: String?
@@ -23,14 +22,10 @@ public struct Customer: Sendable {
     public let shippingCountry: String?
     public let country: String?
     public let active: Bool
-    public let customFields: JSONValue
-    public let createdAt: Date
-    public let updatedAt: Date
 
     /// A customer from a row read with `Customers.table`'s select list.
     public init(from row: Row) throws {
-        id = try row.decode("id")
-        revision = try row.decode("revision")
+        basics = try RecordBasics(from: row)
         company = try row.decode("company")
         vatNumber = try row.decode("vat_number")
         phone = try row.decode("phone")
@@ -47,8 +42,7 @@ public struct Customer: Sendable {
         shippingCountry = try row.decode("shipping_country")
         country = try row.decode("country")
         active = try row.decode("active")
-        customFields = try row.decode("custom_fields")
-        createdAt = try row.decode("created_at")
-        updatedAt = try row.decode("updated_at")
     }
+
+    public var id: UUID { basics.id }
 }

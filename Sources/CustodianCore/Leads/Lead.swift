@@ -1,13 +1,12 @@
 import Foundation
-import JSONText
 import Postgres
 
 /// A lead as stored, for the rules that read one (conversion, and what reaches a person next);
 /// `Leads.table` stays the spec that writes and validates it, and `StoredRecord.body` the way
 /// the API shows it.
 public struct Lead: Sendable {
-    public let id: UUID
-    public let revision: Int64
+    /// Id, revision, custom fields and times.
+    public let basics: RecordBasics
     public let name: String
     public let company: String?
     public let title: String?
@@ -27,14 +26,10 @@ public struct Lead: Sendable {
     public let convertedCustomerID: UUID?
     public let convertedContactID: UUID?
     public let convertedAt: Date?
-    public let customFields: JSONValue
-    public let createdAt: Date
-    public let updatedAt: Date
 
     /// A lead from a row read with `Leads.table`'s select list.
     public init(from row: Row) throws {
-        id = try row.decode("id")
-        revision = try row.decode("revision")
+        basics = try RecordBasics(from: row)
         name = try row.decode("name")
         company = try row.decode("company")
         title = try row.decode("title")
@@ -54,8 +49,7 @@ public struct Lead: Sendable {
         convertedCustomerID = try row.decode("converted_customer_id")
         convertedContactID = try row.decode("converted_contact_id")
         convertedAt = try row.decode("converted_at")
-        customFields = try row.decode("custom_fields")
-        createdAt = try row.decode("created_at")
-        updatedAt = try row.decode("updated_at")
     }
+
+    public var id: UUID { basics.id }
 }
