@@ -144,4 +144,44 @@ struct IdempotencyTests {
             #expect(try await fixture.pool.query("SELECT 1 FROM idempotency_keys").isEmpty)
         }
     }
+
+    /// Every staff create takes the key (before, publishing a policy version, defining a form and
+    /// recording an acceptance ignored it, and a retry published, defined or recorded twice), and
+    /// the form's answer says where the form is.
+    @Test func policyVersionsFormsAndAcceptancesAreCreatedOnceUnderOneKey() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            func twice(_ path: String, _ key: String, _ body: String) async throws -> TestResponse {
+                let first = try await client.send(.post, path, headers: withKey(key, admin), body: body)
+                #expect(first.status == .created, "\(path): \(first.text)")
+                let again = try await client.send(.post, path, headers: withKey(key, admin), body: body)
+                #expect(again.status == .created && again.text == first.text, "\(path)")
+                #expect(again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true", "\(path)")
+                return first
+            }
+            _ = try await twice(
+                "/v1/policies/terms/versions", "publish-terms",
+                #"{"texts": [{"language": "en", "title": "Terms", "body": "v1"}]}"#)
+            let versions: Int = try await fixture.pool.query("SELECT count(*)::int AS n FROM policy_versions WHERE kind = 'terms'")
+                .single().decode("n")
+            #expect(versions == 1)
+
+            let form = try await twice(
+                "/v1/forms", "define-form", #"{"name": "Once", "fields": ["name", "email"], "required_fields": ["name", "email"]}"#)
+            let formID = try #require(try form.json()["id"] as? String)
+            #expect(form.headers[.location] == "/v1/forms/\(formID)")
+            #expect(try await client.send(.get, "/v1/forms/\(formID)", headers: headers(key: admin)).status == .ok)
+            let forms: Int = try await fixture.pool.query("SELECT count(*)::int AS n FROM web_forms").single().decode("n")
+            #expect(forms == 1)
+
+            let lead = try await client.create("/v1/leads", key: admin, #"{"name": "Accepting Once"}"#)
+            let leadID = try #require(lead["id"] as? String)
+            _ = try await twice(
+                "/v1/leads/\(leadID)/policy-acceptances", "accept-terms",
+                #"{"kind": "terms", "version": 1, "language": "en"}"#)
+            let acceptances: Int = try await fixture.pool.query("SELECT count(*)::int AS n FROM policy_acceptances")
+                .single().decode("n")
+            #expect(acceptances == 1)
+        }
+    }
 }

@@ -13,13 +13,13 @@ struct PolicyRoutes {
     let gate: PublicGate
 
     func register(on routes: inout RouteTable) {
-        routes.on(.post, "/v1/policies/{kind}/versions", use: auth.requiring(.admin, publish))
+        routes.on(.post, "/v1/policies/{kind}/versions", use: auth.creating(.admin, publish))
         routes.on(.get, "/v1/policies/{kind}/versions", use: auth.requiring(.readonly, versions))
         routes.on(.get, "/v1/settings/policies", use: auth.requiring(.readonly, readSettings))
         routes.on(.patch, "/v1/settings/policies", use: auth.requiring(.admin, updateSettings))
         for (path, kind) in Person.Kind.collections {
             routes.on(.get, path + "/{id}/policy-acceptances", use: auth.requiring(.readonly, acceptances(kind)))
-            routes.on(.post, path + "/{id}/policy-acceptances", use: auth.requiring(.staff, recordAcceptance(kind)))
+            routes.on(.post, path + "/{id}/policy-acceptances", use: auth.creating(.staff, recordAcceptance(kind)))
         }
         // No token: counted in process only, like the signing keys.
         routes.on(.get, "/v1/public/policies/{kind}", use: gate.guarding(scope: "public-policies", tokenLooksValid: nil, current))

@@ -15,7 +15,7 @@ struct WebFormRoutes {
     static let honeypot = "homepage"
 
     func register(on routes: inout RouteTable) {
-        routes.on(.post, "/v1/forms", use: auth.requiring(.admin, create))
+        routes.on(.post, "/v1/forms", use: auth.creating(.admin, create))
         routes.on(.get, "/v1/forms", use: auth.requiring(.readonly, list))
         routes.on(.get, "/v1/forms/{id}", use: auth.requiring(.readonly, read))
         routes.on(.patch, "/v1/forms/{id}", use: auth.requiring(.admin, update))
@@ -71,7 +71,9 @@ struct WebFormRoutes {
                 name: name, fields: asked, requiredFields: required ?? ["name"], purposes: purposes ?? [], requiresTerms: terms ?? false,
                 requiresPrivacy: privacy ?? true, thankYou: thankYou, source: source),
             by: actor.member.id)
-        return Self.response(form, status: .created)
+        var response = Self.response(form, status: .created)
+        response.headers[.location] = "/v1/forms/\(form.id.lowercasedString)"
+        return response
     }
 
     @Sendable func list(_ request: Request, context _: AppRequestContext, actor _: AuthenticatedStaff) async throws -> Response {
