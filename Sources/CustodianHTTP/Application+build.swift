@@ -214,6 +214,7 @@ public func buildRouter(
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware(routes: catalog))
+    router.add(middleware: ConditionalGetMiddleware())
     router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))
     router.add(middleware: AbandonedRequestMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
