@@ -1,7 +1,9 @@
 """Drives the privacy centre (/p/{token}) and a web-to-lead form (/f/{key}) in headless Chromium
 as a person would, against a running server, and saves a screenshot of each step.
 
-Usage: browser_check.py BASE_URL ADMIN_KEY SCREENSHOT_DIR
+Usage: browser_check.py BASE_URL ADMIN_KEY SCREENSHOT_DIR [FRONTEND_PORT]
+With FRONTEND_PORT (an origin the server allows with CUSTODIAN_CORS_ORIGINS), a page served from
+that port calls the API from the browser, and one from a port not on the list is refused.
 Seeds what it needs through the API (policies, a purpose, a lead with a consent and a link, a
 form), checks each step's outcome on the page and through the API, and exits non-zero on the
 first thing that is not as a person should see it.
@@ -23,6 +25,7 @@ from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE, KEY, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
+FRONTEND_PORT = int(sys.argv[4]) if len(sys.argv) > 4 else None
 os.makedirs(SHOTS, exist_ok=True)
 DOWNLOADS = os.path.join(SHOTS, "downloads")
 os.makedirs(DOWNLOADS, exist_ok=True)
@@ -61,6 +64,43 @@ def start_mailer():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mailer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/mailer"
+
+
+class Frontend(http.server.BaseHTTPRequestHandler):
+    """A browser frontend on another origin: an empty page whose scripts call the API."""
+
+    def do_GET(self):
+        body = b"<!doctype html><html><head><title>frontend</title></head><body>frontend</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def start_frontend(port):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Frontend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+# Runs in the frontend's page: a create with Idempotency-Key (a preflighted request) whose
+# Location the script reads, then that record read with its ETag. The result, or the error.
+CROSS_ORIGIN_CALLS = """
+const [api, key, name, done] = arguments;
+(async () => {
+  const created = await fetch(api + "/v1/leads", {method: "POST", headers: {
+    "Authorization": "Bearer " + key, "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID()},
+    body: JSON.stringify({name})});
+  const location = created.headers.get("Location");
+  if (!location) return done({created: created.status, body: await created.text()});
+  const read = await fetch(api + location, {headers: {"Authorization": "Bearer " + key}});
+  done({created: created.status, location, read: read.status, etag: read.headers.get("ETag"), name: (await read.json()).name});
+})().catch(error => done({error: String(error)}));
+"""
 
 
 def check(condition, what):
@@ -255,6 +295,17 @@ try:
           "both acceptances, in German")
     states = api("GET", f"/v1/leads/{leads[0]['id']}/consents")["purposes"]
     check(any(s["purpose_id"] == purpose["id"] and s["state"] == "given" for s in states), "the consent given on the form")
+    if FRONTEND_PORT:
+        driver.get(start_frontend(FRONTEND_PORT))
+        result = driver.execute_async_script(CROSS_ORIGIN_CALLS, BASE, KEY, f"Cora CORS {MARK}")
+        check(result.get("created") == 201 and (result.get("location") or "").startswith("/v1/leads/"),
+              f"a frontend on an allowed origin creates through the API and reads Location {result}")
+        check(result.get("read") == 200 and result.get("etag") == '"1"' and result.get("name") == f"Cora CORS {MARK}",
+              "and reads the record with its ETag")
+        driver.get(start_frontend(0))
+        result = driver.execute_async_script(CROSS_ORIGIN_CALLS, BASE, KEY, f"Mallory CORS {MARK}")
+        check("error" in result, f"a page on an origin not on the list cannot call the API {result}")
+        check(not api("GET", f"/v1/leads?q=mallory%20cors%20{MARK}")["data"], "and created nothing")
     print(f"browser check passed: {step} screenshots in {SHOTS}")
 finally:
     driver.quit()

@@ -73,6 +73,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Allow plain http webhook endpoints (true/false). Env: CUSTODIAN_WEBHOOK_ALLOW_HTTP; default false: https only.")
     var webhookAllowHttp: Bool?
 
+    @Option(
+        help:
+            "Comma-separated browser origins allowed to call the JSON API (CORS), exactly as browsers send them, e.g. https://app.example.com. Env: CUSTODIAN_CORS_ORIGINS; default none."
+    )
+    var corsOrigins: String?
+
     @Option(help: "Seconds a connection may go without sending a complete request. Env: CUSTODIAN_IDLE_TIMEOUT_SECONDS; default 30.")
     var idleTimeoutSeconds: Int?
 
@@ -151,7 +157,8 @@ struct Serve: AsyncParsableCommand {
                 "CUSTODIAN_PORTAL_REGISTRATION_LINK_BASE_URL", default: ownURL + "/portal/confirm-registration"
             ).resolve(flag: portalRegistrationLinkBaseURL),
             emailConfirmationBaseURL: try Setting("CUSTODIAN_EMAIL_CONFIRMATION_BASE_URL", default: ownURL + "/confirm-email")
-                .resolve(flag: emailConfirmationBaseURL)
+                .resolve(flag: emailConfirmationBaseURL),
+            corsOrigins: try Self.origins(Setting("CUSTODIAN_CORS_ORIGINS", default: "").resolve(flag: corsOrigins))
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())
@@ -212,6 +219,18 @@ struct Serve: AsyncParsableCommand {
             throw fail("cannot reach the database: \(error.message)")
         } catch let error as PostgresError where error.sqlState == "42501" {
             throw fail("the API's role may not read the schema (\(error)): run `custodian migrate`, which grants it its privileges")
+        }
+    }
+
+    /// `scheme://host[:port]` each, no path, no wildcard: what a browser sends as `Origin`.
+    static func origins(_ list: String) throws -> [String] {
+        try list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { text in
+            guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                url.path.isEmpty || url.path == "/", url.query == nil, url.fragment == nil, url.user == nil
+            else {
+                throw ValidationError("CUSTODIAN_CORS_ORIGINS: \(text) is not an origin such as https://app.example.com")
+            }
+            return text
         }
     }
 

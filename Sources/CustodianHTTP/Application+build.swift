@@ -48,6 +48,8 @@ public struct ServerSettings: Sendable {
     /// How long an authenticated API key is remembered: a key revoked through another instance
     /// is refused by this one within this time (through this one, at once).
     public var keyCacheLifetime: Duration
+    /// Browser origins (`https://app.example.com`) allowed to call the JSON API; empty: none.
+    public var corsOrigins: [String]
 
     public init(
         host: String = "127.0.0.1",
@@ -70,7 +72,8 @@ public struct ServerSettings: Sendable {
         portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password",
         portalRegistrationLinkBaseURL: String = "http://127.0.0.1:8080/portal/confirm-registration",
         emailConfirmationBaseURL: String = "http://127.0.0.1:8080/confirm-email",
-        keyCacheLifetime: Duration = .seconds(1)
+        keyCacheLifetime: Duration = .seconds(1),
+        corsOrigins: [String] = []
     ) {
         self.host = host
         self.port = port
@@ -93,6 +96,7 @@ public struct ServerSettings: Sendable {
         self.portalRegistrationLinkBaseURL = portalRegistrationLinkBaseURL
         self.emailConfirmationBaseURL = emailConfirmationBaseURL
         self.keyCacheLifetime = keyCacheLifetime
+        self.corsOrigins = corsOrigins
     }
 }
 
@@ -213,6 +217,10 @@ public func buildRouter(
     // Order matters: the request id comes first so every later log line and error carries it.
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
+    if !settings.corsOrigins.isEmpty {
+        // Outside the problem middleware: a browser must be able to read an error's answer too.
+        router.add(middleware: CORSMiddleware(allowedOrigins: settings.corsOrigins))
+    }
     router.add(middleware: ProblemMiddleware(routes: catalog))
     router.add(middleware: ConditionalGetMiddleware())
     router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))
