@@ -57,6 +57,7 @@ public struct RecordTable: Sendable {
             .map { prefix + $0 }
             .joined(separator: ", ") + ", (extract(epoch FROM \(prefix)created_at) * 1000000)::bigint AS created_at_us"
     }
+
     /// The spec'd columns in `selectList`'s order, after `id`.
     let readColumns: [ColumnSpec]
     /// How a list writes a record's members, in key order.
@@ -96,10 +97,9 @@ public struct RecordTable: Sendable {
         return try record(from: rows.single())
     }
 
-    public func find(id: UUID, on database: some Queryable, lock: Bool = false) async throws -> StoredRecord {
-        let rows = try await database.query(
-            "SELECT \(selectList) FROM \(table) WHERE id = $1\(lock ? " FOR UPDATE" : "")", [id]
-        )
+    /// The record as it is now; to change it, `lock` it instead.
+    public func find(id: UUID, on database: some Queryable) async throws -> StoredRecord {
+        let rows = try await database.query("SELECT \(selectList) FROM \(table) WHERE id = $1", [id])
         guard let row = rows.first else { throw DomainError.notFound(resource: resource) }
         return try record(from: row)
     }
