@@ -80,10 +80,10 @@ struct PersonRecords: Sendable, Equatable {
         var person = PersonRecords()
         for row in rows {
             let id: UUID = try row.decode("id")
-            switch try row.decode("kind", as: String.self) {
-            case "lead": person.leads.append(id)
-            case "contact": person.contacts.append(id)
-            default: person.customers.append(id)
+            switch try row.decode("kind", as: DataSubject.Kind.self) {
+            case .lead: person.leads.append(id)
+            case .contact: person.contacts.append(id)
+            case .customer: person.customers.append(id)
             }
         }
         return person

@@ -183,9 +183,9 @@ public struct PrivacyCentre: Sendable {
             var direct = values
             var newEmail: (email: String, current: String?, revision: Int64)?
             if let index = values.firstIndex(where: { $0.column == "email" }), case .text(let email) = values[index].value {
-                let rows = try await transaction.query(
-                    "SELECT email, revision FROM \(subject.kind.table) WHERE id = $1 FOR UPDATE", [subject.id])
-                guard let row = rows.first else { throw DomainError.notFound(resource: subject.kind.resource) }
+                let row = try await transaction.lockRow(
+                    subject.kind.table, id: subject.id, selecting: "email, revision", resource: subject.kind.resource,
+                    expectedRevision: nil)
                 let current: String? = try row.decode("email")
                 // The same address in other letter case is no new address: written at once.
                 if current?.lowercased() != email.lowercased() {

@@ -15,7 +15,7 @@ struct ConditionalGetMiddleware: RouterMiddleware {
             Self.matches(condition, etag)
         else { return response }
         var headers = HTTPFields()
-        for name in [HTTPField.Name.eTag, .cacheControl, .requestID] {
+        for name in [HTTPField.Name.eTag, .cacheControl] {
             if let value = response.headers[name] { headers[name] = value }
         }
         return Response(status: .notModified, headers: headers)

@@ -306,7 +306,6 @@ public final class PostgresPool: Sendable {
 
     func release(_ connection: LibPQConnection) {
         connection.endLease()
-        connection.transactionMode = nil
         connection.invalidateIfNotIdle()
         let (waiter, closeNow): (Waiter?, Bool) = lending.withLock { state in
             if state.isClosed {
