@@ -43,4 +43,29 @@ struct ContractTests {
         )
         #expect(problemAsJSON.contains { $0.contains("content type") })
     }
+
+    /// Answers are open in the contract (clients tolerate new fields) but checked closed here, and
+    /// a feed line is checked against the branch its `op` names.
+    @Test func theCheckerHoldsAnswersToWhatIsDocumentedToday() {
+        let contract = OpenAPIContract.shared
+        let headers = ["Content-Type": "application/x-ndjson", "X-Request-Id": "x"]
+        let id = "8d0c6d36-8d8a-4a55-9a55-2b1f4c1f6b10"
+        let checkpoint = #"{"op":"checkpoint","cursor":"AQEBAQEAAA"}"#
+        let fine = contract.violations(
+            method: "GET", path: "/v1/feeds/leads", status: 200, headers: headers,
+            body: Data("{\"op\":\"erased\",\"cursor\":\"AQEBAQEAAA\",\"id\":\"\(id)\"}\n\(checkpoint)\n".utf8))
+        #expect(fine == [])
+        let undocumentedMember = contract.violations(
+            method: "GET", path: "/v1/feeds/leads", status: 200, headers: headers,
+            body: Data("{\"op\":\"checkpoint\",\"cursor\":\"AQEBAQEAAA\",\"extra\":1}\n".utf8))
+        #expect(undocumentedMember.contains { $0.contains("property 'extra' is not in the schema") })
+        let upsertWithoutRecord = contract.violations(
+            method: "GET", path: "/v1/feeds/leads", status: 200, headers: headers,
+            body: Data("{\"op\":\"upsert\",\"cursor\":\"AQEBAQEAAA\",\"id\":\"\(id)\"}\n".utf8))
+        #expect(upsertWithoutRecord.contains { $0.contains("missing required property 'record'") })
+        let unknownOp = contract.violations(
+            method: "GET", path: "/v1/feeds/leads", status: 200, headers: headers,
+            body: Data("{\"op\":\"moved\",\"cursor\":\"AQEBAQEAAA\"}\n".utf8))
+        #expect(unknownOp.contains { $0.contains("names no branch of the discriminator") })
+    }
 }

@@ -132,9 +132,10 @@ public final class OpenAPIContract: Sendable {
         guard let media = content[mediaType] else {
             return problems + ["\(context): content type '\(mediaType)' is not one of \(content.keys.sorted())"]
         }
-        guard let schema = media["schema"] else { return problems }
         if mediaType == "application/x-ndjson" {
-            // JSON Lines: the schema describes each line.
+            // JSON Lines: the body is text (so generated clients hand it over as a string), and
+            // `x-item-schema` describes each line (OpenAPI 3.2's `itemSchema`, in a 3.1 document).
+            guard let schema = media["x-item-schema"] else { return problems + ["\(context): JSON Lines without x-item-schema"] }
             let lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             if lines.last?.isEmpty != true { problems.append("\(context): JSON Lines must end with a newline") }
             for (number, line) in lines.dropLast().enumerated() {
@@ -146,6 +147,7 @@ public final class OpenAPIContract: Sendable {
             }
             return problems
         }
+        guard let schema = media["schema"] else { return problems }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: body)

@@ -5,7 +5,12 @@ import JSONText
 /// Checks a JSON value against the JSON Schema subset `openapi.yaml` uses.
 ///
 /// A keyword outside that subset is reported as a violation rather than ignored, so the spec can
-/// never silently say more than the tests check.
+/// never silently say more than the tests check. Vendor extensions (`x-…`) are annotations.
+///
+/// Checked closed: the contract leaves response objects open so that clients tolerate fields
+/// added later, but the server must send only what the contract documents today. So an object
+/// schema with `properties` and no `additionalProperties` admits no other member here (with
+/// `allOf`, the members of every branch count).
 struct SchemaValidator {
     let document: JSONValue
 
@@ -15,7 +20,7 @@ struct SchemaValidator {
     private static let checked: Set<String> = [
         "$ref", "type", "enum", "const", "properties", "required", "additionalProperties", "items",
         "allOf", "anyOf", "oneOf", "minimum", "maximum", "minLength", "maxLength", "pattern", "format",
-        "minItems", "maxItems",
+        "minItems", "maxItems", "discriminator",
     ]
 
     func resolve(_ node: JSONValue) -> JSONValue? {
@@ -29,11 +34,17 @@ struct SchemaValidator {
     }
 
     func validate(_ value: JSONValue, against schemaNode: JSONValue, at path: String) -> [String] {
+        validate(value, against: schemaNode, at: path, closed: true)
+    }
+
+    /// `closed: false` checks one branch of an `allOf`, whose neighbours document further members.
+    private func validate(_ value: JSONValue, against schemaNode: JSONValue, at path: String, closed: Bool) -> [String] {
         guard let schema = resolve(schemaNode), let keywords = schema.object else {
             return ["\(path): unresolvable schema \(schemaNode)"]
         }
         var problems: [String] = []
-        for keyword in keywords.keys where !Self.checked.contains(keyword) && !Self.annotations.contains(keyword) {
+        for keyword in keywords.keys
+        where !Self.checked.contains(keyword) && !Self.annotations.contains(keyword) && !keyword.hasPrefix("x-") {
             problems.append("\(path): schema keyword '\(keyword)' is not checked by the contract test; extend SchemaValidator")
         }
         if let type = keywords["type"] {
@@ -49,8 +60,25 @@ struct SchemaValidator {
         if let constant = keywords["const"], constant != value {
             problems.append("\(path): expected \(constant)")
         }
-        for sub in keywords["allOf"]?.array ?? [] {
-            problems += validate(value, against: sub, at: path)
+        let branches = keywords["allOf"]?.array ?? []
+        for sub in branches {
+            problems += validate(value, against: sub, at: path, closed: false)
+        }
+        if closed, !branches.isEmpty, case .object(let members) = value {
+            var documented = Set<String>()
+            for branch in [schema] + branches {
+                documented.formUnion(resolve(branch)?["properties"]?.object.map { Array($0.keys) } ?? [])
+            }
+            for name in members.keys where !documented.contains(name) {
+                problems.append("\(path): property '\(name)' is not in the schema")
+            }
+        }
+        if let discriminator = keywords["discriminator"]?.object, let property = discriminator["propertyName"]?.string {
+            // The discriminator picks the one branch to check; the oneOf below still asks for exactly one match.
+            guard let tag = value[property]?.string, let target = discriminator["mapping"]?[tag]?.string else {
+                return problems + ["\(path): '\(property)' names no branch of the discriminator"]
+            }
+            problems += validate(value, against: .object(["$ref": .string(target)]), at: path)
         }
         if let alternatives = keywords["anyOf"]?.array,
             !alternatives.contains(where: { validate(value, against: $0, at: path).isEmpty })
@@ -64,7 +92,7 @@ struct SchemaValidator {
         }
         switch value {
         case .object(let members):
-            problems += validateObject(members, keywords: keywords, at: path)
+            problems += validateObject(members, keywords: keywords, at: path, closed: closed && branches.isEmpty)
         case .array(let items):
             if let itemSchema = keywords["items"] {
                 for (index, item) in items.enumerated() {
@@ -95,7 +123,7 @@ struct SchemaValidator {
         }
     }
 
-    private func validateObject(_ members: [String: JSONValue], keywords: [String: JSONValue], at path: String) -> [String] {
+    private func validateObject(_ members: [String: JSONValue], keywords: [String: JSONValue], at path: String, closed: Bool) -> [String] {
         var problems: [String] = []
         let properties = keywords["properties"]?.object ?? [:]
         for required in keywords["required"]?.array?.compactMap(\.string) ?? [] where members[required] == nil {
@@ -110,6 +138,8 @@ struct SchemaValidator {
                 } else if additional.object != nil {
                     problems += validate(member, against: additional, at: "\(path).\(name)")
                 }
+            } else if closed, keywords["properties"] != nil {
+                problems.append("\(path): property '\(name)' is not in the schema")
             }
         }
         return problems

@@ -105,6 +105,7 @@ public enum ExportSchema {
                 "object",
                 "null"
               ],
+              "additionalProperties": true,
               "required": [
                 "id"
               ],
@@ -223,6 +224,7 @@ public enum ExportSchema {
                   "type": "array",
                   "items": {
                     "type": "object",
+                    "additionalProperties": true,
                     "required": [
                       "id",
                       "seq",
@@ -278,6 +280,7 @@ public enum ExportSchema {
               "type": "array",
               "items": {
                 "type": "object",
+                "additionalProperties": true,
                 "required": [
                   "id",
                   "kind",
@@ -316,6 +319,7 @@ public enum ExportSchema {
                 "object",
                 "null"
               ],
+              "additionalProperties": true,
               "required": [
                 "contact",
                 "customer_id"
