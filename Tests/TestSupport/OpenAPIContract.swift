@@ -75,6 +75,13 @@ public final class OpenAPIContract: Sendable {
                 body: body, context: context)
         }
         let responses = operation["responses"]?.object ?? [:]
+        // A client branches on the 4xx an operation can give, so each is listed by its status;
+        // `default` is left for what no client can cause (5xx).
+        // (A body too large is refused before any route, whatever the operation: 413 is listed
+        // only where a body is expected.)
+        if (400..<500).contains(status), responses["\(status)"] == nil, status != 413 || operation["requestBody"] != nil {
+            return ["\(context): \(method) \(template) does not list \(status) among its answers"]
+        }
         let statusClass = "\(status / 100)XX"
         guard let response = responses["\(status)"] ?? responses[statusClass] ?? responses["default"] else {
             return ["\(context): status \(status) is not documented for \(method) \(template)"]
