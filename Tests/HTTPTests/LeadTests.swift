@@ -37,6 +37,10 @@ struct LeadTests {
             #expect(try await names("q=L%C3%93VEL") == ["Ada Lovelace"])
             #expect(try await names("q=bbag") == ["Charles Babbage"])
             #expect(try await names("q=lovelace%20x") == [])
+            // A query string is form-encoded: `+` is a space, as Python's httpx and requests send it.
+            #expect(try await names("q=ada+lovelace") == ["Ada Lovelace"])
+            #expect(try await names("q=ada%2Blovelace") == [])
+            #expect(try await client.send(.get, "/v1/leads?q=%E0%A4", headers: headers(key: key)).status == .badRequest)
 
             let id = try #require(lead["id"] as? String)
             let unknownOwner = try await client.send(

@@ -20,7 +20,7 @@ struct FeedRoutes {
         { request, _, _ in
             try ListQuery(request, known: ["since"]).finish()
             // Read as sent: a cursor is exact bytes, and an empty one is no cursor.
-            let since = request.uri.queryParameters["since"].map(String.init)
+            let since = QueryParameters(request)["since"]
             var cursor = FeedCursor.start(feed)
             if let since {
                 guard let issued = FeedCursor(text: since, feed: feed) else { throw Self.invalidCursor }

@@ -21,23 +21,14 @@ struct FormBody: Sendable {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw ProblemError(.badRequest, detail: "the form is not valid UTF-8")
         }
-        var pairs: [(String, String)] = []
-        for part in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let halves = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(halves[0]), let value = decode(halves.count > 1 ? halves[1] : "") else {
-                throw ProblemError(.badRequest, detail: "the form is not valid URL encoding")
-            }
-            // A NUL is valid URL encoding but no text the database can hold: invalid input, as in JSON bodies.
-            if name.contains("\0") || value.contains("\0") {
-                throw ProblemError(.validationFailed, detail: "the form holds a NUL character")
-            }
-            pairs.append((name, value))
+        guard let pairs = FormURLEncoding.pairs(text[...]) else {
+            throw ProblemError(.badRequest, detail: "the form is not valid URL encoding")
+        }
+        // A NUL is valid URL encoding but no text the database can hold: invalid input, as in JSON bodies.
+        if pairs.contains(where: { $0.name.contains("\0") || $0.value.contains("\0") }) {
+            throw ProblemError(.validationFailed, detail: "the form holds a NUL character")
         }
         return FormBody(pairs: pairs)
-    }
-
-    private static func decode(_ text: Substring) -> String? {
-        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
     func value(_ name: String) -> String? { pairs.first { $0.name == name }?.value }

@@ -6,7 +6,7 @@ enum PageLanguage: String, CaseIterable, Sendable {
     case de, en
 
     init(_ request: Request) {
-        if let asked = request.uri.queryParameters["lang"].flatMap({ PageLanguage(rawValue: String($0)) }) {
+        if let asked = QueryParameters(request)["lang"].flatMap({ PageLanguage(rawValue: $0) }) {
             self = asked
             return
         }

@@ -25,7 +25,7 @@ struct EmailConfirmationPage {
     @Sendable func ask(_ request: Request, _: AppRequestContext) async throws -> Response {
         let language = PageLanguage(request)
         func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }
-        let tokens = request.uri.queryParameters.getAll("token")
+        let tokens = QueryParameters(request).all("token")
         guard tokens.count == 1, let token = tokens.first, ConfirmationToken.couldBeToken(token) else {
             throw PageError(status: .notFound, message: Catalogue.text("email.invalid", language))
         }

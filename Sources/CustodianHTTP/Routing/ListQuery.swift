@@ -6,20 +6,20 @@ import JSONText
 /// Reads a query string: a list's `limit`, `cursor` and filters, or any endpoint's parameters,
 /// collecting every problem; unknown parameters are refused.
 struct ListQuery {
-    private let request: Request
+    private let query: QueryParameters
     private var errors: [FieldError] = []
     private var known: Set<String>
 
     /// `known` holds the parameters read without a reader of their own (a list's limit and cursor).
     init(_ request: Request, known: Set<String> = ["limit", "cursor"]) {
-        self.request = request
+        self.query = QueryParameters(request)
         self.known = known
     }
 
     /// The decoded value; one holding a NUL character (which no PostgreSQL text can store) is a
     /// problem of its own, reported once.
     private mutating func raw(_ name: String) -> String? {
-        guard let value = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
+        guard let value = query[name] else { return nil }
         if value.utf8.contains(0) {
             if !errors.contains(where: { $0.field == name }) {
                 errors.append(FieldError(field: name, message: "must not contain NUL characters"))
@@ -119,8 +119,11 @@ struct ListQuery {
     /// Throws 422 for bad values and for parameters this endpoint does not know.
     func finish() throws {
         var all = errors
-        for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
-            all.append(FieldError(field: String(name), message: "is not a parameter of this list"))
+        if !query.isValid {
+            throw ProblemError(.badRequest, detail: "the query string is not valid URL encoding")
+        }
+        for (name, _) in query.pairs where !known.contains(name) && !all.contains(where: { $0.field == name }) {
+            all.append(FieldError(field: name, message: "is not a parameter of this list"))
         }
         if !all.isEmpty { throw DomainError.invalid(all) }
     }
