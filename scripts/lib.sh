@@ -138,3 +138,35 @@ SQL
 stop_throwaway_cluster() {
   [ -f "$1/data/PG_VERSION" ] && pg_tool pg_ctl -D "$1/data" -m immediate -w stop >/dev/null 2>&1 || true
 }
+
+# Builds custodian (debug) and serves it on a free port over a throwaway cluster in DIR (an empty
+# temporary directory the caller removes with stop_throwaway_api). Sets binary, api (the base
+# URL), admin_key (an admin's API key) and server_pid; the server logs to DIR/api.log. Further
+# arguments go to `custodian serve`.
+start_throwaway_api() {
+  local dir="$1"; shift
+  log "building custodian (debug)"
+  swift build --product custodian >/dev/null
+  binary="$(swift build --show-bin-path)/custodian"
+  log "starting a throwaway stack"
+  start_throwaway_cluster "$dir" -c fsync=off -c synchronous_commit=off
+  export DATABASE_URL="$throwaway_database_url" CUSTODIAN_MIGRATE_DATABASE_URL="$throwaway_migrate_url"
+  export CUSTODIAN_LOG_LEVEL="${CUSTODIAN_LOG_LEVEL:-warning}"
+  "$binary" migrate >/dev/null
+  admin_key="$("$binary" api-key create --name "Throwaway Admin" --role admin)"
+  local port
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  CUSTODIAN_SECRET_KEY="$("$binary" secret-key generate 2>/dev/null)" "$binary" serve --port "$port" "$@" >"$dir/api.log" 2>&1 &
+  server_pid=$!
+  api="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    curl -fsS "$api/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  curl -fsS "$api/readyz" >/dev/null
+}
+
+stop_throwaway_api() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  stop_throwaway_cluster "$1"
+}
