@@ -149,7 +149,15 @@ struct StaffAuthenticationTests {
             ).single().decode("n")
             #expect(stored == 1)
 
+            // The create's Location reads the key, without its secret.
+            #expect(created.headers[.location] == "/v1/api-keys/\(keyID)")
+            let single = try await client.send(.get, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey))
+            #expect(try single.json()["id"] as? String == keyID && !single.text.contains(key))
+
             #expect(try await client.send(.delete, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey)).status == .noContent)
+            #expect(
+                try await client.send(.get, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey)).json()["revoked_at"] is String
+            )
             #expect(try await client.send(.get, "/v1/staff", headers: headers(key: key)).status == .unauthorized)
             #expect(try await client.send(.delete, "/v1/api-keys/\(keyID)", headers: headers(key: fixture.adminKey)).status == .noContent)
 

@@ -230,6 +230,13 @@ public struct StaffDirectory: Sendable {
         return try Page.keyset(rows, limit: limit, Self.key(from:))
     }
 
+    /// One key (never its secret).
+    public func key(id: UUID) async throws -> APIKeyRecord {
+        let rows = try await database.query("SELECT \(Self.keyColumns) FROM api_keys WHERE id = $1", [id])
+        guard let row = rows.first else { throw DomainError.notFound(resource: "API key") }
+        return try Self.key(from: row)
+    }
+
     /// Revokes a key; revoking a revoked key changes nothing.
     public func revokeKey(id: UUID, by actor: UUID) async throws {
         let rows = try await database.query(

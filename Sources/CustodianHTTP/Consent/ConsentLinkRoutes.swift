@@ -21,7 +21,7 @@ struct ConsentLinkRoutes {
 
     /// Returns the link once; issuing again replaces it and the old one stops working.
     func issue(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
-        { _, context, actor in
+        { request, context, actor in
             let issued = try await links.issue(for: try PersonConsentRoutes.subject(kind, context), by: actor.member.id)
             let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             var response = JSONBody.response(
@@ -32,6 +32,8 @@ struct ConsentLinkRoutes {
                 ]),
                 status: .created
             )
+            // The link's own URI takes only DELETE; the history lists it with its state.
+            .located(at: request.uri.path + "-history")
             response.headers[.cacheControl] = "no-store"
             return response
         }

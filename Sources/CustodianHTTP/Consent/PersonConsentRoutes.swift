@@ -106,7 +106,7 @@ struct PersonConsentRoutes {
             let receipt = try await receipts.receipt(for: .init(seq: record.seq, hash: record.hash))
             guard case .object(var body) = Self.json(record) else { throw DomainError.invalid([]) }
             body["receipt"] = ConsentJSON.receipt(receipt)
-            return JSONBody.response(JSONValue.object(body), status: .created)
+            return JSONBody.response(JSONValue.object(body), status: .created).located(at: request.uri.path)
         }
     }
 

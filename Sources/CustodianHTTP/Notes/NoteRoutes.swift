@@ -45,7 +45,7 @@ struct NoteRoutes {
             try fields.finish()
             guard let text = text.value else { throw DomainError.invalid([]) }
             let note = try await notes.add(text, to: owner, kind: kind, by: actor.member.id)
-            return JSONBody.response(Self.json(note), status: .created)
+            return JSONBody.response(Self.json(note), status: .created).located(at: request.uri.path)
         }
     }
 }

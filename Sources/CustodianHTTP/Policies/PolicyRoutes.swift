@@ -71,6 +71,7 @@ struct PolicyRoutes {
         try fields.finish()
         let published = try await policies.publish(kind, texts: texts, effectiveAt: effectiveAt, by: actor.member.id)
         return JSONBody.response(JSONValue.object(["data": .array(published.map(Self.json))]), status: .created)
+            .located(at: request.uri.path)
     }
 
     @Sendable func versions(_ request: Request, context: AppRequestContext, actor _: AuthenticatedStaff) async throws -> Response {
@@ -108,7 +109,7 @@ struct PolicyRoutes {
             let accepted = try await policies.accept(
                 document, version: version, language: language, by: subject,
                 origin: .init(context: .staff, ip: nil, userAgent: nil, staffID: actor.member.id))
-            return JSONBody.response(Self.json(accepted), status: .created)
+            return JSONBody.response(Self.json(accepted), status: .created).located(at: request.uri.path)
         }
     }
 

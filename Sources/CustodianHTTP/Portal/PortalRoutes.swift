@@ -84,7 +84,7 @@ struct PortalRoutes {
         else {
             throw DomainError.invalid([FieldError(field: "token", message: "is not a valid link: unknown, used or expired")])
         }
-        return Self.sessionResponse(session, status: .created)
+        return Self.sessionResponse(session, status: .created).located(at: "/v1/portal/session")
     }
 
     /// One answer (401 `invalid-credentials`) for an unknown email, a wrong password and a locked

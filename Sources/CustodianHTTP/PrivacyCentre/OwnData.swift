@@ -78,7 +78,7 @@ struct OwnData: Sendable {
         try fields.finish()
         guard let kind = kind.value else { throw DomainError.invalid([]) }
         let filed = try await cases.file(kind, details: details, by: person, loggedIn: way == .customerArea)
-        return Self.personal(RequestJSON.person(filed), status: .created)
+        return Self.personal(RequestJSON.person(filed), status: .created).located(at: request.uri.path)
     }
 
     /// The person accepts the version in effect of the terms or the privacy policy.
@@ -89,7 +89,9 @@ struct OwnData: Sendable {
             origin: .init(
                 context: way == .customerArea ? .customerArea : .privacyCentre, ip: context.clientIP?.description,
                 userAgent: request.userAgentForRecords))
-        return Self.personal(PolicyRoutes.json(accepted), status: .created)
+        // Acceptances have no list of their own on the person's side: what the person sees now.
+        let seenAt = way == .customerArea ? "/v1/portal/me" : String(request.uri.path.dropLast("/policy-acceptances".count))
+        return Self.personal(PolicyRoutes.json(accepted), status: .created).located(at: seenAt)
     }
 
     /// Everything held on the person, as the export settings allow the person to see it.

@@ -59,3 +59,13 @@ public enum JSONBody {
         }
     }
 }
+
+extension Response {
+    /// A create's `Location`: the created thing's own URI, or, for an entry that has none (a note,
+    /// a consent decision, an acceptance), the list that shows it.
+    func located(at path: String) -> Response {
+        var response = self
+        response.headers[.location] = path
+        return response
+    }
+}

@@ -15,6 +15,7 @@ struct StaffRoutes {
         routes.on(.patch, "/v1/staff/{id}", use: auth.requiring(.admin, updateStaff))
         routes.on(.get, "/v1/api-keys", use: auth.requiring(.admin, listKeys))
         routes.on(.post, "/v1/api-keys", use: auth.creatingSecret(.admin, createKey))
+        routes.on(.get, "/v1/api-keys/{id}", use: auth.requiring(.admin, getKey))
         routes.on(.delete, "/v1/api-keys/{id}", use: auth.requiring(.admin, revokeKey))
     }
 
@@ -107,6 +108,11 @@ struct StaffRoutes {
         return JSONBody.response(page.json(Self.json))
     }
 
+    /// One API key (never its secret).
+    @Sendable func getKey(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+        JSONBody.response(Self.json(try await directory.key(id: try context.parameters.uuid("id"))))
+    }
+
     /// Issues a key for a staff member; the answer's `key` is the only time the secret is shown.
     @Sendable func createKey(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         var fields = try await RequestFields.read(request)
@@ -117,7 +123,7 @@ struct StaffRoutes {
         let (record, secret) = try await directory.issueKey(staffID: staffID, name: name, by: actor.member.id)
         guard case .object(var body) = Self.json(record) else { throw DomainError.invalid([]) }
         body["key"] = .string(secret.key)
-        var response = JSONBody.response(JSONValue.object(body), status: .created)
+        var response = JSONBody.response(JSONValue.object(body), status: .created).located(at: "/v1/api-keys/\(record.id.lowercasedString)")
         response.headers[.cacheControl] = "no-store"
         return response
     }
