@@ -17,7 +17,7 @@ struct LeadTests {
                 "id")
             let lead = try await client.create(
                 "/v1/leads", key: key,
-                #"{"name": "Ada Lovelace", "email": "ada@engines.example", "source": "web-form", "assigned_to": "\#(owner)", "last_contacted_at": "2026-11-01T10:00:00Z"}"#
+                #"{"name": "Ada Lovelace", "email": "ada@engines.example", "source": "web-form", "assignee_id": "\#(owner)", "last_contacted_at": "2026-11-01T10:00:00Z"}"#
             )
             #expect(lead["status"] as? String == "new")
             #expect(lead["converted_at"] is NSNull)
@@ -30,7 +30,7 @@ struct LeadTests {
             }
             #expect(try await names("source=web-form") == ["Ada Lovelace"])
             #expect(try await names("status=qualified") == ["Charles Babbage"])
-            #expect(try await names("assigned_to=\(owner)") == ["Ada Lovelace"])
+            #expect(try await names("assignee_id=\(owner)") == ["Ada Lovelace"])
             // A part of the name, company or email, anywhere in it, whatever the case and accents.
             #expect(try await names("q=engines") == ["Ada Lovelace"])
             #expect(try await names("q=ADA") == ["Ada Lovelace"])
@@ -44,14 +44,14 @@ struct LeadTests {
 
             let id = try #require(lead["id"] as? String)
             let unknownOwner = try await client.send(
-                .patch, "/v1/leads/\(id)", headers: headers(key: key, json: true), body: #"{"assigned_to": "\#(UUID())"}"#
+                .patch, "/v1/leads/\(id)", headers: headers(key: key, json: true), body: #"{"assignee_id": "\#(UUID())"}"#
             )
             #expect(unknownOwner.status == .unprocessableContent)
             let unassigned = try await client.send(
-                .patch, "/v1/leads/\(id)", headers: headers(key: key, json: true), body: #"{"assigned_to": null, "status": "contacted"}"#
+                .patch, "/v1/leads/\(id)", headers: headers(key: key, json: true), body: #"{"assignee_id": null, "status": "contacted"}"#
             )
             #expect(unassigned.status == .ok)
-            #expect(try unassigned.json()["assigned_to"] is NSNull)
+            #expect(try unassigned.json()["assignee_id"] is NSNull)
             let readOnly = try await client.send(
                 .patch, "/v1/leads/\(id)", headers: headers(key: key, json: true), body: #"{"converted_at": "2026-01-01T00:00:00Z"}"#
             )

@@ -20,7 +20,7 @@ public struct Lead: Sendable {
     public let country: String?
     public let status: String
     public let source: String?
-    public let assignedTo: UUID?
+    public let assigneeID: UUID?
     public let description: String?
     public let lastContactedAt: Date?
     public let convertedCustomerID: UUID?
@@ -43,7 +43,7 @@ public struct Lead: Sendable {
         country = try row.decode("country")
         status = try row.decode("status")
         source = try row.decode("source")
-        assignedTo = try row.decode("assigned_to")
+        assigneeID = try row.decode("assignee_id")
         description = try row.decode("description")
         lastContactedAt = try row.decode("last_contacted_at")
         convertedCustomerID = try row.decode("converted_customer_id")

@@ -21,7 +21,7 @@ public struct Leads: Sendable {
             ColumnSpec("country", .countryCode),
             ColumnSpec("status", .text(maxLength: 50), nullable: false),
             ColumnSpec("source", .text(maxLength: 100)),
-            ColumnSpec("assigned_to", .reference),
+            ColumnSpec("assignee_id", .reference),
             ColumnSpec("description", .multilineText(maxLength: 10000)),
             ColumnSpec("last_contacted_at", .timestamp),
         ],

@@ -10,7 +10,7 @@ extension RecordRoutes {
         RecordRoutes(
             path: "/v1/leads",
             table: Leads.table,
-            filterColumns: ["status", "source", "assigned_to"],
+            filterColumns: ["status", "source", "assignee_id"],
             operations: .init(leads.store).screening(Leads.table, with: suppressions),
             auth: auth,
             customFieldEntity: .lead,
