@@ -21,8 +21,10 @@ enum AnswerRecorder {
     static func record(method: String, uri: String, status: Int, headers: [String: String], body: Data) {
         guard let directory, let test = Test.current else { return }
         var entry = "\(method) \(uri)\n\(status)\n"
-        for name in headers.keys.sorted() where headersRecorded.contains(name) {
-            entry += "\(name): \(headers[name]!)\n"
+        // Header names arrive lowercased (HTTP/2's canonical form); the set holds them as written.
+        let received = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+        for name in headersRecorded.sorted() {
+            if let value = received[name.lowercased()] { entry += "\(name): \(value)\n" }
         }
         entry += String(decoding: body, as: UTF8.self) + "\n\n"
         let name = "\(test.id)".replacingOccurrences(of: "/", with: "_")
