@@ -20,6 +20,24 @@ struct ContractTests {
         #expect(OpenAPIContract.shared.selfCheck() == [])
     }
 
+    /// Examples are what generated clients and readers of the contract see first; each must be
+    /// an answer the contract allows (scripts/contract-examples takes them from real answers).
+    @Test func everyExampleFitsItsSchemaAndEveryAnswerHasOne() {
+        #expect(OpenAPIContract.shared.exampleViolations() == [])
+        var withoutExample: [String] = []
+        for (path, item) in OpenAPIContract.shared.document["paths"]?.object ?? [:] {
+            for (method, operation) in item.object ?? [:] where method != "parameters" {
+                for (status, response) in operation["responses"]?.object ?? [:] where status.hasPrefix("2") {
+                    for (mediaType, media) in response["content"]?.object ?? [:]
+                    where mediaType != "text/html" && media["example"] == nil {
+                        withoutExample.append("\(method.uppercased()) \(path) \(status) \(mediaType)")
+                    }
+                }
+            }
+        }
+        #expect(withoutExample.sorted() == [])
+    }
+
     @Test func theCheckerRejectsAResponseTheDocumentDoesNotAllow() {
         let contract = OpenAPIContract.shared
         let wrongShape = contract.violations(

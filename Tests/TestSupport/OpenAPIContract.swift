@@ -164,6 +164,39 @@ public final class OpenAPIContract: Sendable {
         return problems + validator.validate(value, against: schema, at: "body").map { "\(context): \($0)" }
     }
 
+    /// Every example in the document that its own schema refuses (checked closed, as answers are):
+    /// answer examples of operations, line by line for JSON Lines, and schemas' own `examples`.
+    public func exampleViolations() -> [String] {
+        var problems: [String] = []
+        for (path, item) in document["paths"]?.object ?? [:] {
+            for (method, operation) in item.object ?? [:] where Self.methods.contains(method) {
+                for (status, response) in operation["responses"]?.object ?? [:] {
+                    for (mediaType, media) in validator.resolve(response)?["content"]?.object ?? [:] {
+                        guard let example = media["example"] else { continue }
+                        let context = "\(method.uppercased()) \(path) \(status) example"
+                        if mediaType == "application/x-ndjson", let schema = media["x-item-schema"], let text = example.string {
+                            for (number, line) in text.split(separator: "\n").enumerated() {
+                                guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else {
+                                    problems.append("\(context): line \(number + 1) is not JSON")
+                                    continue
+                                }
+                                problems += validator.validate(value, against: schema, at: "line \(number + 1)").map { "\(context): \($0)" }
+                            }
+                        } else if let schema = media["schema"] {
+                            problems += validator.validate(example, against: schema, at: "example").map { "\(context): \($0)" }
+                        }
+                    }
+                }
+            }
+        }
+        for (name, schema) in document["components"]?["schemas"]?.object ?? [:] {
+            for (number, example) in (schema["examples"]?.array ?? []).enumerated() {
+                problems += validator.validate(example, against: schema, at: "examples[\(number)]").map { "schema \(name): \($0)" }
+            }
+        }
+        return problems
+    }
+
     /// Problems with the document itself that a generic OpenAPI validator does not catch.
     public func selfCheck() -> [String] {
         var problems: [String] = []
