@@ -144,6 +144,7 @@ public func buildRouter(
     ConsentSettingsRoutes(settings: ConsentSettings(database: database), auth: auth).register(on: &routes)
     let cases = RequestCases(database: database)
     RequestRoutes(cases: cases, auth: auth).register(on: &routes)
+    RestrictionRoutes(restrictions: Restrictions(database: database), auth: auth).register(on: &routes)
     ErasureRoutes(erasures: Erasures(database: database, secrets: settings.secrets), cases: cases, auth: auth).register(on: &routes)
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
     let exports = PersonExports(database: database)

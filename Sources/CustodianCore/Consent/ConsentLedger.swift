@@ -309,7 +309,8 @@ public struct ConsentLedger: Sendable {
     }
 
     /// People whose latest decision on the purpose is `give`, ordered by id, for marketing lists.
-    /// A converted lead is never listed: its contact is the person now, with its own state.
+    /// A converted lead is never listed: its contact is the person now, with its own state. Nor is
+    /// a person whose processing is restricted (GDPR Art. 18).
     ///
     /// Read in chunks of people, each the next stretch of index consent_records_purpose_person
     /// (0021) from the cursor on, with the filter applied to the chunk: a LIMIT after the filter
@@ -353,7 +354,10 @@ public struct ConsentLedger: Sendable {
                 ORDER BY coalesce(lead_id, contact_id), seq DESC
                 LIMIT $2
             )
-            SELECT l.person_id, l.action = 'give' AND ld.converted_at IS NULL AS consents, l.lead_id IS NOT NULL AS is_lead,
+            SELECT l.person_id,
+                   l.action = 'give' AND ld.converted_at IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM restrictions r WHERE r.subject_id = l.person_id AND r.lifted_at IS NULL) AS consents,
+                   l.lead_id IS NOT NULL AS is_lead,
                    l.recorded_at, coalesce(ld.name, c.first_name || ' ' || c.last_name) AS name, coalesce(ld.email, c.email) AS email
             FROM latest l
             LEFT JOIN leads ld ON ld.id = l.lead_id

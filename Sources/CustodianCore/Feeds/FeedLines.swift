@@ -9,8 +9,9 @@ struct FeedLines {
     private let table: RecordTable
     private let alias: String
 
-    /// Cells before the record's columns: the id served, whether the record is there, erased.
-    static let leadingColumns = 3
+    /// Cells before the record's columns: the id served, whether the record is there, erased,
+    /// restricted.
+    static let leadingColumns = 4
 
     init(table: RecordTable, alias: String) {
         self.table = table
@@ -37,6 +38,16 @@ struct FeedLines {
     /// `{"op":"deleted"|"erased","cursor":"…","id":"…"}` and a newline.
     static func removal(erased: Bool, id: String, cursor: FeedCursor, into output: inout [UInt8]) {
         output.append(contentsOf: erased ? Array("{\"op\":\"erased\",\"cursor\":\"".utf8) : Array("{\"op\":\"deleted\",\"cursor\":\"".utf8))
+        cursor.encode(into: &output)
+        output.append(contentsOf: "\",\"id\":\"".utf8)
+        output.append(contentsOf: id.utf8)
+        output.append(contentsOf: "\"}\n".utf8)
+    }
+
+    /// `{"op":"restricted","cursor":"…","id":"…"}` and a newline: stop processing the record
+    /// (GDPR Art. 18); an `upsert` follows when the restriction is lifted.
+    static func restricted(id: String, cursor: FeedCursor, into output: inout [UInt8]) {
+        output.append(contentsOf: "{\"op\":\"restricted\",\"cursor\":\"".utf8)
         cursor.encode(into: &output)
         output.append(contentsOf: "\",\"id\":\"".utf8)
         output.append(contentsOf: id.utf8)

@@ -2,7 +2,8 @@ import Foundation
 import Postgres
 
 /// Change feeds for integrators: every lead, contact or customer changed since a cursor, in the
-/// shape the API's GET gives, or a tombstone line for one deleted or erased.
+/// shape the API's GET gives, or a tombstone line for one deleted or erased, or a `restricted`
+/// line for one whose processing was restricted (and an upsert again when that is lifted).
 ///
 /// Sequence values are not commit order: a transaction that began early may commit after others
 /// that took later ids. So triggers note each change with its transaction id (`feed_changes`),
@@ -90,7 +91,9 @@ public struct Feeds: Sendable {
                         guard let uuid = UUID(postgresText: id, type: .uuid) else { throw DomainError.conflict("unreadable id") }
                         position = position.served(through: uuid, at: now)
                         try await out.append(flush: write) { output in
-                            if row.text(at: 1) == "t" {
+                            if row.text(at: 3) == "t" {
+                                FeedLines.restricted(id: id, cursor: position, into: &output)
+                            } else if row.text(at: 1) == "t" {
                                 try lines.upsert(row, cursor: position, into: &output)
                             } else {
                                 FeedLines.removal(erased: row.text(at: 2) == "t", id: id, cursor: position, into: &output)
@@ -119,7 +122,13 @@ public struct Feeds: Sendable {
         let table = feed.table.table
         let columns = lines.selectList
         if cursor.ranges == FeedCursor.start(feed).ranges {
-            return ("SELECT t.id AS feed_id, true AS present, false AS erased, \(columns) FROM \(table) t ORDER BY t.id", [])
+            // A snapshot leaves out whom it may not process (GDPR Art. 18); lifting serves them later.
+            return (
+                """
+                SELECT t.id AS feed_id, true AS present, false AS erased, false AS restricted, \(columns) FROM \(table) t
+                WHERE \(Restrictions.notRestricted("t")) ORDER BY t.id
+                """, []
+            )
         }
         var parameters: [any PostgresBindable] = []
         var rows: [String] = []
@@ -143,7 +152,8 @@ public struct Feeds: Sendable {
                 SELECT t.id FROM \(table) t JOIN cursor_ranges r ON \(inRange("t.id")) WHERE r.served IS NULL
             )
             SELECT x.id AS feed_id, t.id IS NOT NULL AS present,
-                   t.id IS NULL AND EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.subject_id = x.id) AS erased, \(columns)
+                   t.id IS NULL AND EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.subject_id = x.id) AS erased,
+                   t.id IS NOT NULL AND NOT \(Restrictions.notRestricted("t")) AS restricted, \(columns)
             FROM touched x LEFT JOIN \(table) t ON t.id = x.id
             ORDER BY x.id
             """

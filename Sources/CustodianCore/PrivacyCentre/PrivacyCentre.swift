@@ -136,7 +136,11 @@ public struct PrivacyCentre: Sendable {
         }
         var data = try json("data")
         if data == .null { data = .object([:]) }
+        let restriction = try await Restrictions.inForce(for: subject.id, on: transaction)
         return .object([
+            "restriction": restriction.map { restriction in
+                .object(["ground": .string(restriction.ground.rawValue), "since": .timestamp(restriction.setAt)])
+            } ?? .null,
             "subject": .object(["kind": .string(subject.kind.rawValue), "id": .uuid(subject.id)]),
             "data": data,
             "custom_fields": try json("custom_fields"),

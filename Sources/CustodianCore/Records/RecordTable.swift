@@ -114,6 +114,7 @@ public struct RecordTable: Sendable {
 
     /// Sets the given columns (and custom fields when given); refuses when `expectedRevision` is
     /// not the current one. Run it in a transaction together with the checks that belong to it.
+    /// `actor` is the staff member, or nil when the person corrects their own record.
     public func update(
         id: UUID,
         _ values: ColumnValues,
@@ -124,6 +125,10 @@ public struct RecordTable: Sendable {
     ) async throws -> StoredRecord {
         try requireKnownColumns(values)
         _ = try await lock(id: id, atRevision: expectedRevision, in: transaction)
+        if actor == nil {
+            // No staff member: the person corrects their own record, which a restriction allows.
+            try await Restrictions.actingAsThePerson(id, in: transaction)
+        }
         var assignments = values.enumerated().map { "\($0.element.column) = $\($0.offset + 2)" }
         var parameters: [any PostgresBindable] = [id] + values.map(\.value.binding)
         if let customFields {
@@ -158,6 +163,8 @@ public struct RecordTable: Sendable {
         public var createdBefore: Date?
         /// A part of any of `searchColumns`, ignoring case and accents.
         public var search: String?
+        /// Lists leave out records whose processing is restricted, unless an admin asks.
+        public var includeRestricted = false
 
         public init() {}
     }
@@ -178,6 +185,7 @@ public struct RecordTable: Sendable {
         if let search = filter.search, !searchColumns.isEmpty {
             conditions.append("\(searchText) LIKE '%' || search_text(\(bind(Self.likeEscaped(search)))) || '%'")
         }
+        if !filter.includeRestricted { conditions.append(Restrictions.notRestricted(table)) }
         if let cursor {
             let micros = bind(cursor.createdAtMicroseconds)
             let id = bind(cursor.id)
@@ -215,6 +223,8 @@ public struct RecordTable: Sendable {
             throw DomainError.conflict("a unique value is taken already")
         } catch let error as PostgresError where error.sqlState == "23001" && error.constraint == "consent_records_append_only" {
             throw DomainError.conflict("this \(resource) has consent history, which must stay provable; erase the person instead")
+        } catch let error as PostgresError where error.sqlState == "23001" && error.constraint == "restrictions_history" {
+            throw DomainError.conflict("this \(resource) had its processing restricted, a history that must stay; erase the person instead")
         } catch let error as PostgresError where error.kind == .foreignKeyViolation {
             let field = columns.first { $0.kind == .reference && (error.constraint ?? "").contains($0.name) }?.name ?? "id"
             throw DomainError.invalid([FieldError(field: field, message: "no such record")])

@@ -65,6 +65,8 @@ public struct RequestCases: Sendable {
         public let verificationMethod: VerificationMethod?
         public let assigneeID: UUID?
         public let resolution: String?
+        /// For a completed restriction case: the ground of the restriction it set.
+        public let restrictionGround: Restrictions.Ground?
         public let closedAt: Date?
         public let overdue: Bool
         public let revision: Int64
@@ -88,7 +90,7 @@ public struct RequestCases: Sendable {
     static let columns = """
         id, kind, subject_type, subject_id, channel, details, status, refusal_code, refusal_reason, received_at, due_at,
         extension_months, extension_reason, extension_notified_at, verified_at, verification_method, assignee_id, resolution,
-        closed_at, status IN ('received', 'in_progress') AND due_at < now() AS overdue, revision, created_at, updated_at,
+        restriction_ground, closed_at, status IN ('received', 'in_progress') AND due_at < now() AS overdue, revision, created_at, updated_at,
         (extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us
         """
 
@@ -111,6 +113,7 @@ public struct RequestCases: Sendable {
             verificationMethod: try row.decode("verification_method", as: VerificationMethod?.self),
             assigneeID: try row.decode("assignee_id"),
             resolution: try row.decode("resolution"),
+            restrictionGround: try row.decode("restriction_ground", as: Restrictions.Ground?.self),
             closedAt: try row.decode("closed_at"),
             overdue: try row.decode("overdue"),
             revision: try row.decode("revision"),
@@ -260,6 +263,8 @@ public struct RequestCases: Sendable {
         public var extendMonths: Int?
         public var extensionReason: String?
         public var extensionNotifiedAt: Date??
+        /// Completing a restriction case restricts the person on this ground.
+        public var restrictionGround: Restrictions.Ground?
 
         public init() {}
     }
@@ -285,7 +290,8 @@ public struct RequestCases: Sendable {
                         extension_reason = coalesce($12, extension_reason),
                         extension_notified_at = CASE WHEN $13 THEN $14 ELSE extension_notified_at END,
                         closed_at = CASE WHEN $15 THEN now() ELSE closed_at END,
-                        updated_by = $16
+                        updated_by = $16,
+                        restriction_ground = coalesce($17, restriction_ground)
                     WHERE id = $1
                     RETURNING \(Self.columns)
                     """,
@@ -296,7 +302,7 @@ public struct RequestCases: Sendable {
                         changes.resolution != nil, changes.resolution ?? nil,
                         changes.refusalCode?.rawValue, changes.refusalReason, changes.extendMonths, changes.extensionReason,
                         changes.extensionNotifiedAt != nil, changes.extensionNotifiedAt ?? nil,
-                        closing, actor,
+                        closing, actor, changes.restrictionGround?.rawValue,
                     ]
                 ).single()
             }
@@ -306,6 +312,14 @@ public struct RequestCases: Sendable {
                 let person = updated.subject.person
             {
                 try await PersonExports.attach(for: person, toCase: updated.id, on: transaction)
+            }
+            if updated.status == .completed && current.status != .completed && updated.kind == .restriction,
+                let ground = updated.restrictionGround
+            {
+                // Granting the request is restricting: the restriction names the case.
+                _ = try await Restrictions.set(
+                    updated.subject, ground: ground, reason: updated.resolution ?? "the person's request",
+                    request: updated.id, by: actor, on: transaction)
             }
             try await settle(updated, from: current, by: actor, on: transaction)
             return updated
@@ -353,9 +367,17 @@ public struct RequestCases: Sendable {
                         message: "the person's identity is not verified: record how it was checked before completing an "
                             + "\(current.kind.rawValue) case"))
             }
+            if status == .completed && current.kind == .restriction && changes.restrictionGround == nil {
+                problems.append(
+                    FieldError(field: "restriction_ground", message: "is required to complete a restriction case: the ground of Art. 18(1)")
+                )
+            }
             if status == .completed && (changes.resolution ?? current.resolution) == nil {
                 problems.append(FieldError(field: "resolution", message: "is required to complete a case: say what was done"))
             }
+        }
+        if changes.restrictionGround != nil && (changes.status != .completed || current.kind != .restriction) {
+            problems.append(FieldError(field: "restriction_ground", message: "goes with completing a restriction case"))
         }
         if (changes.refusalCode != nil || changes.refusalReason != nil) && changes.status != .refused {
             problems.append(FieldError(field: "refusal_code", message: "goes with status refused"))

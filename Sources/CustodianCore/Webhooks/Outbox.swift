@@ -18,6 +18,10 @@ public enum EventType: String, Sendable, CaseIterable {
     case emailChangeRequested = "person.email_change_requested"
     case registrationConfirmationRequested = "portal.registration_confirmation_requested"
     case registrationAttempted = "contact.registration_attempted"
+    case subjectRestricted = "subject.restricted"
+    case subjectRestrictionLifted = "subject.restriction_lifted"
+    /// For the mailer: the person is told before processing resumes (GDPR Art. 18(3)).
+    case restrictionLiftedNotice = "person.restriction_lifted"
 }
 
 public enum Outbox {

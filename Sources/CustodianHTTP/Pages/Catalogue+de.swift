@@ -5,6 +5,12 @@ extension Catalogue {
         "centre.greeting": "Hallo",
         "centre.controller": "Diese Seite zeigt, was über Sie gespeichert ist bei",
         "centre.data": "Ihre Daten",
+        "centre.restricted":
+            "Die Verarbeitung Ihrer Daten ist eingeschränkt (Art. 18 DSGVO): wir speichern sie, verarbeiten sie aber nicht. Grund:",
+        "ground.accuracy_contested": "Sie bestreiten die Richtigkeit der Daten; wir prüfen sie.",
+        "ground.unlawful_processing": "Die Verarbeitung war unrechtmäßig, und Sie wünschen statt der Löschung die Einschränkung.",
+        "ground.legal_claims": "Sie benötigen die Daten zur Geltendmachung von Rechtsansprüchen.",
+        "ground.objection_pending": "Sie haben widersprochen; wir prüfen, ob unsere Gründe überwiegen.",
         "centre.correct": "Ihre Daten berichtigen",
         "centre.save": "Berichtigungen speichern",
         "centre.consents": "Ihre Einwilligungen",

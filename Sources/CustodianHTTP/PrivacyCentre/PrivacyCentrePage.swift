@@ -154,6 +154,9 @@ struct PrivacyCentrePage {
         if !person.resolved.settings.pageText.isEmpty { html += "<p>\(HTML.escape(person.resolved.settings.pageText))</p>\n" }
         if let notice { html += #"<p class="notice" role="status">\#(HTML.escape(notice))</p>"# + "\n" }
         html += HTML.problems(errors, language)
+        if let ground = centre["restriction"]?["ground"]?.string {
+            html += #"<p class="notice" id="restriction">\#(t("centre.restricted")) \#(t("ground." + ground))</p>"# + "\n"
+        }
 
         // Your data, and the correction form.
         let data = centre["data"]?.object ?? [:]

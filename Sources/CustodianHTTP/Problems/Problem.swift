@@ -14,6 +14,8 @@ public struct Problem: Sendable, Equatable {
     public var requestID: String?
     /// For validation failures: every offending field and what is wrong with it.
     public var errors: [FieldError]?
+    /// For `restricted`: the restriction in force that refused the change.
+    public var restrictionID: String?
 
     public init(_ kind: ProblemType, detail: String? = nil, instance: String? = nil) {
         self.type = kind.uri
@@ -46,6 +48,8 @@ public struct ProblemType: Sendable, Equatable {
         slug: "unsupported-media-type", title: "The body must be application/json", status: .unsupportedMediaType)
     public static let unauthorized = ProblemType(slug: "unauthorized", title: "A valid API key is required", status: .unauthorized)
     public static let forbidden = ProblemType(slug: "forbidden", title: "Your role does not allow this", status: .forbidden)
+    public static let restricted = ProblemType(
+        slug: "restricted", title: "The person's processing is restricted", status: .conflict)
     public static let validationFailed = ProblemType(
         slug: "validation-failed", title: "Some fields are invalid", status: .unprocessableContent)
     public static let duplicate = ProblemType(slug: "duplicate", title: "A unique value is taken already", status: .conflict)
@@ -147,6 +151,7 @@ extension Problem {
         if let detail { members["detail"] = .string(detail) }
         if let instance { members["instance"] = .string(instance) }
         if let requestID { members["request_id"] = .string(requestID) }
+        if let restrictionID { members["restriction_id"] = .string(restrictionID) }
         if let errors {
             members["errors"] = .array(errors.map { .object(["field": .string($0.field), "message": .string($0.message)]) })
         }

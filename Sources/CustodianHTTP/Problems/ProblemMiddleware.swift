@@ -1,6 +1,7 @@
 import CustodianCore
 import Foundation
 import Hummingbird
+import JSONText
 import Logging
 import NIOCore
 import Postgres
@@ -84,6 +85,16 @@ struct ProblemMiddleware: RouterMiddleware {
         case .exclusionViolation:
             return ProblemError(.conflict, detail: "the change conflicts with other data")
         case .transactionAborted, .other:
+            if error.sqlState == "55000", error.constraint == "restricted" {
+                // The database's restriction guard (migration 0026); its DETAIL is the restriction's id.
+                var problem = ProblemError(
+                    .restricted,
+                    detail:
+                        "this person's processing is restricted (GDPR Art. 18): their data is stored, not changed; lift the restriction first"
+                )
+                problem.problem.restrictionID = error.detail.flatMap(UUID.init(uuidString:))?.lowercasedString
+                return problem
+            }
             if let sqlState = error.sqlState, sqlState.hasPrefix("22") {
                 return ProblemError(
                     .validationFailed, detail: "a value is out of range or malformed",

@@ -39,10 +39,17 @@ struct RecordRoutes {
         return response
     }
 
-    @Sendable func list(_ request: Request, _: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
+    @Sendable func list(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
         var query = ListQuery(request)
         let limit = query.limit()
         var filter = RecordTable.Filter()
+        // People whose processing is restricted (GDPR Art. 18) are left out; an admin may ask.
+        if query.bool("include_restricted") == true {
+            guard actor.member.role.allows(.admin) else {
+                throw ProblemError(.forbidden, detail: "only an admin may list people whose processing is restricted")
+            }
+            filter.includeRestricted = true
+        }
         for column in filterColumns {
             guard let spec = table.columns.first(where: { $0.name == column }) else { continue }
             switch spec.kind {

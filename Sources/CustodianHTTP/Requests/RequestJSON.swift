@@ -25,6 +25,7 @@ enum RequestJSON {
             "verification_method": .string(requestCase.verificationMethod?.rawValue),
             "assignee_id": .uuid(requestCase.assigneeID),
             "resolution": .string(requestCase.resolution),
+            "restriction_ground": .string(requestCase.restrictionGround?.rawValue),
             "closed_at": .timestamp(requestCase.closedAt),
             "created_at": .timestamp(requestCase.createdAt),
             "updated_at": .timestamp(requestCase.updatedAt),

@@ -92,6 +92,7 @@ struct RequestRoutes {
         changes.extendMonths = fields.integer("extend_months", range: 1...2)
         changes.extensionReason = fields.change("extension_reason", maxLength: 10000)
         changes.extensionNotifiedAt = fields.timestamp("extension_notified_at", required: false).nullable
+        changes.restrictionGround = fields.choice("restriction_ground", Restrictions.Ground.self, required: false).value
         try fields.finish()
         return try await response(try await cases.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
     }
