@@ -6,7 +6,9 @@
 --     acceptances or invitations that staff make. What the person does themselves through their
 --     link or account still works (the API says so per transaction with `custodian.acting_person`,
 --     or the row says so: its channel or context), and so does an erasure.
---   - Setting or lifting one notes a change for the feeds, which then send a `restricted` line.
+--   - Each record carries `restricted`, kept by the restrictions' triggers, so that lists, searches
+--     and feeds leave restricted people out at the cost of reading a column. Flipping it is no
+--     change of the record (no new revision), but the feeds see it and send a `restricted` line.
 
 CREATE TABLE public.restrictions (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -62,16 +64,49 @@ $$;
 CREATE TRIGGER restrictions_erasure_only AFTER DELETE ON public.restrictions
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.restrictions_erasure_only();
 
--- Setting or lifting a restriction is a change the feeds serve (`restricted`, then `upsert`).
-CREATE FUNCTION public.restrictions_feed() RETURNS trigger
+ALTER TABLE public.leads ADD COLUMN restricted boolean NOT NULL DEFAULT false;
+ALTER TABLE public.contacts ADD COLUMN restricted boolean NOT NULL DEFAULT false;
+ALTER TABLE public.customers ADD COLUMN restricted boolean NOT NULL DEFAULT false;
+
+-- The record's `restricted` follows its restrictions: true while one is in force. The feeds'
+-- triggers on the record note the flip, so they serve `restricted`, then `upsert` once lifted.
+CREATE FUNCTION public.restrictions_mark_record() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    kind text;
+    record uuid;
+    in_force boolean;
 BEGIN
-    INSERT INTO public.feed_changes (entity, record_id) VALUES (NEW.subject_type || 's', NEW.subject_id);
+    IF TG_OP = 'DELETE' THEN
+        kind := OLD.subject_type;
+        record := OLD.subject_id;
+    ELSE
+        kind := NEW.subject_type;
+        record := NEW.subject_id;
+    END IF;
+    in_force := public.restriction_in_force(record) IS NOT NULL;
+    CASE kind
+        WHEN 'lead' THEN
+            UPDATE public.leads SET restricted = in_force WHERE id = record AND restricted <> in_force;
+        WHEN 'contact' THEN
+            UPDATE public.contacts SET restricted = in_force WHERE id = record AND restricted <> in_force;
+        ELSE
+            UPDATE public.customers SET restricted = in_force WHERE id = record AND restricted <> in_force;
+    END CASE;
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER restrictions_feed AFTER INSERT OR UPDATE ON public.restrictions
-    FOR EACH ROW EXECUTE FUNCTION public.restrictions_feed();
+
+-- A change of nothing but `restricted` is no new revision of the record: its ETag stays.
+DROP TRIGGER leads_touch ON public.leads;
+CREATE TRIGGER leads_touch BEFORE UPDATE ON public.leads FOR EACH ROW
+    WHEN (OLD.restricted = NEW.restricted) EXECUTE FUNCTION public.touch_record();
+DROP TRIGGER contacts_touch ON public.contacts;
+CREATE TRIGGER contacts_touch BEFORE UPDATE ON public.contacts FOR EACH ROW
+    WHEN (OLD.restricted = NEW.restricted) EXECUTE FUNCTION public.touch_record();
+DROP TRIGGER customers_touch ON public.customers;
+CREATE TRIGGER customers_touch BEFORE UPDATE ON public.customers FOR EACH ROW
+    WHEN (OLD.restricted = NEW.restricted) EXECUTE FUNCTION public.touch_record();
 
 -- The restriction in force for a record, if any.
 CREATE FUNCTION public.restriction_in_force(record uuid) RETURNS uuid
@@ -95,14 +130,14 @@ END;
 $$;
 
 -- On leads, contacts and customers: no change or deletion while restricted, except the person's
--- own (custodian.acting_person), an erasure, and a change of nothing but the primary-contact flag
--- (it moves when another contact of the customer goes). A record with a restriction history is
+-- own (custodian.acting_person), an erasure, and a change of nothing but bookkeeping: the
+-- primary-contact flag (it moves when another contact of the customer goes) and `restricted`. A record with a restriction history is
 -- not deleted "as a mistake": it goes with an erasure.
 CREATE FUNCTION public.records_restriction_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     in_force uuid;
-    bookkeeping constant text[] := ARRAY['is_primary', 'revision', 'updated_at', 'updated_by'];
+    bookkeeping constant text[] := ARRAY['is_primary', 'restricted', 'revision', 'updated_at', 'updated_by'];
 BEGIN
     IF public.erasing(OLD.id) THEN
         RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
@@ -133,6 +168,9 @@ CREATE TRIGGER contacts_restriction_guard BEFORE UPDATE OR DELETE ON public.cont
     FOR EACH ROW EXECUTE FUNCTION public.records_restriction_guard();
 CREATE TRIGGER customers_restriction_guard BEFORE UPDATE OR DELETE ON public.customers
     FOR EACH ROW EXECUTE FUNCTION public.records_restriction_guard();
+
+CREATE TRIGGER restrictions_mark_record AFTER INSERT OR UPDATE OR DELETE ON public.restrictions
+    FOR EACH ROW EXECUTE FUNCTION public.restrictions_mark_record();
 
 -- On what staff add about a person: refused while the person is restricted, unless the person
 -- does it themselves (a consent decision through their link or account, an acceptance in the
@@ -188,6 +226,9 @@ INSERT INTO public.api_privileges (table_name, privileges, reason) VALUES
     ('restrictions', '{SELECT,INSERT,UPDATE,DELETE}', 'lifted once (a trigger allows nothing else); only an erasure deletes');
 
 INSERT INTO public.personal_data_map (table_name, column_name, category, subject, erasure, legal_basis, exported, subject_visible) VALUES
+    ('leads', 'restricted', 'not_personal', NULL, 'none', NULL, true, false),
+    ('contacts', 'restricted', 'not_personal', NULL, 'none', NULL, true, false),
+    ('customers', 'restricted', 'not_personal', NULL, 'none', NULL, true, false),
     ('restrictions', 'id', 'not_personal', NULL, 'none', NULL, true, false),
     ('restrictions', 'subject_type', 'not_personal', NULL, 'none', NULL, true, false),
     ('restrictions', 'subject_id', 'identifier', 'person', 'delete_row', NULL, true, false),

@@ -153,7 +153,11 @@ struct RestrictionTests {
             try await reader.poll(client)
             #expect(reader.copy[lead] != nil)
 
+            let before = try await client.send(.get, "/v1/leads/\(lead)", headers: headers(key: key))
             let restriction = try await Self.restrict(client, key: key, "/v1/leads/\(lead)")
+            // Restricting changes no value of the record: the same revision, the same answer.
+            let after = try await client.send(.get, "/v1/leads/\(lead)", headers: headers(key: key))
+            #expect(after.headers[.eTag] == before.headers[.eTag] && after.text == before.text)
             let stop = try await reader.poll(client)
             #expect(FeedTests.ops(stop).contains("restricted \(lead)"))
             #expect(reader.copy[lead] == nil)

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// The append-only history of every give and withdraw, per person, and what follows from it:
@@ -169,9 +170,28 @@ public struct ConsentLedger: Sendable {
                     origin.ip, origin.userAgent, origin.staffID, origin.note, origin.linkID,
                 ]
             ).single()
-            records.append(try Self.record(from: inserted))
+            let record = try Self.record(from: inserted)
+            records.append(record)
+            // Other systems (a mail tool) hear of every decision at once rather than polling (Art. 7(3)).
+            try await Outbox.emit(
+                record.action == .give ? .consentGiven : .consentWithdrawn, data: Self.eventData(record, of: subject),
+                subjectID: subject.id, on: transaction)
         }
         return records
+    }
+
+    /// Ids, the purpose and its version, the decision, how and when: nothing the person wrote.
+    static func eventData(_ record: Record, of subject: Person) -> JSONValue {
+        .object([
+            "person_type": .string(subject.kind.rawValue),
+            "person_id": .uuid(subject.id),
+            "purpose_id": .uuid(record.purposeID),
+            "purpose_version": .integer(record.purposeVersion),
+            "action": .string(record.action.rawValue),
+            "channel": .string(record.channel.rawValue),
+            "seq": .integer(Int(record.seq)),
+            "recorded_at": .timestamp(record.recordedAt),
+        ])
     }
 
     /// Every purpose that applies to the person now or that they ever acted on, with its state.
@@ -356,7 +376,7 @@ public struct ConsentLedger: Sendable {
             )
             SELECT l.person_id,
                    l.action = 'give' AND ld.converted_at IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM restrictions r WHERE r.subject_id = l.person_id AND r.lifted_at IS NULL) AS consents,
+                       AND NOT coalesce(ld.restricted, c.restricted, false) AS consents,
                    l.lead_id IS NOT NULL AS is_lead,
                    l.recorded_at, coalesce(ld.name, c.first_name || ' ' || c.last_name) AS name, coalesce(ld.email, c.email) AS email
             FROM latest l

@@ -153,7 +153,7 @@ public struct Feeds: Sendable {
             )
             SELECT x.id AS feed_id, t.id IS NOT NULL AS present,
                    t.id IS NULL AND EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.subject_id = x.id) AS erased,
-                   t.id IS NOT NULL AND NOT \(Restrictions.notRestricted("t")) AS restricted, \(columns)
+                   coalesce(t.restricted, false) AS restricted, \(columns)
             FROM touched x LEFT JOIN \(table) t ON t.id = x.id
             ORDER BY x.id
             """

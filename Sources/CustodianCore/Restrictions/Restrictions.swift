@@ -167,8 +167,7 @@ public struct Restrictions: Sendable {
         try await transaction.execute("SELECT set_config('custodian.acting_person', $1, true)", [id.lowercasedString])
     }
 
-    /// SQL that is true for a row of `alias` (a lead, contact or customer) not restricted now.
-    public static func notRestricted(_ alias: String) -> String {
-        "NOT EXISTS (SELECT 1 FROM restrictions r WHERE r.subject_id = \(alias).id AND r.lifted_at IS NULL)"
-    }
+    /// SQL that is true for a row of `alias` (a lead, contact or customer) not restricted now: the
+    /// record's `restricted`, which the restrictions' triggers keep (a list pays a column read).
+    public static func notRestricted(_ alias: String) -> String { "NOT \(alias).restricted" }
 }

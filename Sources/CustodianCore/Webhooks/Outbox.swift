@@ -22,6 +22,10 @@ public enum EventType: String, Sendable, CaseIterable {
     case subjectRestrictionLifted = "subject.restriction_lifted"
     /// For the mailer: the person is told before processing resumes (GDPR Art. 18(3)).
     case restrictionLiftedNotice = "person.restriction_lifted"
+    case consentGiven = "consent.given"
+    case consentWithdrawn = "consent.withdrawn"
+    /// Written by the database with every correction (migration 0027), for GDPR Art. 19.
+    case subjectRectified = "subject.rectified"
 }
 
 public enum Outbox {
