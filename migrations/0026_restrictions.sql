@@ -173,7 +173,8 @@ CREATE TRIGGER restrictions_mark_record AFTER INSERT OR UPDATE OR DELETE ON publ
     FOR EACH ROW EXECUTE FUNCTION public.restrictions_mark_record();
 
 -- On what staff add about a person: refused while the person is restricted, unless the person
--- does it themselves (a consent decision through their link or account, an acceptance in the
+-- does it themselves (a consent decision through their link, account or unsubscribe token (the
+-- channel migration 0028 adds), an acceptance in the
 -- privacy centre, the customer area or at registration, a password reset) or says so
 -- (custodian.acting_person). The trigger's arguments name the columns holding the person's id.
 CREATE FUNCTION public.processing_restriction_guard() RETURNS trigger
@@ -184,7 +185,7 @@ DECLARE
     owner uuid;
     in_force uuid;
 BEGIN
-    IF (TG_TABLE_NAME = 'consent_records' AND row_json ->> 'channel' IN ('consent_link', 'customer_area'))
+    IF (TG_TABLE_NAME = 'consent_records' AND row_json ->> 'channel' IN ('consent_link', 'customer_area', 'unsubscribe'))
        OR (TG_TABLE_NAME = 'policy_acceptances' AND row_json ->> 'context' IN ('privacy_centre', 'customer_area', 'registration'))
        OR (TG_TABLE_NAME = 'portal_tokens' AND row_json ->> 'purpose' = 'password_reset') THEN
         RETURN NEW;

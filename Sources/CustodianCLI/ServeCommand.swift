@@ -106,6 +106,12 @@ struct Serve: AsyncParsableCommand {
     )
     var emailConfirmationBaseURL: String?
 
+    @Option(
+        help:
+            "Where the server is reached from outside; consent events carry <this>/u/{token} (the unsubscribe page) and <this>/v1/public/unsubscribe/{token} (one-click). Env: CUSTODIAN_UNSUBSCRIBE_BASE_URL; default http://HOST:PORT."
+    )
+    var unsubscribeBaseURL: String?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -158,6 +164,7 @@ struct Serve: AsyncParsableCommand {
             ).resolve(flag: portalRegistrationLinkBaseURL),
             emailConfirmationBaseURL: try Setting("CUSTODIAN_EMAIL_CONFIRMATION_BASE_URL", default: ownURL + "/confirm-email")
                 .resolve(flag: emailConfirmationBaseURL),
+            unsubscribeBaseURL: try Setting("CUSTODIAN_UNSUBSCRIBE_BASE_URL", default: ownURL).resolve(flag: unsubscribeBaseURL),
             corsOrigins: try Self.origins(Setting("CUSTODIAN_CORS_ORIGINS", default: "").resolve(flag: corsOrigins))
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"

@@ -45,6 +45,10 @@ public struct ServerSettings: Sendable {
     /// Links that confirm a person's new email address are this, `?token=`, and the token (this
     /// server's `/confirm-email` page unless a frontend has its own).
     public var emailConfirmationBaseURL: String
+    /// Where the server is reached from outside (`https://privacy.example.com`): consent events
+    /// carry the unsubscribe page `<this>/u/{token}` and the one-click URL
+    /// `<this>/v1/public/unsubscribe/{token}` for a mail's `List-Unsubscribe`.
+    public var unsubscribeBaseURL: String
     /// How long an authenticated API key is remembered: a key revoked through another instance
     /// is refused by this one within this time (through this one, at once).
     public var keyCacheLifetime: Duration
@@ -72,6 +76,7 @@ public struct ServerSettings: Sendable {
         portalLinkBaseURL: String = "http://127.0.0.1:8080/portal/password",
         portalRegistrationLinkBaseURL: String = "http://127.0.0.1:8080/portal/confirm-registration",
         emailConfirmationBaseURL: String = "http://127.0.0.1:8080/confirm-email",
+        unsubscribeBaseURL: String = "http://127.0.0.1:8080",
         keyCacheLifetime: Duration = .seconds(1),
         corsOrigins: [String] = []
     ) {
@@ -95,6 +100,7 @@ public struct ServerSettings: Sendable {
         self.portalLinkBaseURL = portalLinkBaseURL
         self.portalRegistrationLinkBaseURL = portalRegistrationLinkBaseURL
         self.emailConfirmationBaseURL = emailConfirmationBaseURL
+        self.unsubscribeBaseURL = unsubscribeBaseURL
         self.keyCacheLifetime = keyCacheLifetime
         self.corsOrigins = corsOrigins
     }
@@ -153,7 +159,7 @@ public func buildRouter(
     PrivacyRoutes(centre: PrivacyCentre(database: database), auth: auth).register(on: &routes)
     let feeds = Feeds(database: database)
     FeedRoutes(feeds: feeds, auth: auth).register(on: &routes)
-    let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets)
+    let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets, unsubscribeBaseURL: settings.unsubscribeBaseURL)
     WebhookRoutes(
         endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth,
         destinations: settings.webhooks.destinations
@@ -203,6 +209,9 @@ public func buildRouter(
     PortalRoutes(accounts: portalAccounts, auth: portalAuth, gate: gate, throttle: LoginThrottle()).register(on: &routes)
     PortalMeRoutes(auth: portalAuth, own: own, accounts: portalAccounts).register(on: &routes)
     EmailConfirmationPage(emailChanges: emailChanges, pageForms: pageForms, gate: gate).register(on: &routes)
+    UnsubscribeRoutes(ledger: ConsentLedger(database: publicPool), secrets: settings.secrets, gate: gate).register(on: &routes)
+    UnsubscribePage(ledger: ConsentLedger(database: publicPool), secrets: settings.secrets, pageForms: pageForms, gate: gate)
+        .register(on: &routes)
     PortalSettingsRoutes(
         settings: PortalSettings(database: database),
         accounts: PortalAccounts(

@@ -15,6 +15,8 @@ public struct ConsentLedger: Sendable {
         case customerArea = "customer_area"
         case webForm = "web_form"
         case api
+        /// The person's unsubscribe token (a mail's List-Unsubscribe, or its page).
+        case unsubscribe
     }
 
     public enum State: String, Sendable {
@@ -178,6 +180,37 @@ public struct ConsentLedger: Sendable {
                 subjectID: subject.id, on: transaction)
         }
         return records
+    }
+
+    /// Withdraws every consent the person has given, in one transaction (an unsubscribe): the
+    /// decisions of a lead converted since go to its contact, where the person's consent lives.
+    /// Nothing to withdraw, or a person gone (erased), is no error: unsubscribing twice is one.
+    public func unsubscribe(_ person: Person, ip: String?, userAgent: String?) async throws -> [Record] {
+        try await database.transaction { transaction in
+            var subject = person
+            if person.kind == .lead,
+                let contact = try await transaction.query(
+                    "SELECT converted_contact_id FROM leads WHERE id = $1 AND converted_at IS NOT NULL", [person.id]
+                ).first?.decode("converted_contact_id", as: UUID?.self)
+            {
+                subject = .contact(contact)
+            }
+            guard try await transaction.query("SELECT 1 FROM \(subject.kind.table) WHERE id = $1", [subject.id]).first != nil,
+                try await ConsentSettings(database: database).current(on: transaction).enabled(for: subject.kind)
+            else { return [] }
+            let given = try await transaction.query(
+                """
+                SELECT p.id FROM consent_purposes p
+                WHERE p.active AND p.applies_to IN ('both', $2)
+                  AND (\(Self.latestDecision(of: "$1", columns: "r.action"))) = 'give'
+                ORDER BY p.created_at, p.id
+                """, [subject.id, subject.kind.table]
+            ).map { try $0.decode("id", as: UUID.self) }
+            guard !given.isEmpty else { return [] }
+            return try await record(
+                given.map { ($0, Action.withdraw) }, for: subject,
+                origin: Origin(channel: .unsubscribe, ip: ip, userAgent: userAgent), in: transaction)
+        }
     }
 
     /// Ids, the purpose and its version, the decision, how and when: nothing the person wrote.

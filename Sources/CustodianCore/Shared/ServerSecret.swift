@@ -17,6 +17,7 @@ public struct ServerSecret: Sendable {
         case sealing = "custodian/v1/sealing"
         case formProtection = "custodian/v1/form-protection"
         case confirmationToken = "custodian/v1/confirmation-token"
+        case unsubscribe = "custodian/v1/unsubscribe"
     }
 
     private let key: SymmetricKey

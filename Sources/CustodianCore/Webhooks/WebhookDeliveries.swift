@@ -7,10 +7,13 @@ import Postgres
 public struct WebhookDeliveries: Sendable {
     let database: PostgresPool
     let secrets: ServerSecrets
+    /// Where the unsubscribe page and one-click URL of consent events live (none: not added).
+    let unsubscribeBaseURL: String?
 
-    public init(database: PostgresPool, secrets: ServerSecrets) {
+    public init(database: PostgresPool, secrets: ServerSecrets, unsubscribeBaseURL: String? = nil) {
         self.database = database
         self.secrets = secrets
+        self.unsubscribeBaseURL = unsubscribeBaseURL
     }
 
     /// One message to send, with everything the sender needs.
@@ -59,6 +62,7 @@ public struct WebhookDeliveries: Sendable {
             do {
                 secret = try secrets.secret(withID: try row.decode("secret_key_id")).open(sealed)
                 data = try Outbox.opened(payload, with: secrets)
+                data = withUnsubscribeLinks(data, type: try row.decode("type"))
             } catch {
                 unusable = "the endpoint's secret or the event's sealed data cannot be opened: \(error)"
             }
@@ -74,6 +78,20 @@ public struct WebhookDeliveries: Sendable {
                 unusable: unusable
             )
         }
+    }
+
+    /// A consent event, as sent, carries the person's unsubscribe page and one-click URL, for the
+    /// mailer's `List-Unsubscribe` (RFC 8058): made when sent, from the server's key, so the
+    /// database never holds them.
+    private func withUnsubscribeLinks(_ data: JSONValue, type: String) -> JSONValue {
+        guard let base = unsubscribeBaseURL.map({ $0.hasSuffix("/") ? String($0.dropLast()) : $0 }), type.hasPrefix("consent."),
+            var members = data.object, let id = members["person_id"]?.string.flatMap(UUID.init(uuidString:)),
+            let kind = members["person_type"]?.string.flatMap(Person.Kind.init(rawValue:))
+        else { return data }
+        let token = UnsubscribeToken.issue(for: Person(kind, id: id), with: secrets)
+        members["unsubscribe_url"] = .string(base + "/u/" + token)
+        members["one_click_unsubscribe_url"] = .string(base + "/v1/public/unsubscribe/" + token)
+        return .object(members)
     }
 
     /// How an attempt went.

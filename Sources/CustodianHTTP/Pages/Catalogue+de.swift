@@ -45,6 +45,13 @@ extension Catalogue {
         "centre.rights": "Ihre Rechte",
         "notice.email_confirmation_sent":
             "Wir haben einen Link an Ihre neue E-Mail-Adresse geschickt. Sie gilt, sobald Sie ihm folgen (innerhalb von 24 Stunden); Ihre übrigen Berichtigungen sind gespeichert.",
+        "unsubscribe.title": "Abmelden",
+        "unsubscribe.text":
+            "Widerrufen Sie jede Einwilligung, die Sie uns gegeben haben: wir senden Ihnen sofort keine Nachrichten mehr. Sonst ändert sich nichts.",
+        "unsubscribe.button": "Abmelden",
+        "unsubscribe.done":
+            "Sie sind abgemeldet: jede Einwilligung, die Sie uns gegeben haben, ist widerrufen.",
+        "unsubscribe.invalid": "Dieser Abmeldelink ist nicht gültig.",
         "email.title": "Neue E-Mail-Adresse bestätigen",
         "email.text": "Bestätigen Sie, dass diese Adresse Ihnen gehört. Bis dahin verwenden wir die bisherige Adresse.",
         "email.button": "Meine neue Adresse bestätigen",

@@ -44,6 +44,12 @@ extension Catalogue {
         "centre.rights": "Your rights",
         "notice.email_confirmation_sent":
             "We sent a link to your new email address. It counts once you follow that link (within 24 hours); your other corrections are saved.",
+        "unsubscribe.title": "Unsubscribe",
+        "unsubscribe.text":
+            "Withdraw every consent you gave us: we stop sending you messages at once. Nothing else changes.",
+        "unsubscribe.button": "Unsubscribe",
+        "unsubscribe.done": "You are unsubscribed: every consent you gave us is withdrawn.",
+        "unsubscribe.invalid": "This unsubscribe link is not valid.",
         "email.title": "Confirm your new email address",
         "email.text": "Confirm that this address is yours. Until you do, we keep using the address we had.",
         "email.button": "Confirm my new address",
