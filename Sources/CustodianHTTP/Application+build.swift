@@ -210,6 +210,9 @@ public func buildRouter(
     PortalMeRoutes(auth: portalAuth, own: own, accounts: portalAccounts).register(on: &routes)
     EmailConfirmationPage(emailChanges: emailChanges, pageForms: pageForms, gate: gate).register(on: &routes)
     UnsubscribeRoutes(ledger: ConsentLedger(database: publicPool), secrets: settings.secrets, gate: gate).register(on: &routes)
+    LinkRequestRoutes(
+        links: ConsentLinks(database: publicPool), gate: gate, linkBaseURL: settings.consentLinkBaseURL, secrets: settings.secrets
+    ).register(on: &routes)
     UnsubscribePage(ledger: ConsentLedger(database: publicPool), secrets: settings.secrets, pageForms: pageForms, gate: gate)
         .register(on: &routes)
     PortalSettingsRoutes(

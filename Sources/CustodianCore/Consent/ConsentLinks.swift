@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Postgres
 
 /// Personal consent links: one live link per lead or contact, a capability that lets its holder
@@ -62,6 +63,61 @@ public struct ConsentLinks: Sendable {
             return Issued(id: try row.decode("id"), token: token, expiresAt: try row.decode("expires_at"))
         }
     }
+
+    /// A person without their link asks for one by email: each current person with that address
+    /// (a lead not converted, or a contact) gets a fresh link, sent to the mailer as
+    /// `person.link_requested` (the link sealed at rest). The asker learns nothing: the caller
+    /// answers alike whether anyone had the address. At most `requestsPerHour` links a person
+    /// gets this way in an hour (each one ends the last), so nobody can flood an inbox or keep
+    /// ending a person's link.
+    public func request(byEmail email: String, linkBaseURL: String, secrets: ServerSecrets) async throws {
+        try await database.transaction { transaction in
+            let people = try await transaction.query(
+                """
+                SELECT 'lead' AS kind, id, email FROM leads WHERE lower(email) = lower($1) AND converted_at IS NULL
+                UNION ALL
+                SELECT 'contact', id, email FROM contacts WHERE lower(email) = lower($1)
+                LIMIT 10
+                """, [email]
+            )
+            let settings = try await ConsentSettings(database: database).current(on: transaction)
+            for row in people {
+                let subject = Person(try row.decode("kind", as: Person.Kind.self), id: try row.decode("id"))
+                guard settings.enabled(for: subject.kind) else { continue }
+                let recent: Int = try await transaction.query(
+                    """
+                    SELECT count(*)::int AS n FROM consent_links
+                    WHERE \(subject.kind.consentColumn) = $1 AND created_by IS NULL AND created_at > now() - interval '1 hour'
+                    """, [subject.id]
+                ).single().decode("n")
+                guard recent < Self.requestsPerHour else { continue }
+                // The person's own doing, which a restriction of their processing allows.
+                try await Restrictions.actingAsThePerson(subject.id, in: transaction)
+                try await end(subject, reason: "rotated", by: nil, on: transaction)
+                let token = Secret.randomToken()
+                let link = try await transaction.query(
+                    """
+                    INSERT INTO consent_links (\(subject.kind.consentColumn), token_hash, created_by, expires_at)
+                    VALUES ($1, $2, NULL, now() + $3::integer * interval '1 day')
+                    RETURNING expires_at
+                    """,
+                    [subject.id, Secret.hash(token), settings.linkLifetimeDays]
+                ).single()
+                let base = linkBaseURL.hasSuffix("/") ? String(linkBaseURL.dropLast()) : linkBaseURL
+                try await Outbox.emit(
+                    .linkRequested,
+                    data: [
+                        "subject_type": .string(subject.kind.rawValue), "subject_id": .uuid(subject.id),
+                        "email": .string(try row.decode("email", as: String.self)),
+                        "expires_at": .timestamp(try link.decode("expires_at", as: Date?.self)),
+                    ],
+                    sealing: ["link": .string(base + "/" + token), "token": .string(token)], with: secrets, subjectID: subject.id,
+                    on: transaction)
+            }
+        }
+    }
+
+    static let requestsPerHour = 3
 
     /// Revokes the person's link at once; revoking when there is none changes nothing.
     public func revoke(for subject: Person, by actor: UUID) async throws {

@@ -23,6 +23,7 @@ extension RequestCases.VerificationMethod: PostgresTextEnum {}
 extension PortalAccounts.LinkPurpose: PostgresTextEnum {}
 extension EventType: PostgresTextEnum {}
 extension Restrictions.Ground: PostgresTextEnum {}
+extension Person.Kind: PostgresTextEnum {}
 
 extension Row {
     /// A column holding a JSON array of a closed set's names (`["access", "erasure"]`): like a

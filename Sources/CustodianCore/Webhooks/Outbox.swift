@@ -26,6 +26,8 @@ public enum EventType: String, Sendable, CaseIterable {
     case consentWithdrawn = "consent.withdrawn"
     /// Written by the database with every correction (migration 0027), for GDPR Art. 19.
     case subjectRectified = "subject.rectified"
+    /// For the mailer: a person asked for their link by email; mail it to them.
+    case linkRequested = "person.link_requested"
 }
 
 public enum Outbox {
