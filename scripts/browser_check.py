@@ -49,6 +49,7 @@ def api(method, path, body=None):
 class Mailer(http.server.BaseHTTPRequestHandler):
     """The company's mailer: receives the webhooks that carry links to mail, and keeps them."""
     received = []
+    url = None
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -63,7 +64,8 @@ class Mailer(http.server.BaseHTTPRequestHandler):
 def start_mailer():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mailer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/mailer"
+    Mailer.url = f"http://127.0.0.1:{server.server_address[1]}/mailer"
+    return Mailer.url
 
 
 class Frontend(http.server.BaseHTTPRequestHandler):
@@ -273,6 +275,8 @@ try:
     shot("centre-phone")
     driver.set_window_size(1280, 900)
 
+    # Consent events reach the mailer with the person's unsubscribe page (used below).
+    api("POST", "/v1/webhooks", {"url": Mailer.url, "events": ["consent.given"]})
     driver.get(f"{BASE}/f/{form['key']}")
     check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de", "the form in German")
     driver.find_element(By.ID, "field-name").send_keys("Fritz Formular")
@@ -295,6 +299,25 @@ try:
           "both acceptances, in German")
     states = api("GET", f"/v1/leads/{leads[0]['id']}/consents")["purposes"]
     check(any(s["purpose_id"] == purpose["id"] and s["state"] == "given" for s in states), "the consent given on the form")
+
+    # Withdrawing is as easy as giving: the unsubscribe page the consent event named, one button.
+    given = None
+    for _ in range(150):
+        given = next((m for m in Mailer.received if m["type"] == "consent.given"
+                      and m["data"]["person_id"] == leads[0]["id"]), None)
+        if given:
+            break
+        time.sleep(0.1)
+    check(given is not None and given["data"]["unsubscribe_url"].startswith(BASE + "/u/"), "the consent event names the unsubscribe page")
+    driver.get(given["data"]["unsubscribe_url"])
+    check("Abmelden" in text() and "Einwilligung" in text(), "the unsubscribe page asks, in German")
+    check(api("GET", f"/v1/leads/{leads[0]['id']}/consents")["purposes"][0]["state"] == "given", "opening it changes nothing")
+    shot("unsubscribe")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Abmelden']").click()
+    check("Sie sind abgemeldet" in wait_for("Sie sind abgemeldet"), "the page says the person is unsubscribed")
+    history = api("GET", f"/v1/leads/{leads[0]['id']}/consents")["history"]
+    check(history[-1]["action"] == "withdraw" and history[-1]["channel"] == "unsubscribe", "the consent is withdrawn, by unsubscribe")
+    shot("unsubscribed")
     if FRONTEND_PORT:
         driver.get(start_frontend(FRONTEND_PORT))
         result = driver.execute_async_script(CROSS_ORIGIN_CALLS, BASE, KEY, f"Cora CORS {MARK}")
