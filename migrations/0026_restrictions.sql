@@ -47,7 +47,10 @@ CREATE TRIGGER restrictions_append_only BEFORE UPDATE ON public.restrictions
 CREATE TRIGGER restrictions_no_truncate BEFORE TRUNCATE ON public.restrictions
     FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_rewriting_history();
 
-CREATE FUNCTION public.restrictions_erasure_only() RETURNS trigger
+-- Rows about a person (with subject_type and subject_id) that only an erasure of the person
+-- deletes: the transaction must have written each one's tombstone. One function for every such
+-- history from here on; the trigger's argument names the constraint an error reports.
+CREATE FUNCTION public.deleted_only_by_erasure() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF EXISTS (
@@ -55,14 +58,14 @@ BEGIN
         EXCEPT
         SELECT subject_type, subject_id FROM public.erasure_tombstones WHERE erasing_xact = pg_catalog.pg_current_xact_id()
     ) THEN
-        RAISE EXCEPTION 'restrictions go only with an erasure'
-            USING ERRCODE = 'restrict_violation', CONSTRAINT = 'restrictions_append_only';
+        RAISE EXCEPTION '% rows go only with an erasure of their person', TG_TABLE_NAME
+            USING ERRCODE = 'restrict_violation', CONSTRAINT = TG_ARGV[0];
     END IF;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER restrictions_erasure_only AFTER DELETE ON public.restrictions
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.restrictions_erasure_only();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.deleted_only_by_erasure('restrictions_append_only');
 
 ALTER TABLE public.leads ADD COLUMN restricted boolean NOT NULL DEFAULT false;
 ALTER TABLE public.contacts ADD COLUMN restricted boolean NOT NULL DEFAULT false;

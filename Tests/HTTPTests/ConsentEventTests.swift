@@ -35,11 +35,7 @@ struct ConsentEventTests {
                 try await client.create("/v1/leads", key: admin, #"{"name": "Vera \#(marker)", "email": "vera\#(marker)@example.org"}"#)[
                     "id"]
                     as? String)
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: admin,
-                    #"{"name": "News", "description": "News by email.", "lawful_basis": "consent", "applies_to": "both"}"#
-                )["id"] as? String)
+            let purpose = try await client.createPurpose(key: admin, name: "News")
 
             // Given by staff, withdrawn by the person through their link: one event each, delivered.
             _ = try await client.create("/v1/leads/\(lead)/consents", key: admin, #"{"purpose_id": "\#(purpose)", "action": "give"}"#)

@@ -35,11 +35,7 @@ struct RestrictionTests {
             let key = try await fixture.key(role: .staff)
             let marker = SeededPerson.marker()
             let lead = try await Self.lead(client, key: key, name: "Rita \(marker)", email: "rita\(marker)@example.org")
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: fixture.adminKey,
-                    #"{"name": "News", "description": "News by email.", "lawful_basis": "consent", "applies_to": "both"}"#
-                )["id"] as? String)
+            let purpose = try await client.createPurpose(key: fixture.adminKey, name: "News")
             let version = try await PortalTests.publishTerms(client, key: fixture.adminKey)
             let restriction = try await Self.restrict(client, key: key, "/v1/leads/\(lead)")
             #expect(try await client.send(.get, "/v1/restrictions/\(restriction)", headers: headers(key: key)).status == .ok)
@@ -113,11 +109,7 @@ struct RestrictionTests {
             let marker = SeededPerson.marker()
             let restricted = try await Self.lead(client, key: key, name: "Ruth \(marker)", email: "ruth\(marker)@example.org")
             let other = try await Self.lead(client, key: key, name: "Omar \(marker)", email: "omar\(marker)@example.org")
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: fixture.adminKey,
-                    #"{"name": "News", "description": "News by email.", "lawful_basis": "consent", "applies_to": "both"}"#
-                )["id"] as? String)
+            let purpose = try await client.createPurpose(key: fixture.adminKey, name: "News")
             for lead in [restricted, other] {
                 _ = try await client.create("/v1/leads/\(lead)/consents", key: key, #"{"purpose_id": "\#(purpose)", "action": "give"}"#)
             }
@@ -214,11 +206,7 @@ struct RestrictionTests {
             let key = try await fixture.key(role: .staff)
             let marker = SeededPerson.marker()
             let lead = try await Self.lead(client, key: key, name: "Paula \(marker)", email: "paula\(marker)@example.org")
-            let purpose = try #require(
-                try await client.create(
-                    "/v1/consent-purposes", key: fixture.adminKey,
-                    #"{"name": "News", "description": "News by email.", "lawful_basis": "consent", "applies_to": "both"}"#
-                )["id"] as? String)
+            let purpose = try await client.createPurpose(key: fixture.adminKey, name: "News")
             _ = try await client.send(
                 .patch, "/v1/settings/privacy", headers: headers(key: fixture.adminKey, json: true),
                 body: #"{"lead_correctable": ["phone"]}"#)

@@ -13,14 +13,6 @@ import Testing
 struct UnsubscribeTests {
     static let settings = ServerSettings(unsubscribeBaseURL: "https://privacy.example.com")
 
-    static func purpose(_ client: ContractClient, key: String, _ name: String) async throws -> String {
-        try #require(
-            try await client.create(
-                "/v1/consent-purposes", key: key,
-                #"{"name": "\#(name)", "description": "\#(name) by email.", "lawful_basis": "consent", "applies_to": "both"}"#
-            )["id"] as? String)
-    }
-
     static func states(_ client: ContractClient, key: String, _ path: String) async throws -> [String: String] {
         let answer = try await client.send(.get, path + "/consents", headers: headers(key: key)).json()
         var states: [String: String] = [:]
@@ -35,8 +27,8 @@ struct UnsubscribeTests {
             let key = fixture.adminKey
             _ = try await client.create(
                 "/v1/webhooks", key: key, #"{"url": "https://hooks.example.org/mail", "events": ["consent.given", "consent.withdrawn"]}"#)
-            let news = try await Self.purpose(client, key: key, "News")
-            let offers = try await Self.purpose(client, key: key, "Offers")
+            let news = try await client.createPurpose(key: key, name: "News")
+            let offers = try await client.createPurpose(key: key, name: "Offers")
             let marker = SeededPerson.marker()
             let lead = try #require(
                 try await client.create("/v1/leads", key: key, #"{"name": "Uma \#(marker)", "email": "uma\#(marker)@example.org"}"#)["id"]
@@ -86,7 +78,7 @@ struct UnsubscribeTests {
     @Test func aConvertedLeadsTokenReachesItsContactAndARestrictedPersonMayUnsubscribe() async throws {
         try await StaffFixture.withApp(settings: Self.settings) { fixture, client in
             let key = fixture.adminKey
-            let news = try await Self.purpose(client, key: key, "News")
+            let news = try await client.createPurpose(key: key, name: "News")
             let marker = SeededPerson.marker()
             let lead = try #require(
                 try await client.create("/v1/leads", key: key, #"{"name": "Ivo \#(marker)", "email": "ivo\#(marker)@example.org"}"#)["id"]
