@@ -279,4 +279,40 @@ struct RestrictionTests {
             #expect(left == 0)
         }
     }
+    @Test func anObjectionRestrictsWhileStaffDecideAndTheDecisionLiftsIt() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let key = fixture.adminKey
+            let marker = SeededPerson.marker()
+            let lead = try await Self.lead(client, key: key, name: "Olga \(marker)", email: "olga\(marker)@example.org")
+            let link = try await client.send(.post, "/v1/leads/\(lead)/consent-link", headers: headers(key: key))
+            let token = try #require((try link.json()["url"] as? String)?.split(separator: "/").last.map(String.init))
+            let filed = try await client.send(
+                .post, "/v1/public/people/\(token)/requests", headers: headers(key: nil, json: true),
+                body: #"{"kind": "objection", "details": "I object to being profiled."}"#)
+            #expect(filed.status == .created, "\(filed.text)")
+            let caseID = try #require(try filed.json()["id"] as? String)
+
+            let history = try await client.send(.get, "/v1/leads/\(lead)/restrictions", headers: headers(key: key))
+            let pending = try #require((try history.json()["data"] as? [[String: Any]])?.first)
+            #expect(pending["ground"] as? String == "objection_pending" && pending["request_id"] as? String == caseID)
+            #expect(pending["in_force"] as? Bool == true && pending["set_by"] is NSNull)
+            let refused = try await client.send(
+                .patch, "/v1/leads/\(lead)", headers: headers(key: key, json: true), body: #"{"status": "contacted"}"#)
+            #expect(refused.status == .conflict)
+
+            // Staff decide; the decision is the reason the pending restriction ends.
+            let decided = try await client.send(
+                .patch, "/v1/requests/\(caseID)", headers: headers(key: key, json: true),
+                body: #"{"status": "refused", "refusal_code": "other", "refusal_reason": "Compelling legitimate grounds override."}"#)
+            #expect(decided.status == .ok, "\(decided.text)")
+            let lifted = try await client.send(
+                .get, "/v1/restrictions/\(try #require(pending["id"] as? String))", headers: headers(key: key))
+            #expect(try lifted.json()["lift_reason"] as? String == "Compelling legitimate grounds override.")
+            #expect(
+                try await client.send(
+                    .patch, "/v1/leads/\(lead)", headers: headers(key: key, json: true), body: #"{"status": "contacted"}"#
+                )
+                .status == .ok)
+        }
+    }
 }

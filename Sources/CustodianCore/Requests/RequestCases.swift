@@ -186,6 +186,12 @@ public struct RequestCases: Sendable {
                 changes: .object(["status": .object(["from": .null, "to": .string(opened.status.rawValue)])]), on: transaction
             )
             try await Outbox.emit(.requestReceived, data: Self.eventData(opened), subjectID: opened.subject.id, on: transaction)
+            if opened.kind == .objection, try await Restrictions.inForce(for: opened.subject.id, on: transaction) == nil {
+                // An objection (Art. 21(1)) restricts processing while staff decide (Art. 18(1)(d)).
+                _ = try await Restrictions.set(
+                    opened.subject, ground: .objectionPending, reason: "the person objected; pending a decision", request: opened.id,
+                    by: nil, on: transaction)
+            }
             return opened
         }
     }
@@ -320,6 +326,15 @@ public struct RequestCases: Sendable {
                 _ = try await Restrictions.set(
                     updated.subject, ground: ground, reason: updated.resolution ?? "the person's request",
                     request: updated.id, by: actor, on: transaction)
+            }
+            if closing && updated.kind == .objection,
+                let pending = try await Restrictions.inForce(for: updated.subject.id, on: transaction), pending.requestID == updated.id
+            {
+                // Staff decided the objection: the restriction it set while pending ends, with the
+                // decision as its reason (what the decision requires next is the staff's to do).
+                _ = try await Restrictions.lift(
+                    pending.id, reason: updated.resolution ?? updated.refusalReason ?? "the objection was decided", by: actor,
+                    on: transaction)
             }
             try await settle(updated, from: current, by: actor, on: transaction)
             return updated

@@ -92,21 +92,25 @@ public struct Restrictions: Sendable {
     /// transaction as the lifting. 409 when it was lifted already.
     public func lift(_ id: UUID, reason: String, by staffID: UUID) async throws -> Restriction {
         try await database.transaction { transaction in
-            let rows = try await transaction.query("SELECT \(Self.columns) FROM restrictions WHERE id = $1 FOR UPDATE", [id])
-            guard let row = rows.first else { throw DomainError.notFound(resource: "restriction") }
-            guard try Self.restriction(from: row).inForce else { throw DomainError.conflict("this restriction was lifted already") }
-            let lifted = try Self.restriction(
-                from: try await transaction.query(
-                    """
-                    UPDATE restrictions SET lifted_at = now(), lifted_by = $2, lift_reason = $3 WHERE id = $1 RETURNING \(Self.columns)
-                    """, [id, staffID, reason]
-                ).single())
-            var notice = Self.eventData(lifted).object ?? [:]
-            notice["email"] = .string(try await Self.email(of: lifted.subject, on: transaction))
-            try await Outbox.emit(.restrictionLiftedNotice, data: .object(notice), subjectID: lifted.subject.id, on: transaction)
-            try await Outbox.emit(.subjectRestrictionLifted, data: Self.eventData(lifted), subjectID: lifted.subject.id, on: transaction)
-            return lifted
+            try await Self.lift(id, reason: reason, by: staffID, on: transaction)
         }
+    }
+
+    /// In the caller's transaction (deciding an objection lifts the restriction it set).
+    static func lift(_ id: UUID, reason: String, by staffID: UUID?, on transaction: PostgresSession) async throws -> Restriction {
+        let rows = try await transaction.query("SELECT \(columns) FROM restrictions WHERE id = $1 FOR UPDATE", [id])
+        guard let row = rows.first else { throw DomainError.notFound(resource: "restriction") }
+        guard try restriction(from: row).inForce else { throw DomainError.conflict("this restriction was lifted already") }
+        let lifted = try restriction(
+            from: try await transaction.query(
+                "UPDATE restrictions SET lifted_at = now(), lifted_by = $2, lift_reason = $3 WHERE id = $1 RETURNING \(columns)",
+                [id, staffID, reason]
+            ).single())
+        var notice = eventData(lifted).object ?? [:]
+        notice["email"] = .string(try await email(of: lifted.subject, on: transaction))
+        try await Outbox.emit(.restrictionLiftedNotice, data: .object(notice), subjectID: lifted.subject.id, on: transaction)
+        try await Outbox.emit(.subjectRestrictionLifted, data: eventData(lifted), subjectID: lifted.subject.id, on: transaction)
+        return lifted
     }
 
     /// Where the notice of a lifting goes: the person's email (a customer has none of its own).
