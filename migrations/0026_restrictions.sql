@@ -6,6 +6,9 @@
 --     acceptances or invitations that staff make. What the person does themselves through their
 --     link or account still works (the API says so per transaction with `custodian.acting_person`,
 --     or the row says so: its channel or context), and so does an erasure.
+--   - `custodian.acting_person` is a setting the API's own role can make: a restriction is a rule
+--     the API keeps against its staff, not a guarantee against that role itself (the consent
+--     history's guard is one).
 --   - Each record carries `restricted`, kept by the restrictions' triggers, so that lists, searches
 --     and feeds leave restricted people out at the cost of reading a column. Flipping it is no
 --     change of the record (no new revision), but the feeds see it and send a `restricted` line.
