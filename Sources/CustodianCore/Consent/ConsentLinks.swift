@@ -51,17 +51,25 @@ public struct ConsentLinks: Sendable {
             guard settings.enabled(for: subject.kind) else {
                 throw DomainError.conflict("consent for \(subject.kind.resource)s is switched off in the consent settings")
             }
-            try await end(subject, reason: "rotated", by: actor, on: transaction)
-            let row = try await transaction.query(
-                """
-                INSERT INTO consent_links (\(subject.kind.consentColumn), token_hash, created_by, expires_at)
-                VALUES ($1, $2, $3, now() + $4::integer * interval '1 day')
-                RETURNING id, expires_at
-                """,
-                [subject.id, Secret.hash(token), actor, settings.linkLifetimeDays]
-            ).single()
-            return Issued(id: try row.decode("id"), token: token, expiresAt: try row.decode("expires_at"))
+            return try await rotate(subject, token: token, by: actor, lifetimeDays: settings.linkLifetimeDays, on: transaction)
         }
+    }
+
+    /// Ends the person's link and stores a new one for `token`: by staff (`actor`) or, nil, by
+    /// the person's own request.
+    private func rotate(_ subject: Person, token: String, by actor: UUID?, lifetimeDays: Int?, on transaction: PostgresSession)
+        async throws -> Issued
+    {
+        try await end(subject, reason: "rotated", by: actor, on: transaction)
+        let row = try await transaction.query(
+            """
+            INSERT INTO consent_links (\(subject.kind.consentColumn), token_hash, created_by, expires_at)
+            VALUES ($1, $2, $3, now() + $4::integer * interval '1 day')
+            RETURNING id, expires_at
+            """,
+            [subject.id, Secret.hash(token), actor, lifetimeDays]
+        ).single()
+        return Issued(id: try row.decode("id"), token: token, expiresAt: try row.decode("expires_at"))
     }
 
     /// A person without their link asks for one by email: each current person with that address
@@ -93,25 +101,18 @@ public struct ConsentLinks: Sendable {
                 guard recent < Self.requestsPerHour else { continue }
                 // The person's own doing, which a restriction of their processing allows.
                 try await Restrictions.actingAsThePerson(subject.id, in: transaction)
-                try await end(subject, reason: "rotated", by: nil, on: transaction)
-                let token = Secret.randomToken()
-                let link = try await transaction.query(
-                    """
-                    INSERT INTO consent_links (\(subject.kind.consentColumn), token_hash, created_by, expires_at)
-                    VALUES ($1, $2, NULL, now() + $3::integer * interval '1 day')
-                    RETURNING expires_at
-                    """,
-                    [subject.id, Secret.hash(token), settings.linkLifetimeDays]
-                ).single()
+                let link = try await rotate(
+                    subject, token: Secret.randomToken(), by: nil, lifetimeDays: settings.linkLifetimeDays, on: transaction)
                 let base = linkBaseURL.hasSuffix("/") ? String(linkBaseURL.dropLast()) : linkBaseURL
                 try await Outbox.emit(
                     .linkRequested,
                     data: [
                         "subject_type": .string(subject.kind.rawValue), "subject_id": .uuid(subject.id),
                         "email": .string(try row.decode("email", as: String.self)),
-                        "expires_at": .timestamp(try link.decode("expires_at", as: Date?.self)),
+                        "expires_at": .timestamp(link.expiresAt),
                     ],
-                    sealing: ["link": .string(base + "/" + token), "token": .string(token)], with: secrets, subjectID: subject.id,
+                    sealing: ["link": .string(base + "/" + link.token), "token": .string(link.token)], with: secrets,
+                    subjectID: subject.id,
                     on: transaction)
             }
         }

@@ -13,13 +13,15 @@ struct UnsubscribeRoutes {
     let gate: PublicGate
 
     func register(on routes: inout RouteTable) {
-        routes.on(
-            .post, "/v1/public/unsubscribe/{token}",
-            use: gate.guarding(
-                scope: "unsubscribe",
-                tokenLooksValid: { context in context.parameters.get("token").map(UnsubscribeToken.couldBeToken) ?? false },
-                notFound: Self.invalidToken,
-                unsubscribe))
+        routes.on(.post, "/v1/public/unsubscribe/{token}", use: Self.guarded(unsubscribe, by: gate))
+    }
+
+    /// Behind the public gate: a token of the wrong shape is a 404 before any work.
+    static func guarded(_ handler: @escaping RouteTable.Handler, by gate: PublicGate) -> RouteTable.Handler {
+        gate.guarding(
+            scope: "unsubscribe",
+            tokenLooksValid: { context in context.parameters.get("token").map(UnsubscribeToken.couldBeToken) ?? false },
+            notFound: invalidToken, handler)
     }
 
     static func invalidToken() -> ProblemError { ProblemError(.notFound, detail: "this unsubscribe link is not valid") }
@@ -55,10 +57,7 @@ struct UnsubscribePage {
     }
 
     private func page(_ handler: @escaping RouteTable.Handler) -> RouteTable.Handler {
-        let guarded = gate.guarding(
-            scope: "unsubscribe",
-            tokenLooksValid: { context in context.parameters.get("token").map(UnsubscribeToken.couldBeToken) ?? false },
-            notFound: UnsubscribeRoutes.invalidToken, handler)
+        let guarded = UnsubscribeRoutes.guarded(handler, by: gate)
         return { request, context in try await PageForms.rendering(PageLanguage(request)) { try await guarded(request, context) } }
     }
 
