@@ -248,7 +248,7 @@ try:
     check(export is not None, "the export downloads as a file")
     with open(export) as handle:
         document = json.load(handle)
-    check(document["format_version"] == "custodian-export-1" and document["profile"]["name"] == "Greta Beispiel",
+    check(document["format_version"] == "custodian-export-2" and document["profile"]["name"] == "Greta Beispiel",
           "the download is the person's export")
     shot("export-downloaded")
 

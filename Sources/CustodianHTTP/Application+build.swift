@@ -215,6 +215,9 @@ public func buildRouter(
     ).register(on: &routes)
     UnsubscribePage(ledger: ConsentLedger(database: publicPool), secrets: settings.secrets, pageForms: pageForms, gate: gate)
         .register(on: &routes)
+    let confirmations = ConsentConfirmations(database: publicPool, secrets: settings.secrets)
+    ConsentConfirmationRoutes(confirmations: confirmations, gate: gate).register(on: &routes)
+    ConsentConfirmationPage(confirmations: confirmations, pageForms: pageForms, gate: gate).register(on: &routes)
     PortalSettingsRoutes(
         settings: PortalSettings(database: database),
         accounts: PortalAccounts(

@@ -2,11 +2,18 @@ import Foundation
 import JSONText
 import Postgres
 
-/// The append-only history of every give and withdraw, per person, and what follows from it:
-/// the current state per purpose, the chain check, and who consents to a purpose now.
+/// The append-only history of every decision, per person, and what follows from it: the current
+/// state per purpose, the chain check, and who consents to a purpose now.
 public struct ConsentLedger: Sendable {
+    /// What a record says. `request` is a consent given for a purpose with double opt-in, which
+    /// counts once `confirm` follows it; `object` is an objection (GDPR Art. 21).
     public enum Action: String, Sendable, CaseIterable {
-        case give, withdraw
+        case give, withdraw, object, request, confirm
+    }
+
+    /// What a person (or staff on their behalf) decides; the ledger writes it as an `Action`.
+    public enum Decision: String, Sendable, CaseIterable {
+        case give, withdraw, object
     }
 
     public enum Channel: String, Sendable, CaseIterable {
@@ -17,12 +24,36 @@ public struct ConsentLedger: Sendable {
         case api
         /// The person's unsubscribe token (a mail's List-Unsubscribe, or its page).
         case unsubscribe
+        /// The person confirmed a consent they gave (double opt-in), through the mailed token.
+        case confirmation
+
+        /// The person's own doing rather than someone's on their behalf: only such a channel gives
+        /// consent again after an objection.
+        var isThePersons: Bool { [.consentLink, .customerArea, .webForm, .unsubscribe, .confirmation].contains(self) }
     }
 
     public enum State: String, Sendable {
-        case given, withdrawn
+        case given, withdrawn, objected
+        /// Given through a form or link for a purpose with double opt-in, and not confirmed yet.
+        case pending
         case notAsked = "not_asked"
+
+        /// The state a person's records for a purpose make: `latest` is the newest record's
+        /// action, `decided` the newest but requests. A request counts (as pending) while its
+        /// confirmation can still come; after that, the decision before it stands.
+        static func of(latest: String?, requestOpen: Bool, decided: String?) -> State {
+            if latest == Action.request.rawValue, requestOpen { return .pending }
+            switch decided.flatMap(Action.init(rawValue:)) {
+            case .give?, .confirm?: return .given
+            case .withdraw?: return .withdrawn
+            case .object?: return .objected
+            case .request?, nil: return .notAsked
+            }
+        }
     }
+
+    /// How long a double opt-in request waits for its confirmation.
+    public static let confirmationLifetime: TimeInterval = 7 * 24 * 3600
 
     public struct Record: Sendable {
         public let id: UUID
@@ -128,8 +159,13 @@ public struct ConsentLedger: Sendable {
     /// of person whose consent is switched off in the settings.
     /// With `transaction`, the decisions are part of that transaction (a web form's lead and its
     /// consents are one).
+    ///
+    /// A consent given through a form or a link for a purpose with double opt-in is written as a
+    /// `request` (unless the person consents already), and the mailer is asked to send its
+    /// confirmation. An objection to direct marketing is absolute (GDPR Art. 21(3)): it objects
+    /// to every direct-marketing purpose that applies to the person.
     public func record(
-        _ decisions: [(purposeID: UUID, action: Action)], for subject: Person, origin: Origin, on transaction: PostgresSession? = nil
+        _ decisions: [(purposeID: UUID, action: Decision)], for subject: Person, origin: Origin, on transaction: PostgresSession? = nil
     ) async throws -> [Record] {
         if let transaction { return try await record(decisions, for: subject, origin: origin, in: transaction) }
         return try await database.transaction { transaction in
@@ -138,7 +174,7 @@ public struct ConsentLedger: Sendable {
     }
 
     private func record(
-        _ decisions: [(purposeID: UUID, action: Action)], for subject: Person, origin: Origin, in transaction: PostgresSession
+        _ decisions: [(purposeID: UUID, action: Decision)], for subject: Person, origin: Origin, in transaction: PostgresSession
     ) async throws -> [Record] {
         try await subject.requireCurrent(on: transaction)
         let settings = try await ConsentSettings(database: database).current(on: transaction)
@@ -160,26 +196,93 @@ public struct ConsentLedger: Sendable {
                     FieldError(field: field, message: "this purpose is retired or does not apply to this person")
                 ])
             }
-            let inserted = try await transaction.query(
-                """
-                INSERT INTO consent_records
-                    (\(subject.kind.consentColumn), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                RETURNING \(Self.recordColumns)
-                """,
-                [
-                    subject.id, purpose.id, purpose.currentVersion, decision.action.rawValue, origin.channel.rawValue,
-                    origin.ip, origin.userAgent, origin.staffID, origin.note, origin.linkID,
-                ]
-            ).single()
-            let record = try Self.record(from: inserted)
-            records.append(record)
-            // Other systems (a mail tool) hear of every decision at once rather than polling (Art. 7(3)).
-            try await Outbox.emit(
-                record.action == .give ? .consentGiven : .consentWithdrawn, data: Self.eventData(record, of: subject),
-                subjectID: subject.id, on: transaction)
+            var action: Action
+            switch decision.action {
+            case .give:
+                let confirming = purpose.doubleOptIn && [.webForm, .consentLink].contains(origin.channel)
+                action = .give
+                if confirming, try await state(of: subject, purpose: purpose.id, on: transaction) != .given { action = .request }
+            case .withdraw: action = .withdraw
+            case .object:
+                guard purpose.objectable else {
+                    throw DomainError.invalid([
+                        FieldError(
+                            field: field,
+                            message:
+                                "only a purpose based on legitimate interests or one of direct marketing can be objected to; withdraw consent instead"
+                        )
+                    ])
+                }
+                action = .object
+            }
+            records.append(try await insert(action, purpose: purpose, for: subject, origin: origin, in: transaction))
+            if action == .object, purpose.directMarketing {
+                let decided = Set(decisions.map(\.purposeID))
+                for other in try await otherMarketingPurposes(than: purpose.id, for: subject, in: transaction)
+                where !decided.contains(other.id) {
+                    records.append(try await insert(.object, purpose: other, for: subject, origin: origin, in: transaction))
+                }
+            }
         }
         return records
+    }
+
+    /// Every other active direct-marketing purpose of the person that they have not objected to.
+    private func otherMarketingPurposes(than purposeID: UUID, for subject: Person, in transaction: PostgresSession) async throws
+        -> [ConsentPurposes.Purpose]
+    {
+        try await transaction.query(
+            """
+            SELECT \(ConsentPurposes.columns) FROM consent_purposes p
+            WHERE p.direct_marketing AND p.active AND p.applies_to IN ('both', $3) AND p.id <> $2
+              AND (\(Self.latestDecision(of: "$1", columns: "r.action"))) IS DISTINCT FROM 'object'
+            ORDER BY p.created_at, p.id
+            """, [subject.id, purposeID, subject.kind.table]
+        ).map(ConsentPurposes.purpose(from:))
+    }
+
+    /// Writes one record and tells other systems at once rather than making them poll (Art. 7(3)).
+    private func insert(
+        _ action: Action, purpose: ConsentPurposes.Purpose, for subject: Person, origin: Origin, in transaction: PostgresSession
+    ) async throws -> Record {
+        let inserted = try await transaction.query(
+            """
+            INSERT INTO consent_records
+                (\(subject.kind.consentColumn), purpose_id, purpose_version, action, channel, ip, user_agent, staff_id, note, link_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            RETURNING \(Self.recordColumns)
+            """,
+            [
+                subject.id, purpose.id, purpose.currentVersion, action.rawValue, origin.channel.rawValue,
+                origin.ip, origin.userAgent, origin.staffID, origin.note, origin.linkID,
+            ]
+        ).single()
+        let record = try Self.record(from: inserted)
+        try await Self.announce(record, of: subject, in: transaction)
+        return record
+    }
+
+    static func announce(_ record: Record, of subject: Person, in transaction: PostgresSession) async throws {
+        let type: EventType
+        switch record.action {
+        case .give: type = .consentGiven
+        case .withdraw: type = .consentWithdrawn
+        case .object: type = .consentObjected
+        case .confirm: type = .consentConfirmed
+        case .request:
+            try await ConsentConfirmations.ask(for: record, of: subject, in: transaction)
+            return
+        }
+        try await Outbox.emit(type, data: eventData(record, of: subject), subjectID: subject.id, on: transaction)
+    }
+
+    /// The person's state for one purpose now.
+    func state(of subject: Person, purpose: UUID, on session: some Queryable) async throws -> State {
+        try Self.state(
+            from: try await session.query(
+                "SELECT \(Self.stateColumns) FROM consent_purposes p \(Self.stateJoins(person: "$1")) WHERE p.id = $2",
+                [subject.id, purpose]
+            ).single())
     }
 
     /// Withdraws every consent the person has given, in one transaction (an unsubscribe): the
@@ -202,13 +305,13 @@ public struct ConsentLedger: Sendable {
                 """
                 SELECT p.id FROM consent_purposes p
                 WHERE p.active AND p.applies_to IN ('both', $2)
-                  AND (\(Self.latestDecision(of: "$1", columns: "r.action"))) = 'give'
+                  AND (\(Self.latestDecision(of: "$1", columns: "r.action"))) IN ('give', 'confirm', 'request')
                 ORDER BY p.created_at, p.id
                 """, [subject.id, subject.kind.table]
             ).map { try $0.decode("id", as: UUID.self) }
             guard !given.isEmpty else { return [] }
             return try await record(
-                given.map { ($0, Action.withdraw) }, for: subject,
+                given.map { ($0, Decision.withdraw) }, for: subject,
                 origin: Origin(channel: .unsubscribe, ip: ip, userAgent: userAgent), in: transaction)
         }
     }
@@ -246,6 +349,43 @@ public struct ConsentLedger: Sendable {
         """
     }
 
+    /// The newest record (`latest`) and the newest decision but requests (`decided`) of purpose
+    /// `p` for `person`: what `state(from:)` reads.
+    static func stateJoins(person: String) -> String {
+        """
+        LEFT JOIN LATERAL (\(latestDecision(of: person, columns: "r.action, r.recorded_at, r.purpose_version, r.seq"))) latest ON true
+        LEFT JOIN LATERAL (
+            SELECT r.action, r.recorded_at, r.purpose_version, r.seq FROM consent_records r
+            WHERE r.purpose_id = p.id AND coalesce(r.lead_id, r.contact_id) = \(person) AND r.action <> 'request'
+            ORDER BY r.seq DESC LIMIT 1
+        ) decided ON true
+        """
+    }
+
+    static let stateColumns = """
+        latest.action AS latest_action, latest.recorded_at > now() - make_interval(secs => \(Int(confirmationLifetime))) AS request_open,
+        decided.action AS decided_action, latest.recorded_at AS latest_at, decided.recorded_at AS decided_at,
+        latest.purpose_version AS latest_version, decided.purpose_version AS decided_version
+        """
+
+    /// The state `stateJoins` make, as SQL text (what `State.of` decides), with `notAsked` for
+    /// a purpose never decided.
+    static func stateExpression(notAsked: String = State.notAsked.rawValue) -> String {
+        """
+        CASE WHEN latest.action = 'request' AND latest.recorded_at > now() - make_interval(secs => \(Int(confirmationLifetime))) THEN 'pending'
+             WHEN decided.action IN ('give', 'confirm') THEN 'given'
+             WHEN decided.action = 'withdraw' THEN 'withdrawn'
+             WHEN decided.action = 'object' THEN 'objected'
+             ELSE '\(notAsked)' END
+        """
+    }
+
+    static func state(from row: Row) throws -> State {
+        State.of(
+            latest: try row.decode("latest_action"), requestOpen: try row.decode("request_open", as: Bool?.self) ?? false,
+            decided: try row.decode("decided_action"))
+    }
+
     /// The state per purpose and the chain's head, in one round trip (two when no purpose applies).
     public func statesAndHead(of subject: Person, activeOnly: Bool = false) async throws -> (
         states: [PurposeState], head: ChainHead
@@ -253,10 +393,10 @@ public struct ConsentLedger: Sendable {
         let rows = try await database.query(
             """
             SELECT p.id, p.name, p.description, p.lawful_basis, p.applies_to, p.active, p.current_version, p.revision,
-                   p.created_at, p.updated_at, latest.action, latest.recorded_at, latest.purpose_version,
+                   p.created_at, p.updated_at, p.direct_marketing, p.double_opt_in, \(Self.stateColumns),
                    head.seq AS head_seq, head.hash AS head_hash
             FROM consent_purposes p
-            LEFT JOIN LATERAL (\(Self.latestDecision(of: "$1", columns: "action, recorded_at, purpose_version"))) latest ON true
+            \(Self.stateJoins(person: "$1"))
             LEFT JOIN LATERAL (
                 SELECT seq, hash FROM consent_records r WHERE r.\(subject.kind.consentColumn) = $1 ORDER BY seq DESC LIMIT 1
             ) head ON true
@@ -266,12 +406,14 @@ public struct ConsentLedger: Sendable {
             [subject.id, subject.kind.table, activeOnly]
         )
         let states = try rows.map { row in
-            let action: String? = try row.decode("action")
+            let state = try Self.state(from: row)
+            // A request that lapsed changed nothing: the decision before it is what the person did last.
+            let pending = state == .pending
             return PurposeState(
                 purpose: try ConsentPurposes.purpose(from: row),
-                state: action == "give" ? .given : action == "withdraw" ? .withdrawn : .notAsked,
-                changedAt: try row.decode("recorded_at"),
-                actedOnVersion: try row.decode("purpose_version")
+                state: state,
+                changedAt: try row.decode(pending ? "latest_at" : "decided_at"),
+                actedOnVersion: try row.decode(pending ? "latest_version" : "decided_version")
             )
         }
         guard let first = rows.first else { return (states, try await head(of: subject)) }
@@ -408,7 +550,7 @@ public struct ConsentLedger: Sendable {
                 LIMIT $2
             )
             SELECT l.person_id,
-                   l.action = 'give' AND ld.converted_at IS NULL
+                   l.action IN ('give', 'confirm') AND ld.converted_at IS NULL
                        AND NOT coalesce(ld.restricted, c.restricted, false) AS consents,
                    l.lead_id IS NOT NULL AS is_lead,
                    l.recorded_at, coalesce(ld.name, c.first_name || ' ' || c.last_name) AS name, coalesce(ld.email, c.email) AS email

@@ -43,6 +43,14 @@ public struct ConsentPurposes: Sendable {
         public let revision: Int64
         public let createdAt: Date
         public let updatedAt: Date
+        /// Marketing addressed to the person: an objection to one such purpose is an objection to
+        /// all of them, and absolute (GDPR Art. 21(2), (3)).
+        public let directMarketing: Bool
+        /// A consent given through a form or a link counts once the person confirms it by mail.
+        public let doubleOptIn: Bool
+
+        /// Whether the person may object to it (GDPR Art. 21(1), (2)).
+        public var objectable: Bool { lawfulBasis == .legitimateInterests || directMarketing }
     }
 
     let database: PostgresPool
@@ -51,7 +59,7 @@ public struct ConsentPurposes: Sendable {
 
     static let columns = """
         id, name, description, lawful_basis, applies_to, active, current_version, revision, created_at, updated_at,
-        (extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us
+        direct_marketing, double_opt_in, (extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us
         """
 
     static func purpose(from row: Row) throws -> Purpose {
@@ -65,21 +73,25 @@ public struct ConsentPurposes: Sendable {
             currentVersion: try row.decode("current_version"),
             revision: try row.decode("revision"),
             createdAt: try row.decode("created_at"),
-            updatedAt: try row.decode("updated_at")
+            updatedAt: try row.decode("updated_at"),
+            directMarketing: try row.decode("direct_marketing"),
+            doubleOptIn: try row.decode("double_opt_in")
         )
     }
 
-    public func create(name: String, description: String, lawfulBasis: LawfulBasis, appliesTo: AppliesTo, by actor: UUID) async throws
-        -> Purpose
-    {
+    public func create(
+        name: String, description: String, lawfulBasis: LawfulBasis, appliesTo: AppliesTo, directMarketing: Bool = false,
+        doubleOptIn: Bool = false, by actor: UUID
+    ) async throws -> Purpose {
         try await database.transaction { transaction in
             let purpose = try Self.purpose(
                 from: try await transaction.query(
                     """
-                    INSERT INTO consent_purposes (name, description, lawful_basis, applies_to, created_by, updated_by)
-                    VALUES ($1, $2, $3, $4, $5, $5) RETURNING \(Self.columns)
+                    INSERT INTO consent_purposes
+                        (name, description, lawful_basis, applies_to, direct_marketing, double_opt_in, created_by, updated_by)
+                    VALUES ($1, $2, $3, $4, $6, $7, $5, $5) RETURNING \(Self.columns)
                     """,
-                    [name, description, lawfulBasis.rawValue, appliesTo.rawValue, actor]
+                    [name, description, lawfulBasis.rawValue, appliesTo.rawValue, actor, directMarketing, doubleOptIn]
                 ).single())
             try await transaction.execute(
                 """
@@ -136,6 +148,8 @@ public struct ConsentPurposes: Sendable {
         public var lawfulBasis: LawfulBasis?
         public var appliesTo: AppliesTo?
         public var active: Bool?
+        public var directMarketing: Bool?
+        public var doubleOptIn: Bool?
 
         public init() {}
     }
@@ -164,12 +178,13 @@ public struct ConsentPurposes: Sendable {
             let updated = try await transaction.query(
                 """
                 UPDATE consent_purposes SET name = $2, description = $3, lawful_basis = $4, applies_to = $5,
-                    active = $6, current_version = $7, updated_by = $8
+                    active = $6, current_version = $7, updated_by = $8, direct_marketing = $9, double_opt_in = $10
                 WHERE id = $1 RETURNING \(Self.columns)
                 """,
                 [
                     id, name, description, lawfulBasis.rawValue, (changes.appliesTo ?? current.appliesTo).rawValue,
-                    changes.active ?? current.active, version, actor,
+                    changes.active ?? current.active, version, actor, changes.directMarketing ?? current.directMarketing,
+                    changes.doubleOptIn ?? current.doubleOptIn,
                 ]
             ).single()
             return try Self.purpose(from: updated)

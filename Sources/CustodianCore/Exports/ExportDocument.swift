@@ -128,16 +128,19 @@ struct ExportDocument {
         try await out.append("{\"state\":", flush: flush)
         try await one(
             """
+            , states AS (
+                SELECT p.id AS purpose_id, \(ConsentLedger.stateExpression()) AS state,
+                       CASE WHEN \(ConsentLedger.stateExpression()) = 'pending' OR decided.action IS NULL THEN latest.seq ELSE decided.seq END AS seq
+                FROM consent_purposes p \(ConsentLedger.stateJoins(person: "$4::uuid"))
+                WHERE latest.action IS NOT NULL
+            )
             SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'purpose_id', x.purpose_id, 'purpose_version', x.purpose_version, 'name', v.name, 'description', v.description,
-                'lawful_basis', v.lawful_basis, 'state', CASE WHEN x.action = 'give' THEN 'given' ELSE 'withdrawn' END,
+                'lawful_basis', v.lawful_basis, 'state', s.state,
                 'decided_at', to_char(x.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'seq', x.seq
             ) ORDER BY x.purpose_id), '[]')::text AS row
-            FROM (
-                SELECT DISTINCT ON (r.purpose_id) r.purpose_id, r.purpose_version, r.action, r.recorded_at, r.seq
-                FROM consent_records r WHERE r.\(own) = $4
-                ORDER BY r.purpose_id, r.seq DESC
-            ) x
+            FROM states s
+            JOIN consent_records x ON x.\(own) = $4 AND x.seq = s.seq
             JOIN consent_purpose_versions v ON v.purpose_id = x.purpose_id AND v.version = x.purpose_version
             """, into: &out, on: transaction, flush: flush)
         try await out.append(",\"history\":", flush: flush)

@@ -4,7 +4,7 @@ public enum ExportSchema {
     public static let json = #"""
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
-          "$id": "urn:custodian:schema:export:custodian-export-1",
+          "$id": "urn:custodian:schema:export:custodian-export-2",
           "title": "Custodian person export",
           "type": "object",
           "description": "Everything Custodian holds on one person (GDPR Art. 15, 20). Sections hold rows as stored: column names as in the database, timestamps in RFC 3339 UTC, binary values in hex. Sections the audience's settings leave out are absent and named in left_out; a section named after a table holds that table's rows about the person (tables added by later versions appear this way).",
@@ -20,7 +20,7 @@ public enum ExportSchema {
           "properties": {
             "format_version": {
               "type": "string",
-              "const": "custodian-export-1"
+              "const": "custodian-export-2"
             },
             "exported_at": {
               "type": "string",
@@ -206,7 +206,10 @@ public enum ExportSchema {
                         "type": "string",
                         "enum": [
                           "given",
-                          "withdrawn"
+                          "withdrawn",
+                          "objected",
+                          "pending",
+                          "not_asked"
                         ]
                       },
                       "decided_at": {
@@ -245,7 +248,10 @@ public enum ExportSchema {
                         "type": "string",
                         "enum": [
                           "give",
-                          "withdraw"
+                          "withdraw",
+                          "object",
+                          "request",
+                          "confirm"
                         ]
                       },
                       "recorded_at": {

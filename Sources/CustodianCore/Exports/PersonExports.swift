@@ -11,7 +11,7 @@ public struct PersonExports: Sendable {
     }
 
     /// The document's format; its JSON Schema is served at `/v1/public/schemas/export`.
-    public static let formatVersion = "custodian-export-1"
+    public static let formatVersion = "custodian-export-2"
 
     /// Sections with a shape of their own; every other table holding the person's rows is a section
     /// named after the table.

@@ -103,16 +103,15 @@ public struct PrivacyCentre: Sendable {
         )
         guard let row = rows.first else { throw DomainError.notFound(resource: subject.kind.resource) }
         let settings = try await Self.settings(on: transaction)
-        let latestAction = ConsentLedger.latestDecision(
-            of: "$1", columns: "CASE WHEN r.action = 'give' THEN 'given' ELSE 'withdrawn' END"
-        )
         let purposes = try await transaction.query(
             """
             SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'purpose_id', p.id, 'name', v.name, 'description', v.description, 'lawful_basis', v.lawful_basis,
-                'consent', coalesce((\(latestAction)), 'none')
+                'consent', \(ConsentLedger.stateExpression(notAsked: "none")),
+                'objectable', p.lawful_basis = 'legitimate_interests' OR p.direct_marketing
             ) ORDER BY p.created_at, p.id), '[]')::text AS purposes
             FROM consent_purposes p JOIN consent_purpose_versions v ON v.purpose_id = p.id AND v.version = p.current_version
+            \(ConsentLedger.stateJoins(person: "$1"))
             WHERE p.active AND p.applies_to IN ('both', $2)
             """,
             [subject.id, table]

@@ -13,6 +13,8 @@ public enum ConfirmationToken {
     public enum Purpose: String, Sendable {
         case emailChange = "email_change"
         case registration
+        /// A consent given for a purpose with double opt-in.
+        case consent
     }
 
     /// base64url of the sealed `{"purpose", "expires", "body"}`.
@@ -20,11 +22,16 @@ public enum ConfirmationToken {
         token: String, expiresAt: Date
     ) {
         let expiresAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + lifetime).rounded(.down))
+        return (try issue(purpose, body: body, expiringAt: expiresAt, with: secrets), expiresAt)
+    }
+
+    /// A token that ends at a time fixed by what it confirms (not by when it is made).
+    static func issue(_ purpose: Purpose, body: JSONValue, expiringAt expiresAt: Date, with secrets: ServerSecrets) throws -> String {
         let content = JSONValue.object([
             "purpose": .string(purpose.rawValue), "expires": .integer(Int(expiresAt.timeIntervalSince1970)), "body": body,
         ])
         let sealed = try secrets.current.seal(content.serialized(), for: .confirmationToken)
-        return (Data(sealed).base64URLEncoded, expiresAt)
+        return Data(sealed).base64URLEncoded
     }
 
     /// Whether `text` has a token's shape (base64url, not too long): checked before anything else.

@@ -24,6 +24,13 @@ public enum EventType: String, Sendable, CaseIterable {
     case restrictionLiftedNotice = "person.restriction_lifted"
     case consentGiven = "consent.given"
     case consentWithdrawn = "consent.withdrawn"
+    /// An objection (GDPR Art. 21) to a purpose.
+    case consentObjected = "consent.objected"
+    /// A consent given with double opt-in was confirmed by the person; it counts from now.
+    case consentConfirmed = "consent.confirmed"
+    /// For the mailer: a consent given with double opt-in waits for the person's confirmation;
+    /// the event carries the link to mail them.
+    case consentConfirmationRequested = "person.consent_confirmation_requested"
     /// Written by the database with every correction (migration 0027), for GDPR Art. 19.
     case subjectRectified = "subject.rectified"
     /// For the mailer: a person asked for their link by email; mail it to them.

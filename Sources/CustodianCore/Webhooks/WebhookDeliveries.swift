@@ -63,6 +63,7 @@ public struct WebhookDeliveries: Sendable {
                 secret = try secrets.secret(withID: try row.decode("secret_key_id")).open(sealed)
                 data = try Outbox.opened(payload, with: secrets)
                 data = withUnsubscribeLinks(data, type: try row.decode("type"))
+                data = try withConfirmationLink(data, type: try row.decode("type"))
             } catch {
                 unusable = "the endpoint's secret or the event's sealed data cannot be opened: \(error)"
             }
@@ -91,6 +92,21 @@ public struct WebhookDeliveries: Sendable {
         let token = UnsubscribeToken.issue(for: Person(kind, id: id), with: secrets)
         members["unsubscribe_url"] = .string(base + "/u/" + token)
         members["one_click_unsubscribe_url"] = .string(base + "/v1/public/unsubscribe/" + token)
+        return .object(members)
+    }
+
+    /// A double opt-in request, as sent, carries the link that confirms it (`/c/{token}`, a page
+    /// whose button confirms) and its token: made when sent, so the database never holds them.
+    private func withConfirmationLink(_ data: JSONValue, type: String) throws -> JSONValue {
+        guard type == EventType.consentConfirmationRequested.rawValue, var members = data.object,
+            let request = members["request_id"]?.string.flatMap(UUID.init(uuidString:)),
+            let expiresAt = members["expires_at"]?.string.flatMap(RFC3339.date(from:))
+        else { return data }
+        let token = try ConsentConfirmations.token(request: request, expiresAt: expiresAt, with: secrets)
+        members["confirmation_token"] = .string(token)
+        if let base = unsubscribeBaseURL.map({ $0.hasSuffix("/") ? String($0.dropLast()) : $0 }) {
+            members["confirmation_url"] = .string(base + "/c/" + token)
+        }
         return .object(members)
     }
 

@@ -20,6 +20,7 @@ enum ConsentJSON {
                     "lawful_basis": .string(state.purpose.lawfulBasis.rawValue),
                     "version": .integer(state.purpose.currentVersion),
                     "state": .string(state.state.rawValue),
+                    "objectable": .bool(state.purpose.objectable),
                 ])
             })
     }

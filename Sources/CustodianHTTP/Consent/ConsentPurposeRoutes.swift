@@ -26,6 +26,8 @@ struct ConsentPurposeRoutes {
             "lawful_basis": .string(purpose.lawfulBasis.rawValue),
             "applies_to": .string(purpose.appliesTo.rawValue),
             "active": .bool(purpose.active),
+            "direct_marketing": .bool(purpose.directMarketing),
+            "double_opt_in": .bool(purpose.doubleOptIn),
             "version": .integer(purpose.currentVersion),
             "created_at": .timestamp(purpose.createdAt),
             "updated_at": .timestamp(purpose.updatedAt),
@@ -74,12 +76,15 @@ struct ConsentPurposeRoutes {
         let description = fields.string("description", required: true, maxLength: 10000)
         let basis = fields.choice("lawful_basis", ConsentPurposes.LawfulBasis.self, required: true)
         let appliesTo = fields.choice("applies_to", ConsentPurposes.AppliesTo.self, required: true)
+        let directMarketing = fields.change("direct_marketing") as Bool?
+        let doubleOptIn = fields.change("double_opt_in") as Bool?
         try fields.finish()
         guard let name = name.value, let description = description.value, let basis = basis.value, let appliesTo = appliesTo.value else {
             throw DomainError.invalid([])
         }
         let purpose = try await purposes.create(
-            name: name, description: description, lawfulBasis: basis, appliesTo: appliesTo, by: actor.member.id)
+            name: name, description: description, lawfulBasis: basis, appliesTo: appliesTo,
+            directMarketing: directMarketing ?? false, doubleOptIn: doubleOptIn ?? false, by: actor.member.id)
         var response = try await response(purpose, status: .created)
         response.headers[.location] = "/v1/consent-purposes/\(purpose.id.lowercasedString)"
         return response
@@ -100,6 +105,8 @@ struct ConsentPurposeRoutes {
         changes.lawfulBasis = fields.choice("lawful_basis", ConsentPurposes.LawfulBasis.self, required: false).value
         changes.appliesTo = fields.choice("applies_to", ConsentPurposes.AppliesTo.self, required: false).value
         changes.active = fields.change("active")
+        changes.directMarketing = fields.change("direct_marketing")
+        changes.doubleOptIn = fields.change("double_opt_in")
         try fields.finish()
         return try await response(try await purposes.update(id: id, changes, expectedRevision: expected, by: actor.member.id))
     }
@@ -110,7 +117,8 @@ struct ConsentPurposeRoutes {
         return Response(status: .noContent)
     }
 
-    /// The people who consent to the purpose now (latest decision `give`), for marketing lists.
+    /// The people who consent to the purpose now (latest decision a give or a confirmation), for
+    /// marketing lists.
     @Sendable func consenters(_ request: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
         let id = try context.parameters.uuid("id")
         var query = ListQuery(request)

@@ -52,6 +52,7 @@ struct PersonConsentRoutes {
             "active": .bool(state.purpose.active),
             "version": .integer(state.purpose.currentVersion),
             "state": .string(state.state.rawValue),
+            "objectable": .bool(state.purpose.objectable),
             "changed_at": .timestamp(state.changedAt),
             "acted_on_version": state.actedOnVersion.map { .integer($0) } ?? .null,
         ])
@@ -83,13 +84,14 @@ struct PersonConsentRoutes {
         }
     }
 
-    /// Records a give or withdraw on the person's behalf, with a note.
+    /// Records a give, withdraw or objection on the person's behalf, with a note. A give after the
+    /// person objected is theirs to make (409).
     func record(_ kind: Person.Kind) -> StaffAuthenticator.AuthenticatedHandler {
         { request, context, actor in
             let subject = try Self.subject(kind, context)
             var fields = try await RequestFields.read(request)
             let purposeID = fields.uuid("purpose_id", required: true)
-            let action = fields.choice("action", ConsentLedger.Action.self, required: true)
+            let action = fields.choice("action", ConsentLedger.Decision.self, required: true)
             let note = fields.string("note", required: false, maxLength: 2000)
             try fields.finish()
             guard let purposeID = purposeID.value, let action = action.value else { throw DomainError.invalid([]) }

@@ -79,8 +79,8 @@ struct PublicConsentRoutes {
 }
 
 extension RequestFields {
-    /// `[{"purpose_id": ..., "action": "give" | "withdraw"}, ...]`: 1 to 100, one per purpose.
-    mutating func decisions(_ field: String) -> [(purposeID: UUID, action: ConsentLedger.Action)] {
+    /// `[{"purpose_id": ..., "action": "give" | "withdraw" | "object"}, ...]`: 1 to 100, one per purpose.
+    mutating func decisions(_ field: String) -> [(purposeID: UUID, action: ConsentLedger.Decision)] {
         guard let value = rawMember(field) else {
             fail(field, "is required")
             return []
@@ -89,13 +89,13 @@ extension RequestFields {
             fail(field, "must be a list of 1 to 100 decisions")
             return []
         }
-        var decisions: [(UUID, ConsentLedger.Action)] = []
+        var decisions: [(UUID, ConsentLedger.Decision)] = []
         for (index, item) in items.enumerated() {
             guard let members = item.object, Set(members.keys).isSubset(of: ["purpose_id", "action"]),
                 let id = members["purpose_id"]?.string.flatMap(UUID.init(uuidString:)),
-                let action = members["action"]?.string.flatMap(ConsentLedger.Action.init(rawValue:))
+                let action = members["action"]?.string.flatMap(ConsentLedger.Decision.init(rawValue:))
             else {
-                fail("\(field)[\(index)]", "must be {\"purpose_id\": <uuid>, \"action\": \"give\" or \"withdraw\"}")
+                fail("\(field)[\(index)]", "must be {\"purpose_id\": <uuid>, \"action\": \"give\", \"withdraw\" or \"object\"}")
                 continue
             }
             if decisions.contains(where: { $0.0 == id }) {

@@ -100,9 +100,9 @@ struct PrivacyCentrePage {
     @Sendable func decide(_ request: Request, _: AppRequestContext, _ person: Visit) async throws -> Response {
         let body = try await form(request, person)
         guard let purpose = body.value("purpose_id").flatMap(UUID.init(uuidString:)),
-            let action = body.value("action").flatMap(ConsentLedger.Action.init(rawValue:))
+            let action = body.value("action").flatMap(ConsentLedger.Decision.init(rawValue:))
         else { throw PageError(status: .badRequest, message: Catalogue.text("error.generic", person.language)) }
-        return try await changing(request, person, done: action == .give ? "notice.consent_given" : "notice.consent_withdrawn") {
+        return try await changing(request, person, done: "notice.consent_" + action.rawValue) {
             _ = try await own.ledger.record(
                 [(purpose, action)], for: person.subject,
                 origin: .init(
@@ -190,11 +190,16 @@ struct PrivacyCentrePage {
             html += "<p>\(HTML.escape(purpose["description"]?.string ?? ""))</p>"
             html += "<p>\(t("centre.lawful_basis")): \(t("basis." + (purpose["lawful_basis"]?.string ?? "consent")))"
             html += " · \(t("centre.state")): <strong>\(t("consent." + state))</strong></p>"
-            let action = state == "given" ? "withdraw" : "give"
-            html += "<form method=\"post\" action=\"\(base)/consents?lang=\(language.rawValue)\">\(csrf)"
-            html += #"<input type="hidden" name="purpose_id" value="\#(HTML.escape(purpose["purpose_id"]?.string ?? ""))">"#
-            html += #"<input type="hidden" name="action" value="\#(action)">"#
-            html += "<button type=\"submit\">\(t("consent.do_" + action))</button></form></section>\n"
+            // One button per decision open to the person: give or withdraw, and object where Art. 21 allows.
+            var actions = [state == "given" ? "withdraw" : "give"]
+            if purpose["objectable"] == .bool(true), state != "objected" { actions.append("object") }
+            for action in actions {
+                html += "<form method=\"post\" action=\"\(base)/consents?lang=\(language.rawValue)\">\(csrf)"
+                html += #"<input type="hidden" name="purpose_id" value="\#(HTML.escape(purpose["purpose_id"]?.string ?? ""))">"#
+                html += #"<input type="hidden" name="action" value="\#(action)">"#
+                html += "<button type=\"submit\">\(t("consent.do_" + action))</button></form>"
+            }
+            html += "</section>\n"
         }
 
         // The export.

@@ -95,6 +95,17 @@ struct ProblemMiddleware: RouterMiddleware {
                 problem.problem.restrictionID = error.detail.flatMap(UUID.init(uuidString:))?.lowercasedString
                 return problem
             }
+            if error.sqlState == "55000", error.constraint == "objected" {
+                // The consent decision guard (migration 0029).
+                return ProblemError(
+                    .conflict,
+                    detail:
+                        "the person objected to this purpose (GDPR Art. 21): only they can give consent again, through their link or account"
+                )
+            }
+            if error.sqlState == "55000", error.constraint == "confirmation_superseded" {
+                return ProblemError(.conflict, detail: "the consent was confirmed already, or the person decided since")
+            }
             if let sqlState = error.sqlState, sqlState.hasPrefix("22") {
                 return ProblemError(
                     .validationFailed, detail: "a value is out of range or malformed",
