@@ -35,7 +35,7 @@ def _feed_cursor(code: int):
     return st.integers(1, 3).map(encode)
 
 
-for name, code in (("leads", 1), ("contacts", 2), ("customers", 3)):
+for name, code in (("leads", 1), ("contacts", 2), ("customers", 3), ("consents", 4)):
     schemathesis.openapi.format(f"custodian-feed-cursor-{name}", _feed_cursor(code))
 # A fresh key per request, as clients are told to send; reusing one for another body is a 422 by design.
 schemathesis.openapi.format("idempotency-key", st.just(None).map(_fresh_key))

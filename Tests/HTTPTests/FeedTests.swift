@@ -25,6 +25,9 @@ struct FeedReader {
         self.key = key
     }
 
+    /// A record's id; a person's in the consents feed.
+    static func recordID(_ record: [String: Any]?) -> String? { record?["id"] as? String ?? record?["person_id"] as? String }
+
     static func lines(_ response: TestResponse) throws -> [[String: Any]] {
         try response.text.split(separator: "\n").map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -43,14 +46,14 @@ struct FeedReader {
         #expect(response.headers[.contentType] == "application/x-ndjson", sourceLocation: sourceLocation)
         let lines = try Self.lines(response)
         #expect(lines.last?["op"] as? String == "checkpoint", sourceLocation: sourceLocation)
-        let ids = lines.compactMap { ($0["record"] as? [String: Any])?["id"] as? String ?? $0["id"] as? String }
+        let ids = lines.compactMap { Self.recordID($0["record"] as? [String: Any]) ?? $0["id"] as? String }
         #expect(ids == ids.sorted() && Set(ids).count == ids.count, "one line per record, by id", sourceLocation: sourceLocation)
         var applied: [[String: Any]] = []
         for line in lines.prefix(limit) {
             switch line["op"] as? String {
             case "upsert":
                 let record = try #require(line["record"] as? [String: Any])
-                let id = try #require(record["id"] as? String)
+                let id = try #require(Self.recordID(record))
                 let state = NSDictionary(dictionary: record)
                 if copy[id] == state { repeats.append(id) }
                 copy[id] = state
@@ -76,7 +79,7 @@ struct FeedReader {
 struct FeedTests {
     static func ops(_ lines: [[String: Any]]) -> [String] {
         lines.map { line in
-            let id = (line["record"] as? [String: Any])?["id"] as? String ?? line["id"] as? String ?? ""
+            let id = FeedReader.recordID(line["record"] as? [String: Any]) ?? line["id"] as? String ?? ""
             return "\(line["op"] as? String ?? "?") \(id)"
         }
     }

@@ -3,7 +3,9 @@ import Postgres
 
 /// Change feeds for integrators: every lead, contact or customer changed since a cursor, in the
 /// shape the API's GET gives, or a tombstone line for one deleted or erased, or a `restricted`
-/// line for one whose processing was restricted (and an upsert again when that is lifted).
+/// line for one whose processing was restricted (and an upsert again when that is lifted). The
+/// consents feed serves people (leads and contacts with a consent history) the same way, each
+/// line their state per purpose (`FeedSource.consents`).
 ///
 /// Sequence values are not commit order: a transaction that began early may commit after others
 /// that took later ids. So triggers note each change with its transaction id (`feed_changes`),
@@ -13,15 +15,7 @@ import Postgres
 /// running, and then visible to a later one) and never served twice (visible once, it stays so).
 public struct Feeds: Sendable {
     public enum Feed: String, Sendable, CaseIterable {
-        case leads, contacts, customers
-
-        var table: RecordTable {
-            switch self {
-            case .leads: Leads.table
-            case .contacts: Contacts.table
-            case .customers: Customers.table
-            }
-        }
+        case leads, contacts, customers, consents
 
         /// The cursor's byte for this feed.
         var code: UInt8 {
@@ -29,6 +23,7 @@ public struct Feeds: Sendable {
             case .leads: 1
             case .contacts: 2
             case .customers: 3
+            case .consents: 4
             }
         }
     }
@@ -73,8 +68,8 @@ public struct Feeds: Sendable {
             ).single()
             let now = try Self.snapshot(facts)
             try Self.check(cursor, now: now, purgedBelow: try Self.purgedBelow(facts))
-            let lines = FeedLines(table: cursor.feed.table, alias: "t")
-            let (sql, parameters) = Self.changes(since: cursor, lines: lines)
+            let source = FeedSource(cursor.feed)
+            let (sql, parameters) = Self.changes(since: cursor, source: source)
             try await transaction.execute("DECLARE feed_rows NO SCROLL CURSOR FOR " + sql, parameters)
             var out = ChunkedOutput()
             var position = cursor
@@ -94,7 +89,7 @@ public struct Feeds: Sendable {
                             if row.text(at: 3) == "t" {
                                 FeedLines.restricted(id: id, cursor: position, into: &output)
                             } else if row.text(at: 1) == "t" {
-                                try lines.upsert(row, cursor: position, into: &output)
+                                try source.upsert(row, cursor: position, into: &output)
                             } else {
                                 FeedLines.removal(erased: row.text(at: 2) == "t", id: id, cursor: position, into: &output)
                             }
@@ -117,10 +112,10 @@ public struct Feeds: Sendable {
 
     /// The records to serve, in id order: those changed since their range was served, and every
     /// record of ranges never served; `present` is false for one that is gone.
-    static func changes(since cursor: FeedCursor, lines: FeedLines) -> (String, [any PostgresBindable]) {
+    static func changes(since cursor: FeedCursor, source: FeedSource) -> (String, [any PostgresBindable]) {
         let feed = cursor.feed
-        let table = feed.table.table
-        let columns = lines.selectList
+        let table = source.from
+        let columns = source.selectList
         if cursor.ranges == FeedCursor.start(feed).ranges {
             // A snapshot leaves out whom it may not process (GDPR Art. 18); lifting serves them later.
             return (
