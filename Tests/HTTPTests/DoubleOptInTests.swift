@@ -33,6 +33,7 @@ struct DoubleOptInTests {
             let lead: UUID = try await fixture.pool.query("SELECT id FROM leads WHERE email = $1", [email]).single().decode("id")
 
             #expect(try await UnsubscribeTests.states(client, key: admin, "/v1/leads/\(lead)")[purpose] == "pending")
+            #expect(try await ObjectionTests.exportedStates(client, key: admin, "/v1/leads/\(lead)") == [purpose: "pending"])
             #expect(!(try await ObjectionTests.consenters(client, key: admin, purpose)).contains(lead.lowercasedString))
             #expect(
                 try await ObjectionTests.events(fixture.pool, about: lead.lowercasedString) == ["person.consent_confirmation_requested"])

@@ -29,6 +29,13 @@ struct ObjectionTests {
         return (page["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
     }
 
+    /// The state per purpose the person's export holds (validated against the export's schema).
+    static func exportedStates(_ client: ContractClient, key: String, _ path: String) async throws -> [String: String] {
+        let (_, document) = try await ExportTests.export(path + "/export", key: key, client)
+        let states = (document["consents"] as? [String: Any])?["state"] as? [[String: Any]] ?? []
+        return states.reduce(into: [:]) { $0[$1["purpose_id"] as? String ?? ""] = $1["state"] as? String }
+    }
+
     static func events(_ pool: PostgresPool, about person: String) async throws -> [String] {
         try await pool.query("SELECT type FROM webhook_events WHERE subject_id = $1::uuid ORDER BY created_at, id", [person]).map {
             try $0.decode("type")
@@ -59,6 +66,7 @@ struct ObjectionTests {
             #expect(objected.status == .ok, "\(objected.text)")
             let states = try await UnsubscribeTests.states(client, key: key, "/v1/leads/\(lead)")
             #expect(states == [analytics: "objected", news: "given"])
+            #expect(try await Self.exportedStates(client, key: key, "/v1/leads/\(lead)") == states)
             #expect(
                 !(try await Self.consenters(client, key: key, analytics)).contains(lead), "an objected purpose lists the person nowhere")
             #expect(try await Self.events(fixture.pool, about: lead).suffix(1) == ["consent.objected"])
