@@ -318,6 +318,40 @@ try:
     history = api("GET", f"/v1/leads/{leads[0]['id']}/consents")["history"]
     check(history[-1]["action"] == "withdraw" and history[-1]["channel"] == "unsubscribe", "the consent is withdrawn, by unsubscribe")
     shot("unsubscribed")
+
+    # Double opt-in: the form's consent is pending until the person confirms it on the page the
+    # mailer's message links to; opening the page changes nothing.
+    api("PATCH", f"/v1/consent-purposes/{purpose['id']}", {"double_opt_in": True})
+    api("POST", "/v1/webhooks", {"url": Mailer.url, "events": ["person.consent_confirmation_requested"]})
+    driver.get(f"{BASE}/f/{form['key']}")
+    driver.find_element(By.ID, "field-name").send_keys("Dora Doppelt")
+    driver.find_element(By.ID, "field-email").send_keys(f"dora{MARK}@example.org")
+    driver.find_element(By.CSS_SELECTOR, "input[name=consent]").click()
+    for box in driver.find_elements(By.CSS_SELECTOR, "input[name=accept]"):
+        box.click()
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for("Danke! Wir melden uns.")
+    dora = api("GET", f"/v1/leads?q=dora{MARK}")["data"][0]
+    def dora_state():
+        return next(s["state"] for s in api("GET", f"/v1/leads/{dora['id']}/consents")["purposes"] if s["purpose_id"] == purpose["id"])
+    check(dora_state() == "pending", "the form's consent waits for its confirmation")
+    asked = None
+    for _ in range(150):
+        asked = next((m for m in Mailer.received if m["type"] == "person.consent_confirmation_requested"
+                      and m["data"]["person_id"] == dora["id"]), None)
+        if asked:
+            break
+        time.sleep(0.1)
+    check(asked is not None and asked["data"]["email"] == f"dora{MARK}@example.org"
+          and asked["data"]["confirmation_url"].startswith(BASE + "/c/"), "the mailer is asked to send the confirmation link")
+    driver.get(asked["data"]["confirmation_url"])
+    check("Einwilligung bestätigen" in text() and purpose["name"] in text(), "the confirmation page asks, in German, naming the purpose")
+    check(dora_state() == "pending", "opening it changes nothing")
+    shot("consent-confirmation")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Einwilligung bestätigen']").click()
+    check("Ihre Einwilligung ist bestätigt" in wait_for("Ihre Einwilligung ist bestätigt"), "the page says the consent is confirmed")
+    check(dora_state() == "given", "the consent counts now")
+    shot("consent-confirmed")
     if FRONTEND_PORT:
         driver.get(start_frontend(FRONTEND_PORT))
         result = driver.execute_async_script(CROSS_ORIGIN_CALLS, BASE, KEY, f"Cora CORS {MARK}")

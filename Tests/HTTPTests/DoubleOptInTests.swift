@@ -52,7 +52,7 @@ struct DoubleOptInTests {
 
             // Opening the page changes nothing (mail scanners open links).
             let page = try await client.send(.get, "/c/\(token)?lang=en", headers: headers(key: nil))
-            #expect(page.status == .ok && page.text.contains("Confirm my consent"))
+            #expect(page.status == .ok && page.text.contains("Confirm my consent") && page.text.contains("Letters"))
             #expect(try await UnsubscribeTests.states(client, key: admin, "/v1/leads/\(lead)")[purpose] == "pending")
 
             var fields = headers(key: nil)
@@ -78,6 +78,7 @@ struct DoubleOptInTests {
                 request: UUID(), expiresAt: Date(timeIntervalSinceNow: -60), with: Self.settings.secrets)
             for bad in [Data(forged).base64URLEncoded, expired, "short"] {
                 #expect(try await client.send(.post, "/v1/public/consent-confirmations/\(bad)", headers: fields).status == .notFound)
+                #expect(try await client.send(.get, "/c/\(bad)", headers: headers(key: nil)).status == .notFound)
             }
         }
     }

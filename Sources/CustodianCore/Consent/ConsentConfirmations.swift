@@ -51,6 +51,24 @@ public struct ConsentConfirmations: Sendable {
     /// Whether `text` has a token's shape: checked before any work.
     public static func couldBeToken(_ text: String) -> Bool { ConfirmationToken.couldBeToken(text) }
 
+    /// What a token asks the person to confirm: the purpose's text as they saw it; nil for a
+    /// token that is not valid or expired, or whose request is gone (the person erased).
+    public func purpose(confirmedBy token: String) async throws -> (name: String, description: String)? {
+        guard let body = ConfirmationToken.open(token, as: .consent, with: secrets),
+            let requestID = body["request_id"]?.string.flatMap(UUID.init(uuidString:))
+        else { return nil }
+        guard
+            let row = try await database.query(
+                """
+                SELECT v.name, v.description FROM consent_records r
+                JOIN consent_purpose_versions v ON v.purpose_id = r.purpose_id AND v.version = r.purpose_version
+                WHERE r.id = $1 AND r.action = 'request'
+                """, [requestID]
+            ).first
+        else { return nil }
+        return (try row.decode("name"), try row.decode("description"))
+    }
+
     /// Confirms the request a token names: a `confirm` record (channel `confirmation`, the
     /// request's purpose version) and `consent.confirmed`.
     public func confirm(token: String, ip: String?, userAgent: String?) async throws -> Confirmed {

@@ -66,10 +66,15 @@ struct ConsentConfirmationPage {
     @Sendable func ask(_ request: Request, context: AppRequestContext) async throws -> Response {
         let language = PageLanguage(request)
         func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }
-        let path = "/c/" + (context.parameters.get("token") ?? "")
+        let token = context.parameters.get("token") ?? ""
+        guard let purpose = try await confirmations.purpose(confirmedBy: token) else {
+            throw PageError(status: .notFound, message: Catalogue.text("confirmation.invalid", language))
+        }
+        let path = "/c/" + token
         let (nonce, cookie) = pageForms.nonce(request)
         var html = HTML.languageNav(path: path, current: language)
         html += "<h1>\(t("confirmation.title"))</h1>\n<p>\(t("confirmation.text"))</p>\n"
+        html += "<section><h2>\(HTML.escape(purpose.name))</h2><p>\(HTML.escape(purpose.description))</p></section>\n"
         html += "<form method=\"post\" action=\"\(HTML.escape(path))?lang=\(language.rawValue)\">"
         html += pageForms.hiddenField(nonce: nonce, capability: path)
         html += "<button type=\"submit\">\(t("confirmation.button"))</button></form>"
