@@ -62,6 +62,11 @@ struct ObjectionTests {
             #expect(wrong.status == .unprocessableContent && wrong.text.contains("decisions[0].purpose_id") == false, "\(wrong.text)")
             #expect(wrong.text.contains("purpose_id") && wrong.text.contains("withdraw consent instead"))
 
+            // The privacy centre page offers an objection where Art. 21 allows one: here, analytics only.
+            let page = try await client.send(.get, "/p/\(token)?lang=en", headers: headers(key: nil))
+            #expect(page.text.components(separatedBy: #"name="action" value="object""#).count == 2, "one object button")
+            #expect(page.text.contains("Object"))
+
             let objected = try await Self.decide(client, token: token, [(analytics, "object")])
             #expect(objected.status == .ok, "\(objected.text)")
             let states = try await UnsubscribeTests.states(client, key: key, "/v1/leads/\(lead)")
