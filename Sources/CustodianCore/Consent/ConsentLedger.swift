@@ -26,10 +26,6 @@ public struct ConsentLedger: Sendable {
         case unsubscribe
         /// The person confirmed a consent they gave (double opt-in), through the mailed token.
         case confirmation
-
-        /// The person's own doing rather than someone's on their behalf: only such a channel gives
-        /// consent again after an objection.
-        var isThePersons: Bool { [.consentLink, .customerArea, .webForm, .unsubscribe, .confirmation].contains(self) }
     }
 
     public enum State: String, Sendable {
@@ -37,19 +33,6 @@ public struct ConsentLedger: Sendable {
         /// Given through a form or link for a purpose with double opt-in, and not confirmed yet.
         case pending
         case notAsked = "not_asked"
-
-        /// The state a person's records for a purpose make: `latest` is the newest record's
-        /// action, `decided` the newest but requests. A request counts (as pending) while its
-        /// confirmation can still come; after that, the decision before it stands.
-        static func of(latest: String?, requestOpen: Bool, decided: String?) -> State {
-            if latest == Action.request.rawValue, requestOpen { return .pending }
-            switch decided.flatMap(Action.init(rawValue:)) {
-            case .give?, .confirm?: return .given
-            case .withdraw?: return .withdrawn
-            case .object?: return .objected
-            case .request?, nil: return .notAsked
-            }
-        }
     }
 
     /// How long a double opt-in request waits for its confirmation.
@@ -363,13 +346,14 @@ public struct ConsentLedger: Sendable {
     }
 
     static let stateColumns = """
-        latest.action AS latest_action, latest.recorded_at > now() - make_interval(secs => \(Int(confirmationLifetime))) AS request_open,
-        decided.action AS decided_action, latest.recorded_at AS latest_at, decided.recorded_at AS decided_at,
+        \(stateExpression()) AS consent_state, latest.recorded_at AS latest_at, decided.recorded_at AS decided_at,
         latest.purpose_version AS latest_version, decided.purpose_version AS decided_version
         """
 
-    /// The state `stateJoins` make, as SQL text (what `State.of` decides), with `notAsked` for
-    /// a purpose never decided.
+    /// The state `stateJoins` make, as SQL text, with `notAsked` for a purpose never decided. A
+    /// request counts (as pending) while its confirmation can still come; after that, the
+    /// decision before it stands. The one statement of this rule: every answer, export and feed
+    /// line reads it.
     static func stateExpression(notAsked: String = State.notAsked.rawValue) -> String {
         """
         CASE WHEN latest.action = 'request' AND latest.recorded_at > now() - make_interval(secs => \(Int(confirmationLifetime))) THEN 'pending'
@@ -381,9 +365,7 @@ public struct ConsentLedger: Sendable {
     }
 
     static func state(from row: Row) throws -> State {
-        State.of(
-            latest: try row.decode("latest_action"), requestOpen: try row.decode("request_open", as: Bool?.self) ?? false,
-            decided: try row.decode("decided_action"))
+        try row.decode("consent_state", as: State.self)
     }
 
     /// The state per purpose and the chain's head, in one round trip (two when no purpose applies).

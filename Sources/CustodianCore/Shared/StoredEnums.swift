@@ -7,6 +7,7 @@ extension ConsentPurposes.LawfulBasis: PostgresTextEnum {}
 extension ConsentPurposes.AppliesTo: PostgresTextEnum {}
 extension ConsentLedger.Action: PostgresTextEnum {}
 extension ConsentLedger.Channel: PostgresTextEnum {}
+extension ConsentLedger.State: PostgresTextEnum {}
 extension ConsentLinks.Link.State: PostgresTextEnum {}
 extension CustomFieldDefinitions.Entity: PostgresTextEnum {}
 extension CustomFieldDefinitions.FieldType: PostgresTextEnum {}
