@@ -39,3 +39,15 @@ for name, code in (("leads", 1), ("contacts", 2), ("customers", 3), ("consents",
     schemathesis.openapi.format(f"custodian-feed-cursor-{name}", _feed_cursor(code))
 # A fresh key per request, as clients are told to send; reusing one for another body is a 422 by design.
 schemathesis.openapi.format("idempotency-key", st.just(None).map(_fresh_key))
+
+
+def _audit_cursor(position: tuple[int, int]) -> str:
+    # What the server issues for the audit trail: base64url of "<microseconds since 1970>.<entry id>".
+    micros, entry = position
+    return base64.urlsafe_b64encode(f"{micros}.{entry}".encode()).decode().rstrip("=")
+
+
+schemathesis.openapi.format(
+    "custodian-audit-cursor",
+    st.tuples(st.integers(-62_135_596_800_000_000, 253_402_300_799_999_999), st.integers(1, 2**63 - 1)).map(_audit_cursor),
+)

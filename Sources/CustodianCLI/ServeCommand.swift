@@ -112,6 +112,18 @@ struct Serve: AsyncParsableCommand {
     )
     var unsubscribeBaseURL: String?
 
+    @Option(
+        help:
+            "How long the audit trail keeps an entry, in days (at least 30; whole months go at once). Env: CUSTODIAN_AUDIT_RETENTION_DAYS; default 730."
+    )
+    var auditRetentionDays: Int?
+
+    @Option(
+        help:
+            "Whether reads go into the audit trail (changes always do): true or false. Off only to measure its cost. Env: CUSTODIAN_AUDIT_READS; default true."
+    )
+    var auditReads: Bool?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -165,7 +177,11 @@ struct Serve: AsyncParsableCommand {
             emailConfirmationBaseURL: try Setting("CUSTODIAN_EMAIL_CONFIRMATION_BASE_URL", default: ownURL + "/confirm-email")
                 .resolve(flag: emailConfirmationBaseURL),
             unsubscribeBaseURL: try Setting("CUSTODIAN_UNSUBSCRIBE_BASE_URL", default: ownURL).resolve(flag: unsubscribeBaseURL),
-            corsOrigins: try Self.origins(Setting("CUSTODIAN_CORS_ORIGINS", default: "").resolve(flag: corsOrigins))
+            corsOrigins: try Self.origins(Setting("CUSTODIAN_CORS_ORIGINS", default: "").resolve(flag: corsOrigins)),
+            auditRetentionDays: try Setting("CUSTODIAN_AUDIT_RETENTION_DAYS", default: 730).resolve(flag: auditRetentionDays),
+            auditReads: try Setting(
+                environmentKey: "CUSTODIAN_AUDIT_READS", defaultValue: true, parse: { Bool($0.lowercased()) }
+            ).resolve(flag: auditReads)
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())

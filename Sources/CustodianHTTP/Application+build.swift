@@ -54,6 +54,11 @@ public struct ServerSettings: Sendable {
     public var keyCacheLifetime: Duration
     /// Browser origins (`https://app.example.com`) allowed to call the JSON API; empty: none.
     public var corsOrigins: [String]
+    /// How long the audit trail keeps an entry, in days (whole months go at once).
+    public var auditRetentionDays: Int
+    /// Whether reads are written to the audit trail (changes always are). Off only to measure
+    /// what recording costs (`bench/contacts`).
+    public var auditReads: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -78,7 +83,9 @@ public struct ServerSettings: Sendable {
         emailConfirmationBaseURL: String = "http://127.0.0.1:8080/confirm-email",
         unsubscribeBaseURL: String = "http://127.0.0.1:8080",
         keyCacheLifetime: Duration = .seconds(1),
-        corsOrigins: [String] = []
+        corsOrigins: [String] = [],
+        auditRetentionDays: Int = 730,
+        auditReads: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -103,6 +110,8 @@ public struct ServerSettings: Sendable {
         self.unsubscribeBaseURL = unsubscribeBaseURL
         self.keyCacheLifetime = keyCacheLifetime
         self.corsOrigins = corsOrigins
+        self.auditRetentionDays = auditRetentionDays
+        self.auditReads = auditReads
     }
 }
 
@@ -129,7 +138,9 @@ public func buildRouter(
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
     let directory = StaffDirectory(database: database, keyCache: KeyCache(lifetime: settings.keyCacheLifetime))
-    let auth = StaffAuthenticator(directory: directory, idempotency: Idempotency(database: database, maxBodyBytes: settings.maxBodyBytes))
+    let auth = StaffAuthenticator(
+        directory: directory, idempotency: Idempotency(database: database, maxBodyBytes: settings.maxBodyBytes),
+        audit: AuditedRequests(database: database, recordsReads: settings.auditReads))
     StaffRoutes(directory: directory, auth: auth).register(on: &routes)
     let definitions = CustomFieldDefinitions(database: database)
     CustomFieldRoutes(definitions: definitions, auth: auth).register(on: &routes)
@@ -151,6 +162,7 @@ public func buildRouter(
     let cases = RequestCases(database: database)
     RequestRoutes(cases: cases, auth: auth).register(on: &routes)
     RestrictionRoutes(restrictions: Restrictions(database: database), auth: auth).register(on: &routes)
+    AuditRoutes(database: database, auth: auth).register(on: &routes)
     ErasureRoutes(erasures: Erasures(database: database, secrets: settings.secrets), cases: cases, auth: auth).register(on: &routes)
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
     let exports = PersonExports(database: database)
@@ -176,7 +188,8 @@ public func buildRouter(
         links: ConsentLinks(database: publicPool),
         ledger: ConsentLedger(database: publicPool),
         receipts: publicReceipts,
-        gate: gate
+        gate: gate,
+        audit: AuditedRequests(database: publicPool, recordsReads: settings.auditReads)
     ).register(on: &routes)
     PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
     WebFormRoutes(forms: WebForms(database: database), publicForms: WebForms(database: publicPool), auth: auth, gate: gate)
@@ -191,18 +204,21 @@ public func buildRouter(
         policies: Policies(database: publicPool),
         centre: PrivacyCentre(database: publicPool), exportStallTimeout: settings.exportStallTimeout, emailChanges: emailChanges,
         ledger: ConsentLedger(database: publicPool))
-    PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate).register(on: &routes)
+    PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate, audit: AuditedRequests(database: publicPool, recordsReads: settings.auditReads))
+        .register(on: &routes)
     let hasher = PasswordHasher(cost: settings.passwordCost, maxInFlight: settings.passwordChecksInFlight)
     let portalAccounts = PortalAccounts(
         database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL,
         registrationLinkBaseURL: settings.portalRegistrationLinkBaseURL)
-    let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate)
+    // The person's own reads and changes go into the trail through the public pool.
+    let personAudit = AuditedRequests(database: publicPool, recordsReads: settings.auditReads)
+    let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate, audit: personAudit)
     let pageForms = PageForms(
         protection: FormProtection(secrets: settings.secrets),
         secureCookie: settings.consentLinkBaseURL.lowercased().hasPrefix("https://"))
     PrivacyCentrePage(
         links: ConsentLinks(database: publicPool), own: own, requestSettings: RequestSettings(database: publicPool), forms: pageForms,
-        gate: gate
+        gate: gate, audit: personAudit
     ).register(on: &routes)
     WebFormPage(forms: WebForms(database: publicPool), policies: Policies(database: publicPool), pageForms: pageForms, gate: gate)
         .register(on: &routes)
@@ -252,6 +268,7 @@ public func buildRouter(
             .init(name: "expired case exports", work: exports.removeExpiredAttachments),
             .init(name: "form submissions", work: WebForms(database: database).forgetOldSubmissions),
             .init(name: "portal sessions and links", work: portalAccounts.purgeExpired),
+            .init(name: "audit trail months", work: { [days = settings.auditRetentionDays] in try await AuditTrail.upkeep(keepDays: days, on: database) }),
         ],
         logger: logger
     )

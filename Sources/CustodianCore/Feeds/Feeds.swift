@@ -81,6 +81,12 @@ public struct Feeds: Sendable {
                 let more = rows.count == Self.batch
                 if more { next = Task { try await transaction.query("FETCH \(Self.batch) FROM feed_rows") } }
                 do {
+                    // What this batch serves of people is in the audit trail before its bytes go out
+                    // (written on another connection: this transaction only reads).
+                    let served = rows.compactMap { row in
+                        row.text(at: 1) == "t" && row.text(at: 3) != "t" ? row.text(at: 0).flatMap { UUID(uuidString: $0) } : nil
+                    }
+                    try await AuditTrail.record(.feed, object: cursor.feed.rawValue, subjects: served, on: database)
                     for row in rows {
                         let id = try FeedLines.required(row, 0)
                         guard let uuid = UUID(postgresText: id, type: .uuid) else { throw DomainError.conflict("unreadable id") }

@@ -17,8 +17,9 @@ public struct RecordStore: Sendable {
         try await table.insert(values, customFields: customFields, by: actor, on: database)
     }
 
+    /// The record, as a client reads it: the read is in the audit trail.
     public func find(id: UUID) async throws -> StoredRecord {
-        try await table.find(id: id, on: database)
+        try await table.read(id: id, on: database)
     }
 
     public func list(_ filter: RecordTable.Filter, after cursor: Cursor?, limit: Int) async throws -> ListDocument {

@@ -104,6 +104,13 @@ public struct RecordTable: Sendable {
         return try record(from: row)
     }
 
+    /// `find` for a client: the statement that reads also writes the read's audit entry.
+    public func read(id: UUID, on database: some Queryable) async throws -> StoredRecord {
+        let (sql, parameters) = AuditTrail.audited("SELECT \(selectList) FROM \(table) WHERE id = $1", [id], action: .read, object: table)
+        guard let row = try await database.query(sql, parameters).first else { throw DomainError.notFound(resource: resource) }
+        return try record(from: row)
+    }
+
     /// Locks the record for the rest of the transaction and returns it; refuses when
     /// `expectedRevision` (the caller's If-Match) is not the current one.
     public func lock(id: UUID, atRevision expectedRevision: Int64?, in transaction: PostgresSession) async throws -> StoredRecord {
@@ -192,10 +199,11 @@ public struct RecordTable: Sendable {
             conditions.append(Cursor.condition(micros: micros, id: id))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try await database.query(
-            "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))",
-            parameters
-        )
+        // The page's entry in the audit trail is written by the statement that reads the page.
+        let (sql, audited) = AuditTrail.audited(
+            "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))", parameters,
+            action: .list, object: table, limit: limit, orderBy: "created_at, id")
+        return try await database.query(sql, audited)
     }
 
     /// The record's search text, exactly as its trigram index (migration 0020) computes it.

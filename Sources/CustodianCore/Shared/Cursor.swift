@@ -28,7 +28,7 @@ public struct Cursor: Sendable, Equatable {
 
     /// Creation times a row can have: years 1 to 9999, as microseconds since 1970. Anything else
     /// was not issued by this server, and would overflow PostgreSQL's timestamp arithmetic.
-    static let validMicroseconds: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+    public static let validMicroseconds: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
 
     /// Where the page after rows fetched with `LIMIT limit + 1` starts, or nil when the extra row
     /// is missing (this is the last page). Rows carry `id` and `created_at_us`.

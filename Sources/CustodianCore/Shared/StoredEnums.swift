@@ -39,3 +39,4 @@ extension Row {
         }
     }
 }
+extension AuditActor.Kind: PostgresTextEnum {}

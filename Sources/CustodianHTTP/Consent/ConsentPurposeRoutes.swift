@@ -127,6 +127,8 @@ struct ConsentPurposeRoutes {
         try query.finish()
         _ = try await purposes.find(id: id)
         let (items, next) = try await ledger.consenters(of: id, after: cursor?.id, limit: limit)
+        // Names and addresses of the people listed: a read of their data.
+        try await AuditTrail.record(.list, object: "consenters", subjects: items.map(\.id), on: auth.audit.database)
         let data: [JSONValue] = items.map { consenter in
             .object([
                 "person_type": .string(consenter.kind.rawValue),

@@ -10,6 +10,7 @@ struct PublicConsentRoutes {
     let ledger: ConsentLedger
     let receipts: ConsentReceipts
     let gate: PublicGate
+    let audit: AuditedRequests
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/public/consent/{token}", use: guarded(show))
@@ -56,8 +57,18 @@ struct PublicConsentRoutes {
     /// What the person needs to decide: the controller, the purposes with their current text and
     /// the person's state, their first name — nothing else about them — and a signed receipt of
     /// their history as it stands.
-    @Sendable func show(_: Request, context: AppRequestContext) async throws -> Response {
-        try await page(try await resolve(context))
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let resolved = try await resolve(context)
+        return try await asThePerson(resolved, request, context) { try await page(resolved) }
+    }
+
+    /// The person, through their link, in the audit trail.
+    private func asThePerson(
+        _ resolved: ConsentLinks.Resolved, _ request: Request, _ context: AppRequestContext, _ body: () async throws -> Response
+    ) async throws -> Response {
+        var actor = AuditedRequests.actor(.link, context: context)
+        actor.linkID = resolved.linkID
+        return try await audit.runForThePerson(resolved.subject, as: actor, request, context, body)
     }
 
     /// Records each decision as its own row (channel consent_link, the link, IP, user agent),
@@ -73,8 +84,10 @@ struct PublicConsentRoutes {
             userAgent: request.userAgentForRecords,
             linkID: resolved.linkID
         )
-        _ = try await ledger.record(decisions, for: resolved.subject, origin: origin)
-        return try await page(resolved)
+        return try await asThePerson(resolved, request, context) {
+            _ = try await ledger.record(decisions, for: resolved.subject, origin: origin)
+            return try await page(resolved)
+        }
     }
 }
 

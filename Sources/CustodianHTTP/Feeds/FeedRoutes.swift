@@ -34,10 +34,14 @@ struct FeedRoutes {
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
             headers[.cacheControl] = "no-store"
+            // The body is written after this handler returns, where the actor is no longer set.
+            let actor = AuditActor.current
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { [cursor] writer in
-                    try await feeds.poll(from: cursor) { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
+                    try await AuditActor.$current.withValue(actor) {
+                        try await feeds.poll(from: cursor) { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
+                    }
                     try await writer.finish(nil)
                 })
         }

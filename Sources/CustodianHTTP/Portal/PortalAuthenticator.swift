@@ -7,6 +7,7 @@ import JSONText
 struct PortalAuthenticator: Sendable {
     let accounts: PortalAccounts
     let gate: PublicGate
+    let audit: AuditedRequests
 
     typealias SessionHandler = @Sendable (Request, AppRequestContext, PortalAccounts.Session) async throws -> Response
 
@@ -27,7 +28,11 @@ struct PortalAuthenticator: Sendable {
                 }
                 var context = context
                 context.logger[metadataKey: "portal_session"] = .string(session.id.lowercasedString)
-                return try await handler(request, context, session)
+                var actor = AuditedRequests.actor(.portal, context: context)
+                actor.sessionID = session.id
+                return try await audit.runForThePerson(session.person, as: actor, request, context) {
+                    try await handler(request, context, session)
+                }
             })
     }
 

@@ -13,6 +13,7 @@ struct PrivacyCentrePage {
     let requestSettings: RequestSettings
     let forms: PageForms
     let gate: PublicGate
+    let audit: AuditedRequests
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/p/{token}", use: page { request, _, person in try await render(request, person) })
@@ -36,12 +37,16 @@ struct PrivacyCentrePage {
         let guarded = gate.guarding(
             scope: "public-people",
             tokenLooksValid: { context in context.parameters.get("token").map(ConsentLinks.couldBeToken) ?? false },
-            { [links] request, context in
+            { [links, audit] request, context in
                 let language = PageLanguage(request)
                 guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token, forConsent: false) else {
                     throw PageError(status: .notFound, message: Catalogue.text("error.invalid_link", language))
                 }
-                return try await handler(request, context, Visit(token: token, resolved: resolved, language: language))
+                var actor = AuditedRequests.actor(.link, context: context)
+                actor.linkID = resolved.linkID
+                return try await audit.runForThePerson(resolved.subject, as: actor, request, context) {
+                    try await handler(request, context, Visit(token: token, resolved: resolved, language: language))
+                }
             })
         return { request, context in
             try await PageForms.rendering(PageLanguage(request)) { try await guarded(request, context) }

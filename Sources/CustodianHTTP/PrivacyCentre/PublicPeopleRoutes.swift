@@ -10,6 +10,7 @@ struct PublicPeopleRoutes {
     let links: ConsentLinks
     let own: OwnData
     let gate: PublicGate
+    let audit: AuditedRequests
 
     func register(on routes: inout RouteTable) {
         routes.on(.get, "/v1/public/people/{token}", use: guarded { request, _, person in try await own.view(request, person: person) })
@@ -58,11 +59,15 @@ struct PublicPeopleRoutes {
             scope: "public-people",
             tokenLooksValid: { context in context.parameters.get("token").map(ConsentLinks.couldBeToken) ?? false },
             notFound: Self.invalidLink,
-            { [links] request, context in
+            { [links, audit] request, context in
                 guard let token = context.parameters.get("token"), let resolved = try await links.resolve(token, forConsent: false) else {
                     throw Self.invalidLink()
                 }
-                return try await handler(request, context, resolved)
+                var actor = AuditedRequests.actor(.link, context: context)
+                actor.linkID = resolved.linkID
+                return try await audit.runForThePerson(resolved.subject, as: actor, request, context) {
+                    try await handler(request, context, resolved)
+                }
             })
     }
 

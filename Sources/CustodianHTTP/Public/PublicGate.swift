@@ -68,7 +68,9 @@ final class PublicGate: Sendable {
             if case .refused(let seconds) = decision {
                 throw ProblemError.tooManyRequests("requests", retryAfterSeconds: seconds)
             }
-            return try await handler(request, context)
+            // Changes made from the public side are a person's (through a form or a token) unless
+            // the handler knows better (a link, a portal session).
+            return try await AuditedRequests.actor(.person, context: context).acting { try await handler(request, context) }
         }
     }
 }

@@ -10,6 +10,7 @@ import JSONText
 struct StaffAuthenticator: Sendable {
     let directory: StaffDirectory
     let idempotency: Idempotency
+    let audit: AuditedRequests
     let failures = LoginThrottle(freeFailures: 20)
 
     typealias AuthenticatedHandler = @Sendable (Request, AppRequestContext, AuthenticatedStaff) async throws -> Response
@@ -24,7 +25,10 @@ struct StaffAuthenticator: Sendable {
             }
             var context = context
             context.logger[metadataKey: "staff_id"] = .string(staff.member.id.lowercasedString)
-            return try await handler(request, context, staff)
+            var actor = AuditedRequests.actor(staff.member.role == .integration ? .integration : .staff, context: context)
+            actor.staffID = staff.member.id
+            actor.keyID = staff.keyID
+            return try await audit.run(as: actor, request, context) { try await handler(request, context, staff) }
         }
     }
 

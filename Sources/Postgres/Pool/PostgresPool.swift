@@ -365,8 +365,21 @@ public enum PostgresPoolError: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 extension PostgresPool: Queryable {
+    /// One statement on a free connection. A statement that changes data, sent while
+    /// `PostgresSession.transactionSettings` are set, runs in a transaction of its own that
+    /// begins with them: triggers that need to know who acts see them on every change, not only
+    /// on those that already had a transaction. Reads stay one round trip.
     public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
-        try await withConnection { try await $0.query(sql, parameters) }
+        if ambientSession == nil, !PostgresSession.transactionSettings.isEmpty, Self.changesData(sql) {
+            return try await transaction { try await $0.query(sql, parameters) }
+        }
+        return try await withConnection { try await $0.query(sql, parameters) }
+    }
+
+    /// Whether a statement's first word makes it a change (INSERT, UPDATE, DELETE, MERGE).
+    static func changesData(_ sql: String) -> Bool {
+        let word = sql.drop { $0 == " " || $0 == "\n" || $0 == "\t" }.prefix { $0.isLetter }.uppercased()
+        return ["INSERT", "UPDATE", "DELETE", "MERGE"].contains(word)
     }
 }
 

@@ -104,6 +104,7 @@ public struct PostgresSession: Queryable {
         defer { connection.transactionMode = nil }
         let result: Result
         do {
+            if !mode.readOnly, !Self.transactionSettings.isEmpty { try await applyTransactionSettings() }
             result = try await body(self)
         } catch {
             await rollbackAfterFailure("ROLLBACK")
@@ -120,6 +121,22 @@ public struct PostgresSession: Queryable {
         }
         try await control("COMMIT")
         return result
+    }
+
+    /// Settings every read-write transaction begun in this task starts with (`set_config(name,
+    /// value, true)`: they end with the transaction), for triggers that need to know who acts.
+    /// One round trip more per such transaction; none when empty.
+    @TaskLocal public static var transactionSettings: [(name: String, value: String)] = []
+
+    private func applyTransactionSettings() async throws {
+        let settings = Self.transactionSettings
+        var parameters: [any PostgresBindable] = []
+        var calls: [String] = []
+        for (name, value) in settings {
+            parameters += [name, value]
+            calls.append("set_config($\(parameters.count - 1), $\(parameters.count), true)")
+        }
+        _ = try await execute("SELECT " + calls.joined(separator: ", "), parameters)
     }
 
     /// A nested transaction gets the outer one's isolation and mode; asking for others is a bug.

@@ -1,0 +1,65 @@
+import CustodianCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Postgres
+
+/// How requests enter the audit trail: the authenticated actor is set for the handler (its
+/// reads and changes are recorded with it), and a successful GET of something of one person's
+/// (`/v1/{leads|contacts|customers}/{id}/…`: their consents, notes, corrections, export…) is
+/// recorded before the answer goes out. The record's own read and list pages record themselves
+/// in the statement that reads them.
+struct AuditedRequests: Sendable {
+    let database: PostgresPool
+    /// `CUSTODIAN_AUDIT_READS`: off only to measure what recording reads costs.
+    var recordsReads = true
+
+    static func actor(_ kind: AuditActor.Kind, context: AppRequestContext) -> AuditActor {
+        AuditActor(
+            kind: kind, route: context.endpointPath, requestID: context.requestID.isEmpty ? nil : context.requestID,
+            clientIP: context.clientIP?.description)
+    }
+
+    /// Runs `handler` as `actor`, and records a GET of one person's sub-resource it answered.
+    func run(
+        as actor: AuditActor, _ request: Request, _ context: AppRequestContext, _ handler: () async throws -> Response
+    ) async throws -> Response {
+        var actor = actor
+        actor.recordsReads = recordsReads
+        return try await actor.acting {
+            let response = try await handler()
+            if request.method == .get, (200..<300).contains(response.status.code), let (object, subject) = Self.personRead(context) {
+                try await AuditTrail.record(.read, object: object, subjects: [subject], on: database)
+            }
+            return response
+        }
+    }
+
+    /// Runs `handler` for a person acting on their own data (through their link or their
+    /// account), and records what a GET showed them as a view of that route.
+    func runForThePerson(
+        _ person: Person, as actor: AuditActor, _ request: Request, _ context: AppRequestContext,
+        _ handler: () async throws -> Response
+    ) async throws -> Response {
+        var actor = actor
+        actor.recordsReads = recordsReads
+        return try await actor.acting {
+            let response = try await handler()
+            if request.method == .get, (200..<300).contains(response.status.code) {
+                try await AuditTrail.record(.view, object: context.endpointPath ?? "(no route)", subjects: [person.id], on: database)
+            }
+            return response
+        }
+    }
+
+    /// For a route `/v1/{leads|contacts|customers}/{id}/<what>…`: `<what>` (after the collection:
+    /// `leads/consents`) and the person's id.
+    static func personRead(_ context: AppRequestContext) -> (String, UUID)? {
+        guard let pattern = context.endpointPath else { return nil }
+        let parts = pattern.split(separator: "/")
+        guard parts.count >= 4, parts[0] == "v1", ["leads", "contacts", "customers"].contains(parts[1]), parts[2] == "{id}",
+            let id = context.parameters.get("id").flatMap(UUID.init(uuidString:))
+        else { return nil }
+        return ("\(parts[1])/" + parts[3...].joined(separator: "/"), id)
+    }
+}
