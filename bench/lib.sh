@@ -11,6 +11,7 @@ bench_setup() {
   command -v wrk >/dev/null 2>&1 || { log "installing wrk"; as_root apt-get install -y -qq wrk >/dev/null; }
   work="$(mktemp -d /tmp/custodian-bench-XXXXXX)"
   server_pid=""
+  server_pids=()
   trap bench_cleanup EXIT
 
   log "throwaway cluster in $work"
@@ -30,22 +31,27 @@ bench_setup() {
   DATABASE_URL="$database_url" CUSTODIAN_MIGRATE_DATABASE_URL="$throwaway_migrate_url" "$binary" migrate >/dev/null
 }
 
+# bench_start_server [PORT [VAR=VALUE...]]: the release binary serving on 127.0.0.1:PORT
+# ($bench_port by default) with the settings given; several may run side by side.
 bench_start_server() {
-  log "starting custodian on 127.0.0.1:$bench_port (pool $bench_pool)"
-  DATABASE_URL="$database_url" CUSTODIAN_LOG_LEVEL=warning CUSTODIAN_DB_POOL_SIZE="$bench_pool" \
-    CUSTODIAN_SECRET_KEY="$("$binary" secret-key generate 2>/dev/null)" "$binary" serve --host 127.0.0.1 --port "$bench_port" >"$work/custodian.log" 2>&1 &
+  local port="${1:-$bench_port}"; shift || true
+  log "starting custodian on 127.0.0.1:$port (pool $bench_pool) $*"
+  env DATABASE_URL="$database_url" CUSTODIAN_LOG_LEVEL=warning CUSTODIAN_DB_POOL_SIZE="$bench_pool" \
+    CUSTODIAN_SECRET_KEY="$("$binary" secret-key generate 2>/dev/null)" "$@" \
+    "$binary" serve --host 127.0.0.1 --port "$port" >>"$work/custodian.log" 2>&1 &
+  server_pids+=("$!")
   server_pid=$!
   for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$bench_port/readyz" >/dev/null 2>&1 && return 0
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  curl -fsS "http://127.0.0.1:$bench_port/readyz" >/dev/null
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 }
 
 bench_cleanup() {
   # BENCH_SERVER_LOG names a file to keep PostgreSQL's log in.
   [ -n "${BENCH_SERVER_LOG:-}" ] && cp "$work/server.log" "$BENCH_SERVER_LOG" 2>/dev/null
-  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   stop_throwaway_cluster "$work"
   rm -rf "$work"
 }

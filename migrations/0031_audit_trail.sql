@@ -104,12 +104,15 @@ BEGIN
     IF subjects IS NULL THEN
         RETURN NULL;
     END IF;
-    INSERT INTO public.audit_entries
-        (actor_type, staff_id, key_id, session_id, link_id, action, object, route, request_id, client_ip, subject_ids)
-    VALUES (
-        coalesce(actor ->> 'actor_type', 'system'), (actor ->> 'staff_id')::uuid, (actor ->> 'key_id')::uuid,
-        (actor ->> 'session_id')::uuid, (actor ->> 'link_id')::uuid, action, TG_TABLE_NAME,
-        actor ->> 'route', actor ->> 'request_id', actor ->> 'client_ip', subjects);
+    -- A bulk change (an import, a seed) is written as entries of at most 10,000 persons each.
+    FOR chunk IN 0..(pg_catalog.cardinality(subjects) - 1) / 10000 LOOP
+        INSERT INTO public.audit_entries
+            (actor_type, staff_id, key_id, session_id, link_id, action, object, route, request_id, client_ip, subject_ids)
+        VALUES (
+            coalesce(actor ->> 'actor_type', 'system'), (actor ->> 'staff_id')::uuid, (actor ->> 'key_id')::uuid,
+            (actor ->> 'session_id')::uuid, (actor ->> 'link_id')::uuid, action, TG_TABLE_NAME,
+            actor ->> 'route', actor ->> 'request_id', actor ->> 'client_ip', subjects[chunk * 10000 + 1 : (chunk + 1) * 10000]);
+    END LOOP;
     RETURN NULL;
 END;
 $$;

@@ -163,6 +163,8 @@ public func buildRouter(
     RequestRoutes(cases: cases, auth: auth).register(on: &routes)
     RestrictionRoutes(restrictions: Restrictions(database: database), auth: auth).register(on: &routes)
     AuditRoutes(database: database, auth: auth).register(on: &routes)
+    let breaches = Breaches(database: database)
+    BreachRoutes(breaches: breaches, auth: auth).register(on: &routes)
     ErasureRoutes(erasures: Erasures(database: database, secrets: settings.secrets), cases: cases, auth: auth).register(on: &routes)
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
     let exports = PersonExports(database: database)
@@ -204,8 +206,11 @@ public func buildRouter(
         policies: Policies(database: publicPool),
         centre: PrivacyCentre(database: publicPool), exportStallTimeout: settings.exportStallTimeout, emailChanges: emailChanges,
         ledger: ConsentLedger(database: publicPool))
-    PublicPeopleRoutes(links: ConsentLinks(database: publicPool), own: own, gate: gate, audit: AuditedRequests(database: publicPool, recordsReads: settings.auditReads))
-        .register(on: &routes)
+    PublicPeopleRoutes(
+        links: ConsentLinks(database: publicPool), own: own, gate: gate,
+        audit: AuditedRequests(database: publicPool, recordsReads: settings.auditReads)
+    )
+    .register(on: &routes)
     let hasher = PasswordHasher(cost: settings.passwordCost, maxInFlight: settings.passwordChecksInFlight)
     let portalAccounts = PortalAccounts(
         database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL,
@@ -268,7 +273,10 @@ public func buildRouter(
             .init(name: "expired case exports", work: exports.removeExpiredAttachments),
             .init(name: "form submissions", work: WebForms(database: database).forgetOldSubmissions),
             .init(name: "portal sessions and links", work: portalAccounts.purgeExpired),
-            .init(name: "audit trail months", work: { [days = settings.auditRetentionDays] in try await AuditTrail.upkeep(keepDays: days, on: database) }),
+            .init(name: "breach deadlines", work: breaches.announceDeadlines),
+            .init(
+                name: "audit trail months",
+                work: { [days = settings.auditRetentionDays] in try await AuditTrail.upkeep(keepDays: days, on: database) }),
         ],
         logger: logger
     )

@@ -34,7 +34,8 @@ struct AuditTrailTests {
     }
 
     static func lead(_ client: ContractClient, key: String, _ name: String) async throws -> String {
-        try #require(try await client.create("/v1/leads", key: key, #"{"name": "\#(name)", "email": "\#(name)@audit.example"}"#)["id"] as? String)
+        try #require(
+            try await client.create("/v1/leads", key: key, #"{"name": "\#(name)", "email": "\#(name)@audit.example"}"#)["id"] as? String)
     }
 
     @Test func eachReadAndChangeLeavesItsEntryAndAFailedOneNone() async throws {
@@ -70,7 +71,10 @@ struct AuditTrailTests {
             #expect(listed.count == 2)
             #expect(try await client.send(.get, "/v1/leads/\(UUID())", headers: headers(key: admin)).status == .notFound)
             _ = try await client.send(.get, "/v1/leads?q=nobody-\(marker)", headers: headers(key: admin))
-            #expect(try await Self.entries(fixture.pool, after: mark) == [Entry(actor: "staff", action: "list", object: "leads", subjects: listed)])
+            #expect(
+                try await Self.entries(fixture.pool, after: mark) == [
+                    Entry(actor: "staff", action: "list", object: "leads", subjects: listed)
+                ])
             mark = try await Self.lastID(fixture.pool)
 
             // Changes, by the database's triggers, with the actor the API gave the transaction.
@@ -153,8 +157,10 @@ struct AuditTrailTests {
             for statement in ["UPDATE audit_entries SET action = 'list'", "DELETE FROM audit_entries", "TRUNCATE audit_entries"] {
                 await #expect(throws: PostgresError.self, "\(statement)") { try await fixture.pool.execute(statement) }
             }
-            let count: Int = try await fixture.pool.query("SELECT count(*)::int AS n FROM audit_entries WHERE $1::uuid = ANY (subject_ids)", [ada])
-                .single().decode("n")
+            let count: Int = try await fixture.pool.query(
+                "SELECT count(*)::int AS n FROM audit_entries WHERE $1::uuid = ANY (subject_ids)", [ada]
+            )
+            .single().decode("n")
             #expect(count >= 3)
         }
     }

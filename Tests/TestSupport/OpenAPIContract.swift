@@ -155,6 +155,13 @@ public final class OpenAPIContract: Sendable {
             return problems
         }
         guard let schema = media["schema"] else { return problems }
+        if !mediaType.hasSuffix("json") {
+            // Text that is not JSON (CSV): its schema describes the body as a string.
+            return problems
+                + validator.validate(.string(String(decoding: body, as: UTF8.self)), against: schema, at: "body").map {
+                    "\(context): \($0)"
+                }
+        }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: body)

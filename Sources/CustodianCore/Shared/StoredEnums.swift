@@ -40,3 +40,4 @@ extension Row {
     }
 }
 extension AuditActor.Kind: PostgresTextEnum {}
+extension Breaches.Status: PostgresTextEnum {}

@@ -31,6 +31,10 @@ public enum EventType: String, Sendable, CaseIterable {
     /// For the mailer: a consent given with double opt-in waits for the person's confirmation;
     /// the event carries the link to mail them.
     case consentConfirmationRequested = "person.consent_confirmation_requested"
+    /// A breach's 72-hour deadline to tell the supervisory authority (GDPR Art. 33) comes within a day.
+    case breachDueSoon = "breach.due_soon"
+    /// A breach's deadline to tell the supervisory authority passed without a notification recorded.
+    case breachOverdue = "breach.overdue"
     /// Written by the database with every correction (migration 0027), for GDPR Art. 19.
     case subjectRectified = "subject.rectified"
     /// For the mailer: a person asked for their link by email; mail it to them.
