@@ -140,7 +140,7 @@ public func buildRouter(
     let directory = StaffDirectory(database: database, keyCache: KeyCache(lifetime: settings.keyCacheLifetime))
     let auth = StaffAuthenticator(
         directory: directory, idempotency: Idempotency(database: database, maxBodyBytes: settings.maxBodyBytes),
-        audit: AuditedRequests(database: database, recordsReads: settings.auditReads))
+        audit: AuditedRequests(writer: AuditWriter(database: database), recordsReads: settings.auditReads))
     StaffRoutes(directory: directory, auth: auth).register(on: &routes)
     let definitions = CustomFieldDefinitions(database: database)
     CustomFieldRoutes(definitions: definitions, auth: auth).register(on: &routes)
@@ -181,6 +181,8 @@ public func buildRouter(
     .register(on: &routes)
 
     let publicPool = publicDatabase ?? database
+    // The person's own reads go into the trail through the public pool, grouped by one writer.
+    let personAudit = AuditedRequests(writer: AuditWriter(database: publicPool), recordsReads: settings.auditReads)
     let limiter = RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow)
     let gate = PublicGate(
         limiter: limiter, maxConcurrent: settings.publicMaxConcurrent, maxBodyBytes: settings.maxBodyBytes,
@@ -191,7 +193,7 @@ public func buildRouter(
         ledger: ConsentLedger(database: publicPool),
         receipts: publicReceipts,
         gate: gate,
-        audit: AuditedRequests(database: publicPool, recordsReads: settings.auditReads)
+        audit: personAudit
     ).register(on: &routes)
     PublicKeyRoutes(receipts: publicReceipts, gate: gate).register(on: &routes)
     WebFormRoutes(forms: WebForms(database: database), publicForms: WebForms(database: publicPool), auth: auth, gate: gate)
@@ -208,15 +210,14 @@ public func buildRouter(
         ledger: ConsentLedger(database: publicPool))
     PublicPeopleRoutes(
         links: ConsentLinks(database: publicPool), own: own, gate: gate,
-        audit: AuditedRequests(database: publicPool, recordsReads: settings.auditReads)
+        audit: personAudit
     )
     .register(on: &routes)
     let hasher = PasswordHasher(cost: settings.passwordCost, maxInFlight: settings.passwordChecksInFlight)
     let portalAccounts = PortalAccounts(
         database: publicPool, hasher: hasher, secrets: settings.secrets, linkBaseURL: settings.portalLinkBaseURL,
         registrationLinkBaseURL: settings.portalRegistrationLinkBaseURL)
-    // The person's own reads and changes go into the trail through the public pool.
-    let personAudit = AuditedRequests(database: publicPool, recordsReads: settings.auditReads)
+
     let portalAuth = PortalAuthenticator(accounts: portalAccounts, gate: gate, audit: personAudit)
     let pageForms = PageForms(
         protection: FormProtection(secrets: settings.secrets),

@@ -7,7 +7,7 @@ import Postgres
 /// and client address. Reads write their entry with it in the statement that reads; changes get
 /// it through the transaction's `custodian.audit` setting, which the database's change triggers
 /// read (migration 0031).
-public struct AuditActor: Sendable, Equatable {
+public struct AuditActor: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case staff, integration, portal, link, person, system
     }
@@ -22,6 +22,8 @@ public struct AuditActor: Sendable, Equatable {
     public var clientIP: String?
     /// Whether this actor's reads are recorded (`CUSTODIAN_AUDIT_READS`); changes always are.
     public var recordsReads = true
+    /// Where this actor's reads are written (none: they are not).
+    public var writer: AuditWriter?
 
     public init(
         kind: Kind, staffID: UUID? = nil, keyID: UUID? = nil, sessionID: UUID? = nil, linkID: UUID? = nil, route: String? = nil,
@@ -57,10 +59,5 @@ public struct AuditActor: Sendable, Equatable {
             "request_id": .string(requestID), "client_ip": .string(clientIP),
         ])
         return String(decoding: json.serialized(), as: UTF8.self)
-    }
-
-    /// The values of an entry's actor columns, in `AuditTrail.actorColumns` order.
-    var bindings: [any PostgresBindable] {
-        [kind.rawValue, staffID, keyID, sessionID, linkID, route, requestID, clientIP]
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import JSONText
 import Postgres
 
-/// The audit trail (migration 0031): reads are written here by the code that reads, in the same
-/// statement where the read is one statement; changes are written by the database's triggers.
+/// The audit trail (migration 0031): reads are written here by the code that reads, through the
+/// actor's `AuditWriter`, before the answer goes out; changes are written by the database's
+/// triggers, with the actor the transaction carries.
 public enum AuditTrail {
     public enum Action: String, Sendable, CaseIterable {
         case read, list, export, feed, view, create, update, delete, erase
@@ -11,61 +12,17 @@ public enum AuditTrail {
 
     static let actorColumns = "actor_type, staff_id, key_id, session_id, link_id, route, request_id, client_ip"
 
-    /// A read's entry commits with its statement, visible at once, without waiting for the WAL
-    /// to reach the disk (`synchronous_commit = off`, for that statement's transaction only):
-    /// waiting made every read a durable commit and halved the contact read. A crash may lose
-    /// the entries of the last fraction of a second (wal_writer_delay, 200 ms by default) —
-    /// reads only: a change's entry is part of the change's own transaction, durable with it.
-    static let noFlushWait = "set_config('synchronous_commit', 'off', true) IS NOT NULL"
-
-    /// `select` (rows with an `id` column, the person's) with the entry for what it returns
-    /// written by the same statement, as the current actor; `select` unchanged when nobody acts
-    /// (housekeeping, tests of the store). Only the first `limit` rows count as returned (a list
-    /// reads one more to know whether a page follows). The rows come in `orderBy` order.
-    static func audited(
-        _ select: String, _ parameters: [any PostgresBindable], action: Action, object: String, limit: Int? = nil, orderBy: String? = nil
-    ) -> (sql: String, parameters: [any PostgresBindable]) {
-        guard let actor = AuditActor.current, actor.recordsReads else { return (select, parameters) }
-        var bindings = parameters
-        func bind(_ value: any PostgresBindable) -> String {
-            bindings.append(value)
-            return "$\(bindings.count)"
-        }
-        let values = ([action.rawValue, object] + actor.bindings).map(bind).joined(separator: ", ")
-        let order = orderBy.map { " ORDER BY \($0)" } ?? ""
-        let ids = "(array_agg(read.id\(order)))" + (limit.map { "[1:\(bind($0))]" } ?? "")
-        let sql = """
-            WITH read AS (\(select)),
-            entry AS (
-                INSERT INTO audit_entries (action, object, \(actorColumns), subject_ids)
-                SELECT \(values), \(ids) FROM read HAVING count(*) > 0 AND \(Self.noFlushWait)
-            )
-            SELECT * FROM read\(order)
-            """
-        return (sql, bindings)
-    }
-
-    /// Writes an entry for a read that is not one statement (an export, a feed batch, a view), as
-    /// the current actor; nothing when nobody acts or nobody was read. Committed before the
-    /// caller sends what it read.
-    public static func record(_ action: Action, object: String, subjects: [UUID], on database: some Queryable) async throws {
-        guard let actor = AuditActor.current, actor.recordsReads, !subjects.isEmpty else { return }
-        // The entry names its actor itself: no transaction with the actor's settings around it.
-        try await PostgresSession.$transactionSettings.withValue([]) {
-            try await insert(actor, action, object: object, subjects: subjects, on: database)
-        }
-    }
-
-    private static func insert(_ actor: AuditActor, _ action: Action, object: String, subjects: [UUID], on database: some Queryable)
-        async throws
-    {
-        try await database.execute(
-            """
-            INSERT INTO audit_entries (action, object, \(actorColumns), subject_ids)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::uuid[] WHERE \(Self.noFlushWait)
-            """,
-            [action.rawValue, object] + actor.bindings + [Self.arrayText(subjects)]
-        )
+    /// Writes the entry of a read, as the current actor, and returns once it is committed: before
+    /// the caller sends what it read. Nothing when nobody acts or nobody was read.
+    public static func record(_ action: Action, object: String, subjects: [UUID]) async throws {
+        guard let actor = AuditActor.current, actor.recordsReads, let writer = actor.writer, !subjects.isEmpty else { return }
+        try await writer.write(
+            .object([
+                "action": .string(action.rawValue), "object": .string(object), "actor_type": .string(actor.kind.rawValue),
+                "staff_id": .uuid(actor.staffID), "key_id": .uuid(actor.keyID), "session_id": .uuid(actor.sessionID),
+                "link_id": .uuid(actor.linkID), "route": .string(actor.route), "request_id": .string(actor.requestID),
+                "client_ip": .string(actor.clientIP), "subject_ids": .string(arrayText(subjects)),
+            ]))
     }
 
     /// PostgreSQL's text form of a uuid[]: `{id,id}`.

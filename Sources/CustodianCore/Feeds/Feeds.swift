@@ -86,7 +86,7 @@ public struct Feeds: Sendable {
                     let served = rows.compactMap { row in
                         row.text(at: 1) == "t" && row.text(at: 3) != "t" ? row.text(at: 0).flatMap { UUID(uuidString: $0) } : nil
                     }
-                    try await AuditTrail.record(.feed, object: cursor.feed.rawValue, subjects: served, on: database)
+                    try await AuditTrail.record(.feed, object: cursor.feed.rawValue, subjects: served)
                     for row in rows {
                         let id = try FeedLines.required(row, 0)
                         guard let uuid = UUID(postgresText: id, type: .uuid) else { throw DomainError.conflict("unreadable id") }

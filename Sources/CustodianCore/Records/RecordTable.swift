@@ -104,11 +104,11 @@ public struct RecordTable: Sendable {
         return try record(from: row)
     }
 
-    /// `find` for a client: the statement that reads also writes the read's audit entry.
+    /// `find` for a client: the read's audit entry is committed before the record is returned.
     public func read(id: UUID, on database: some Queryable) async throws -> StoredRecord {
-        let (sql, parameters) = AuditTrail.audited("SELECT \(selectList) FROM \(table) WHERE id = $1", [id], action: .read, object: table)
-        guard let row = try await database.query(sql, parameters).first else { throw DomainError.notFound(resource: resource) }
-        return try record(from: row)
+        let record = try await find(id: id, on: database)
+        try await AuditTrail.record(.read, object: table, subjects: [id])
+        return record
     }
 
     /// Locks the record for the rest of the transaction and returns it; refuses when
@@ -199,11 +199,11 @@ public struct RecordTable: Sendable {
             conditions.append(Cursor.condition(micros: micros, id: id))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        // The page's entry in the audit trail is written by the statement that reads the page.
-        let (sql, audited) = AuditTrail.audited(
-            "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))", parameters,
-            action: .list, object: table, limit: limit, orderBy: "created_at, id")
-        return try await database.query(sql, audited)
+        let rows = try await database.query(
+            "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))", parameters)
+        // The page's entry: the people it shows (not the one read to know that more follow).
+        try await AuditTrail.record(.list, object: table, subjects: try rows.prefix(limit).map { try $0.decode("id", as: UUID.self) })
+        return rows
     }
 
     /// The record's search text, exactly as its trigram index (migration 0020) computes it.

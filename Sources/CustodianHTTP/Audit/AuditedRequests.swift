@@ -10,7 +10,8 @@ import Postgres
 /// recorded before the answer goes out. The record's own read and list pages record themselves
 /// in the statement that reads them.
 struct AuditedRequests: Sendable {
-    let database: PostgresPool
+    /// Writes the reads of this side's actors (one writer per pool, so that reads group).
+    let writer: AuditWriter
     /// `CUSTODIAN_AUDIT_READS`: off only to measure what recording reads costs.
     var recordsReads = true
 
@@ -26,10 +27,11 @@ struct AuditedRequests: Sendable {
     ) async throws -> Response {
         var actor = actor
         actor.recordsReads = recordsReads
+        actor.writer = writer
         return try await actor.acting {
             let response = try await handler()
             if request.method == .get, (200..<300).contains(response.status.code), let (object, subject) = Self.personRead(context) {
-                try await AuditTrail.record(.read, object: object, subjects: [subject], on: database)
+                try await AuditTrail.record(.read, object: object, subjects: [subject])
             }
             return response
         }
@@ -43,10 +45,11 @@ struct AuditedRequests: Sendable {
     ) async throws -> Response {
         var actor = actor
         actor.recordsReads = recordsReads
+        actor.writer = writer
         return try await actor.acting {
             let response = try await handler()
             if request.method == .get, (200..<300).contains(response.status.code) {
-                try await AuditTrail.record(.view, object: context.endpointPath ?? "(no route)", subjects: [person.id], on: database)
+                try await AuditTrail.record(.view, object: context.endpointPath ?? "(no route)", subjects: [person.id])
             }
             return response
         }

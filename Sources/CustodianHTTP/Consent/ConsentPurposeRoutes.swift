@@ -128,7 +128,7 @@ struct ConsentPurposeRoutes {
         _ = try await purposes.find(id: id)
         let (items, next) = try await ledger.consenters(of: id, after: cursor?.id, limit: limit)
         // Names and addresses of the people listed: a read of their data.
-        try await AuditTrail.record(.list, object: "consenters", subjects: items.map(\.id), on: auth.audit.database)
+        try await AuditTrail.record(.list, object: "consenters", subjects: items.map(\.id))
         let data: [JSONValue] = items.map { consenter in
             .object([
                 "person_type": .string(consenter.kind.rawValue),

@@ -34,7 +34,7 @@ struct ExportRoutes {
     /// The export kept with a completed access or portability case.
     @Sendable func attachment(_: Request, context: AppRequestContext, actor _: AuthenticatedStaff) async throws -> Response {
         let attachment = try await exports.attachment(of: try context.parameters.uuid("id"))
-        try await AuditTrail.record(.export, object: "requests/export", subjects: [attachment.subject.id], on: auth.audit.database)
+        try await AuditTrail.record(.export, object: "requests/export", subjects: [attachment.subject.id])
         return Response(
             status: .ok, headers: Self.headers(for: attachment.subject), body: .init(byteBuffer: ByteBuffer(bytes: attachment.body)))
     }
