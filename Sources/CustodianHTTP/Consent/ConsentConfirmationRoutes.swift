@@ -65,21 +65,15 @@ struct ConsentConfirmationPage {
 
     @Sendable func ask(_ request: Request, context: AppRequestContext) async throws -> Response {
         let language = PageLanguage(request)
-        func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }
         let token = context.parameters.get("token") ?? ""
         guard let purpose = try await confirmations.purpose(confirmedBy: token) else {
             throw PageError(status: .notFound, message: Catalogue.text("confirmation.invalid", language))
         }
-        let path = "/c/" + token
-        let (nonce, cookie) = pageForms.nonce(request)
-        var html = HTML.languageNav(path: path, current: language)
-        html += "<h1>\(t("confirmation.title"))</h1>\n<p>\(t("confirmation.text"))</p>\n"
-        html += "<section><h2>\(HTML.escape(purpose.name))</h2><p>\(HTML.escape(purpose.description))</p></section>\n"
-        html += "<form method=\"post\" action=\"\(HTML.escape(path))?lang=\(language.rawValue)\">"
-        html += pageForms.hiddenField(nonce: nonce, capability: path)
-        html += "<button type=\"submit\">\(t("confirmation.button"))</button></form>"
-        return HTML.response(
-            HTML.document(language: language, title: Catalogue.text("confirmation.title", language), body: html), headers: cookie)
+        return OneButtonPage.ask(
+            request, path: "/c/" + token, language: language,
+            texts: .init(title: "confirmation.title", text: "confirmation.text", button: "confirmation.button"),
+            about: "<section><h2>\(HTML.escape(purpose.name))</h2><p>\(HTML.escape(purpose.description))</p></section>\n",
+            pageForms: pageForms)
     }
 
     @Sendable func confirm(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -96,8 +90,6 @@ struct ConsentConfirmationPage {
         } catch ConsentConfirmations.Refusal.superseded {
             outcome = "confirmation.superseded"
         }
-        let title = Catalogue.text("confirmation.title", language)
-        let html = "<h1>\(HTML.escape(title))</h1>\n<p role=\"status\">\(HTML.escape(Catalogue.text(outcome, language)))</p>"
-        return HTML.response(HTML.document(language: language, title: title, body: html))
+        return OneButtonPage.done(language: language, title: "confirmation.title", message: outcome)
     }
 }

@@ -71,16 +71,9 @@ struct UnsubscribePage {
     @Sendable func ask(_ request: Request, context: AppRequestContext) async throws -> Response {
         let language = PageLanguage(request)
         let (_, token) = try person(context, language)
-        func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }
-        let path = "/u/" + token
-        let (nonce, cookie) = pageForms.nonce(request)
-        var html = HTML.languageNav(path: path, current: language)
-        html += "<h1>\(t("unsubscribe.title"))</h1>\n<p>\(t("unsubscribe.text"))</p>\n"
-        html += "<form method=\"post\" action=\"\(HTML.escape(path))?lang=\(language.rawValue)\">"
-        html += pageForms.hiddenField(nonce: nonce, capability: path)
-        html += "<button type=\"submit\">\(t("unsubscribe.button"))</button></form>"
-        return HTML.response(
-            HTML.document(language: language, title: Catalogue.text("unsubscribe.title", language), body: html), headers: cookie)
+        return OneButtonPage.ask(
+            request, path: "/u/" + token, language: language,
+            texts: .init(title: "unsubscribe.title", text: "unsubscribe.text", button: "unsubscribe.button"), pageForms: pageForms)
     }
 
     @Sendable func confirm(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -89,8 +82,6 @@ struct UnsubscribePage {
         let body = try await FormBody.read(request)
         try pageForms.check(request, body, capability: "/u/" + token, language: language)
         _ = try await ledger.unsubscribe(person, ip: context.clientIP?.description, userAgent: request.userAgentForRecords)
-        let title = Catalogue.text("unsubscribe.title", language)
-        let html = "<h1>\(HTML.escape(title))</h1>\n<p role=\"status\">\(HTML.escape(Catalogue.text("unsubscribe.done", language)))</p>"
-        return HTML.response(HTML.document(language: language, title: title, body: html))
+        return OneButtonPage.done(language: language, title: "unsubscribe.title", message: "unsubscribe.done")
     }
 }
