@@ -83,7 +83,9 @@ BEGIN
     RETURN dropped;
 END;
 $$;
-REVOKE EXECUTE ON FUNCTION public.audit_prepare_partitions(integer), public.audit_expire(integer) FROM PUBLIC;
+-- Any role may make the coming months (housekeeping does, as the API's role); only the owner
+-- drops old ones (`custodian audit-expire`): a stolen API password cannot shorten the trail.
+REVOKE EXECUTE ON FUNCTION public.audit_expire(integer) FROM PUBLIC;
 
 SELECT public.audit_prepare_partitions(2);
 

@@ -114,12 +114,6 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "How long the audit trail keeps an entry, in days (at least 30; whole months go at once). Env: CUSTODIAN_AUDIT_RETENTION_DAYS; default 730."
-    )
-    var auditRetentionDays: Int?
-
-    @Option(
-        help:
             "Whether reads go into the audit trail (changes always do): true or false. Off only to measure its cost. Env: CUSTODIAN_AUDIT_READS; default true."
     )
     var auditReads: Bool?
@@ -178,7 +172,6 @@ struct Serve: AsyncParsableCommand {
                 .resolve(flag: emailConfirmationBaseURL),
             unsubscribeBaseURL: try Setting("CUSTODIAN_UNSUBSCRIBE_BASE_URL", default: ownURL).resolve(flag: unsubscribeBaseURL),
             corsOrigins: try Self.origins(Setting("CUSTODIAN_CORS_ORIGINS", default: "").resolve(flag: corsOrigins)),
-            auditRetentionDays: try Setting("CUSTODIAN_AUDIT_RETENTION_DAYS", default: 730).resolve(flag: auditRetentionDays),
             auditReads: try Setting(
                 environmentKey: "CUSTODIAN_AUDIT_READS", defaultValue: true, parse: { Bool($0.lowercased()) }
             ).resolve(flag: auditReads)

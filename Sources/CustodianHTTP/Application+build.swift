@@ -54,8 +54,6 @@ public struct ServerSettings: Sendable {
     public var keyCacheLifetime: Duration
     /// Browser origins (`https://app.example.com`) allowed to call the JSON API; empty: none.
     public var corsOrigins: [String]
-    /// How long the audit trail keeps an entry, in days (whole months go at once).
-    public var auditRetentionDays: Int
     /// Whether reads are written to the audit trail (changes always are). Off only to measure
     /// what recording costs (`bench/contacts`).
     public var auditReads: Bool
@@ -84,7 +82,6 @@ public struct ServerSettings: Sendable {
         unsubscribeBaseURL: String = "http://127.0.0.1:8080",
         keyCacheLifetime: Duration = .seconds(1),
         corsOrigins: [String] = [],
-        auditRetentionDays: Int = 730,
         auditReads: Bool = true
     ) {
         self.host = host
@@ -110,7 +107,6 @@ public struct ServerSettings: Sendable {
         self.unsubscribeBaseURL = unsubscribeBaseURL
         self.keyCacheLifetime = keyCacheLifetime
         self.corsOrigins = corsOrigins
-        self.auditRetentionDays = auditRetentionDays
         self.auditReads = auditReads
     }
 }
@@ -275,9 +271,7 @@ public func buildRouter(
             .init(name: "form submissions", work: WebForms(database: database).forgetOldSubmissions),
             .init(name: "portal sessions and links", work: portalAccounts.purgeExpired),
             .init(name: "breach deadlines", work: breaches.announceDeadlines),
-            .init(
-                name: "audit trail months",
-                work: { [days = settings.auditRetentionDays] in try await AuditTrail.upkeep(keepDays: days, on: database) }),
+            .init(name: "audit trail months", work: { try await AuditTrail.prepareMonths(on: database) }),
         ],
         logger: logger
     )

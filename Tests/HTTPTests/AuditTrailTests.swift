@@ -157,6 +157,18 @@ struct AuditTrailTests {
             for statement in ["UPDATE audit_entries SET action = 'list'", "DELETE FROM audit_entries", "TRUNCATE audit_entries"] {
                 await #expect(throws: PostgresError.self, "\(statement)") { try await fixture.pool.execute(statement) }
             }
+            // Old months go only by the owner's hand (`custodian audit-expire`), never the API role's.
+            await #expect(throws: PostgresError.self) { try await fixture.pool.execute("SELECT audit_expire(30)") }
+            try await fixture.database.withPool(role: .owner) { owner in
+                try await owner.execute(
+                    "CREATE TABLE audit_partitions.audit_entries_2020_01 PARTITION OF audit_entries FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')"
+                )
+                try await owner.execute(
+                    "INSERT INTO audit_entries (at, actor_type, action, object, subject_ids) VALUES ('2020-01-15', 'system', 'read', 'leads', ARRAY[$1::uuid])",
+                    [ada])
+                #expect(try await owner.query("SELECT audit_expire(3650) AS n").single().decode("n", as: Int.self) == 0)
+                #expect(try await owner.query("SELECT audit_expire(30) AS n").single().decode("n", as: Int.self) == 1)
+            }
             let count: Int = try await fixture.pool.query(
                 "SELECT count(*)::int AS n FROM audit_entries WHERE $1::uuid = ANY (subject_ids)", [ada]
             )

@@ -36,12 +36,10 @@ public enum AuditTrail {
         }
     }
 
-    /// Makes the months ahead and drops those past `keepDays`; the number of months dropped.
-    @Sendable public static func upkeep(keepDays: Int, on database: PostgresPool) async throws -> Int {
-        let row = try await database.query(
-            "SELECT audit_prepare_partitions(2) AS made, audit_expire($1) AS dropped", [max(keepDays, 30)]
-        ).single()
-        return try row.decode("dropped", as: Int.self)
+    /// Makes the partitions of this month and the next two; how many it made. (Dropping old
+    /// months is the owner's: `custodian audit-expire`.)
+    @Sendable public static func prepareMonths(on database: PostgresPool) async throws -> Int {
+        try await database.query("SELECT audit_prepare_partitions(2) AS made").single().decode("made")
     }
 
     public struct Entry: Sendable {
