@@ -4,8 +4,8 @@ import Postgres
 
 /// Who is acting in this task, for the audit trail: set once a request is authenticated (a staff
 /// or integration key, a portal session, a personal link), with the route pattern, request id
-/// and client address. Reads write their entry with it in the statement that reads; changes get
-/// it through the transaction's `custodian.audit` setting, which the database's change triggers
+/// and client address. Reads write their entry with it through its `writer`; changes get it
+/// through the transaction's `custodian.audit` setting, which the database's change triggers
 /// read (migration 0031).
 public struct AuditActor: Sendable {
     public enum Kind: String, Sendable, CaseIterable {

@@ -356,12 +356,23 @@ public struct ConsentLedger: Sendable {
     /// line reads it.
     static func stateExpression(notAsked: String = State.notAsked.rawValue) -> String {
         """
-        CASE WHEN latest.action = 'request' AND latest.recorded_at > now() - make_interval(secs => \(Int(confirmationLifetime))) THEN 'pending'
+        CASE WHEN \(pending) THEN 'pending'
              WHEN decided.action IN ('give', 'confirm') THEN 'given'
              WHEN decided.action = 'withdraw' THEN 'withdrawn'
              WHEN decided.action = 'object' THEN 'objected'
              ELSE '\(notAsked)' END
         """
+    }
+
+    /// A request whose confirmation can still come.
+    private static let pending =
+        "latest.action = 'request' AND latest.recorded_at > now() - make_interval(secs => \(Int(confirmationLifetime)))"
+
+    /// `column` of the record a state stands on, for answers that name one (an export, a feed
+    /// line): the request while it is pending or when nothing was decided before it, else the
+    /// newest decision.
+    static func stateRecord(_ column: String) -> String {
+        "CASE WHEN (\(pending)) OR decided.action IS NULL THEN latest.\(column) ELSE decided.\(column) END"
     }
 
     static func state(from row: Row) throws -> State {

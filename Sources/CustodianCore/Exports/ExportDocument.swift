@@ -130,7 +130,7 @@ struct ExportDocument {
             """
             , states AS (
                 SELECT p.id AS purpose_id, \(ConsentLedger.stateExpression()) AS state,
-                       CASE WHEN \(ConsentLedger.stateExpression()) = 'pending' OR decided.action IS NULL THEN latest.seq ELSE decided.seq END AS seq
+                       \(ConsentLedger.stateRecord("seq")) AS seq
                 FROM consent_purposes p \(ConsentLedger.stateJoins(person: "$4::uuid"))
                 WHERE latest.action IS NOT NULL
             )

@@ -56,11 +56,9 @@ struct FeedSource {
                     'purposes', CASE WHEN t.converted THEN '[]'::jsonb ELSE coalesce((
                         SELECT jsonb_agg(jsonb_build_object(
                             'purpose_id', p.id, 'state', st.state,
-                            'purpose_version', CASE WHEN st.state = 'pending' OR decided.action IS NULL THEN latest.purpose_version
-                                                    ELSE decided.purpose_version END,
+                            'purpose_version', \(ConsentLedger.stateRecord("purpose_version")),
                             'changed_at', to_char(
-                                (CASE WHEN st.state = 'pending' OR decided.action IS NULL THEN latest.recorded_at ELSE decided.recorded_at END)
-                                    AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                                (\(ConsentLedger.stateRecord("recorded_at"))) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
                         ) ORDER BY p.created_at, p.id)
                         FROM consent_purposes p \(ConsentLedger.stateJoins(person: "t.id"))
                         CROSS JOIN LATERAL (SELECT \(ConsentLedger.stateExpression()) AS state) st

@@ -8,7 +8,7 @@ import Postgres
 /// reads and changes are recorded with it), and a successful GET of something of one person's
 /// (`/v1/{leads|contacts|customers}/{id}/…`: their consents, notes, corrections, export…) is
 /// recorded before the answer goes out. The record's own read and list pages record themselves
-/// in the statement that reads them.
+/// (`RecordTable`).
 struct AuditedRequests: Sendable {
     /// Writes the reads of this side's actors (one writer per pool, so that reads group).
     let writer: AuditWriter
@@ -25,16 +25,7 @@ struct AuditedRequests: Sendable {
     func run(
         as actor: AuditActor, _ request: Request, _ context: AppRequestContext, _ handler: () async throws -> Response
     ) async throws -> Response {
-        var actor = actor
-        actor.recordsReads = recordsReads
-        actor.writer = writer
-        return try await actor.acting {
-            let response = try await handler()
-            if request.method == .get, (200..<300).contains(response.status.code), let (object, subject) = Self.personRead(context) {
-                try await AuditTrail.record(.read, object: object, subjects: [subject])
-            }
-            return response
-        }
+        try await run(as: actor, request, handler) { Self.personRead(context).map { (.read, $0.0, $0.1) } }
     }
 
     /// Runs `handler` for a person acting on their own data (through their link or their
@@ -43,13 +34,22 @@ struct AuditedRequests: Sendable {
         _ person: Person, as actor: AuditActor, _ request: Request, _ context: AppRequestContext,
         _ handler: () async throws -> Response
     ) async throws -> Response {
+        try await run(as: actor, request, handler) { (.view, context.endpointPath ?? "(no route)", person.id) }
+    }
+
+    /// Runs `handler` as `actor` with this side's writer; a GET it answered with a 2xx is recorded
+    /// as `entry` says (nothing when it says nil) before the answer goes out.
+    private func run(
+        as actor: AuditActor, _ request: Request, _ handler: () async throws -> Response,
+        entry: () -> (AuditTrail.Action, String, UUID)?
+    ) async throws -> Response {
         var actor = actor
         actor.recordsReads = recordsReads
         actor.writer = writer
         return try await actor.acting {
             let response = try await handler()
-            if request.method == .get, (200..<300).contains(response.status.code) {
-                try await AuditTrail.record(.view, object: context.endpointPath ?? "(no route)", subjects: [person.id])
+            if request.method == .get, (200..<300).contains(response.status.code), let (action, object, subject) = entry() {
+                try await AuditTrail.record(action, object: object, subjects: [subject])
             }
             return response
         }
