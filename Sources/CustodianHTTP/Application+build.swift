@@ -161,6 +161,9 @@ public func buildRouter(
     AuditRoutes(database: database, auth: auth).register(on: &routes)
     let breaches = Breaches(database: database)
     BreachRoutes(breaches: breaches, auth: auth).register(on: &routes)
+    RetentionRoutes(policies: RetentionPolicies(database: database), auth: auth).register(on: &routes)
+    LegalHoldRoutes(holds: LegalHolds(database: database), auth: auth).register(on: &routes)
+    let retention = RetentionRuns(database: database, secrets: settings.secrets, logger: logger)
     ErasureRoutes(erasures: Erasures(database: database, secrets: settings.secrets), cases: cases, auth: auth).register(on: &routes)
     RequestSettingsRoutes(settings: RequestSettings(database: database), auth: auth).register(on: &routes)
     let exports = PersonExports(database: database)
@@ -271,6 +274,7 @@ public func buildRouter(
             .init(name: "form submissions", work: WebForms(database: database).forgetOldSubmissions),
             .init(name: "portal sessions and links", work: portalAccounts.purgeExpired),
             .init(name: "breach deadlines", work: breaches.announceDeadlines),
+            .init(name: "retention policies", work: retention.runDue),
             .init(name: "audit trail months", work: { try await AuditTrail.prepareMonths(on: database) }),
         ],
         logger: logger

@@ -21,6 +21,7 @@ struct RestrictionGuardCoverageTests {
         "portal_sessions": "the person's own sessions",
         "restrictions": "the restrictions themselves",
         "feed_changes": "bookkeeping of the feeds",
+        "legal_holds": "a hold keeps data and processes none: it may be placed on a restricted person",
     ]
 
     @Test func everyOwnedTableIsGuardedOrNamedWithItsReason() async throws {

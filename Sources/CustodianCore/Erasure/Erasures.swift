@@ -25,12 +25,17 @@ public struct Erasures: Sendable {
             public let chainHash: [UInt8]?
         }
 
-        public let requestID: UUID
+        public let reason: Reason
+        /// The person the erasure was for (the case's subject, or the record a policy matched).
+        public let subject: DataSubject
         public let erasedAt: Date
         public let erasedBy: UUID?
         public let tombstones: [Tombstone]
         /// Rows deleted or updated per table.
         public let counts: JSONValue
+
+        public var requestID: UUID? { if case .request(let id) = reason { id } else { nil } }
+        public var retentionPolicyID: UUID? { if case .policy(let id) = reason { id } else { nil } }
     }
 
     public struct Outcome: Sendable {
@@ -59,35 +64,53 @@ public struct Erasures: Sendable {
             }
             try Self.checkErasable(current)
             let person = try await PersonRecords.lock(current.subject, on: transaction)
-            let rules = try await PersonalDataMap.load(on: transaction)
-            let plan = try await ErasurePlan.compute(rules, for: person, countingValues: false, on: transaction)
-            let emails = try await Suppressions.emails(of: person, on: transaction)
-            let orphanedCustomers = try await transaction.query(
-                PersonRecords.parameterTypes
-                    + "SELECT DISTINCT customer_id FROM contacts WHERE id = ANY ($2::uuid[]) AND is_primary AND customer_id <> ALL ($3::uuid[])",
-                person.parameters
-            ).map { try $0.decode("customer_id", as: UUID.self) }
-
-            // The tombstones come first: the consent history's guard lets a person's rows go only
-            // in the transaction that wrote their tombstone.
-            try await Self.bury(person, for: current, counts: plan.counts, by: actor, on: transaction)
-            for table in rules.tables {
-                let planned = plan.tables.first { $0.table == table.name }
-                let expected = planned.map { $0.action == .kept ? 0 : $0.rows } ?? 0
-                let touched = try await ErasurePlan.apply(table, for: person, on: transaction)
-                guard touched == expected else {
-                    throw DomainError.conflict("the person's data changed while they were being erased (\(table.name)); try again")
-                }
-            }
-            try await Self.handOnPrimary(of: orphanedCustomers, on: transaction)
-            try await Suppressions.record(emails, with: secrets.current, on: transaction)
+            let plan = try await Self.eraseLocked(person, subject: current.subject, reason: .request(current.id), by: actor, secrets: secrets, on: transaction)
             let completed = try await Self.complete(current, plan: plan, by: actor, cases: cases, on: transaction)
             guard let erasure = try await Self.erasure(of: completed, on: transaction) else {
                 throw DomainError.conflict("the erasure left no tombstone")
             }
-            try await Outbox.emit(.subjectErased, data: Self.eventData(erasure, of: completed), subjectID: nil, on: transaction)
+            try await Outbox.emit(.subjectErased, data: Self.eventData(erasure), subjectID: nil, on: transaction)
             return Outcome(requestCase: completed, erasure: erasure, alreadyDone: false)
         }
+    }
+
+    /// Why a person is erased: their erasure case, or a retention policy whose condition they met.
+    public enum Reason: Sendable {
+        case request(UUID)
+        case policy(UUID)
+    }
+
+    /// The erasure itself, on a person whose records the caller locked: tombstones, every table of
+    /// the map, the primary-contact flag handed on, the emails suppressed. Fails whole when a
+    /// count differs from the plan it computed under the locks, or when a legal hold is in force
+    /// (the tombstones' trigger refuses). Returns that plan.
+    static func eraseLocked(
+        _ person: PersonRecords, subject: DataSubject, reason: Reason, by actor: UUID?, secrets: ServerSecrets,
+        on transaction: PostgresSession
+    ) async throws -> ErasurePlan {
+        let rules = try await PersonalDataMap.load(on: transaction)
+        let plan = try await ErasurePlan.compute(rules, for: person, countingValues: false, on: transaction)
+        let emails = try await Suppressions.emails(of: person, on: transaction)
+        let orphanedCustomers = try await transaction.query(
+            PersonRecords.parameterTypes
+                + "SELECT DISTINCT customer_id FROM contacts WHERE id = ANY ($2::uuid[]) AND is_primary AND customer_id <> ALL ($3::uuid[])",
+            person.parameters
+        ).map { try $0.decode("customer_id", as: UUID.self) }
+
+        // The tombstones come first: the consent history's guard lets a person's rows go only
+        // in the transaction that wrote their tombstone.
+        try await bury(person, of: subject, reason: reason, counts: plan.counts, by: actor, on: transaction)
+        for table in rules.tables {
+            let planned = plan.tables.first { $0.table == table.name }
+            let expected = planned.map { $0.action == .kept ? 0 : $0.rows } ?? 0
+            let touched = try await ErasurePlan.apply(table, for: person, on: transaction)
+            guard touched == expected else {
+                throw DomainError.conflict("the person's data changed while they were being erased (\(table.name)); try again")
+            }
+        }
+        try await handOnPrimary(of: orphanedCustomers, on: transaction)
+        try await Suppressions.record(emails, with: secrets.current, on: transaction)
+        return plan
     }
 
     static func checkErasable(_ requestCase: RequestCases.Case) throws {
@@ -110,10 +133,17 @@ public struct Erasures: Sendable {
         .conflict("this is an \(requestCase.kind.rawValue) case; only an erasure case erases (file one with kind erasure)")
     }
 
-    /// One tombstone per record; the case's own subject carries the counts of the whole erasure.
+    /// One tombstone per record, each naming the reason; the subject carries the counts of the
+    /// whole erasure.
     private static func bury(
-        _ person: PersonRecords, for requestCase: RequestCases.Case, counts: JSONValue, by actor: UUID, on transaction: PostgresSession
+        _ person: PersonRecords, of subject: DataSubject, reason: Reason, counts: JSONValue, by actor: UUID?,
+        on transaction: PostgresSession
     ) async throws {
+        let (requestID, policyID): (UUID?, UUID?) =
+            switch reason {
+            case .request(let id): (id, nil)
+            case .policy(let id): (nil, id)
+            }
         try await transaction.execute(
             """
             WITH erased (subject_type, subject_id) AS (
@@ -128,11 +158,11 @@ public struct Erasures: Sendable {
                     SELECT seq, hash FROM consent_records r WHERE r.contact_id = e.subject_id ORDER BY seq DESC LIMIT 1
                 ) h WHERE e.subject_type = 'contact'
             )
-            INSERT INTO erasure_tombstones (subject_type, subject_id, erased_by, request_id, counts, chain_seq, chain_hash)
-            SELECT e.subject_type, e.subject_id, $4, $5, CASE WHEN e.subject_id = $6 THEN $7::jsonb ELSE '{}' END, h.seq, h.hash
+            INSERT INTO erasure_tombstones (subject_type, subject_id, erased_by, request_id, retention_policy_id, counts, chain_seq, chain_hash)
+            SELECT e.subject_type, e.subject_id, $4, $5, $8, CASE WHEN e.subject_id = $6 THEN $7::jsonb ELSE '{}' END, h.seq, h.hash
             FROM erased e LEFT JOIN heads h USING (subject_id)
             """,
-            person.parameters + [actor, requestCase.id, requestCase.subject.id, JSONB(counts)]
+            person.parameters + [actor, requestID, subject.id, JSONB(counts), policyID]
         )
     }
 
@@ -174,39 +204,52 @@ public struct Erasures: Sendable {
 
     /// The erasure that completed this case, if there was one.
     static func erasure(of requestCase: RequestCases.Case, on session: some Queryable) async throws -> Erasure? {
-        let rows = try await session.query(
-            """
-            SELECT subject_type, subject_id, erased_at, erased_by, counts, chain_seq, chain_hash
-            FROM erasure_tombstones WHERE request_id = $1
-            ORDER BY subject_type, subject_id
-            """,
-            [requestCase.id]
-        )
+        try await erasure(.request(requestCase.id), of: requestCase.subject, on: session)
+    }
+
+    /// The erasure of `subject` for `reason`, read from its tombstones.
+    static func erasure(_ reason: Reason, of subject: DataSubject, on session: some Queryable) async throws -> Erasure? {
+        let rows: QueryResult
+        switch reason {
+        case .request(let id):
+            rows = try await session.query(
+                "SELECT \(tombstoneColumns) FROM erasure_tombstones WHERE request_id = $1 ORDER BY subject_type, subject_id", [id])
+        case .policy(let id):
+            // A policy erases many people: this one's tombstones are those of its transaction.
+            rows = try await session.query(
+                """
+                SELECT \(tombstoneColumns) FROM erasure_tombstones
+                WHERE retention_policy_id = $1 AND erasing_xact = (
+                    SELECT erasing_xact FROM erasure_tombstones WHERE retention_policy_id = $1 AND subject_id = $2
+                    ORDER BY erased_at DESC LIMIT 1)
+                ORDER BY subject_type, subject_id
+                """, [id, subject.id])
+        }
         guard let first = rows.first else { return nil }
         var counts: JSONValue = .object([:])
         var tombstones: [Erasure.Tombstone] = []
         for row in rows {
-            let subject = DataSubject(try row.decode("subject_type", as: DataSubject.Kind.self), id: try row.decode("subject_id"))
-            if subject.id == requestCase.subject.id { counts = try row.decode("counts", as: JSONValue.self) }
+            let erased = DataSubject(try row.decode("subject_type", as: DataSubject.Kind.self), id: try row.decode("subject_id"))
+            if erased.id == subject.id { counts = try row.decode("counts", as: JSONValue.self) }
             tombstones.append(
-                Erasure.Tombstone(
-                    subject: subject,
-                    chainSeq: try row.decode("chain_seq"), chainHash: try row.decode("chain_hash")
-                )
-            )
+                Erasure.Tombstone(subject: erased, chainSeq: try row.decode("chain_seq"), chainHash: try row.decode("chain_hash")))
         }
         return Erasure(
-            requestID: requestCase.id, erasedAt: try first.decode("erased_at"), erasedBy: try first.decode("erased_by"),
+            reason: reason, subject: subject, erasedAt: try first.decode("erased_at"), erasedBy: try first.decode("erased_by"),
             tombstones: tombstones, counts: counts
         )
     }
 
-    /// `subject.erased`: the ids of every record erased, for systems holding copies to erase theirs.
-    static func eventData(_ erasure: Erasure, of requestCase: RequestCases.Case) -> JSONValue {
+    private static let tombstoneColumns = "subject_type, subject_id, erased_at, erased_by, counts, chain_seq, chain_hash"
+
+    /// `subject.erased`: the ids of every record erased, for systems holding copies to erase
+    /// theirs, and why: the case (`request_id`) or the retention policy (`retention_policy_id`).
+    static func eventData(_ erasure: Erasure) -> JSONValue {
         .object([
-            "request_id": .uuid(requestCase.id),
-            "subject_type": .string(requestCase.subject.kind.rawValue),
-            "subject_id": .uuid(requestCase.subject.id),
+            "request_id": .uuid(erasure.requestID),
+            "retention_policy_id": .uuid(erasure.retentionPolicyID),
+            "subject_type": .string(erasure.subject.kind.rawValue),
+            "subject_id": .uuid(erasure.subject.id),
             "erased_at": .timestamp(erasure.erasedAt),
             "erased": .array(
                 erasure.tombstones.map { .object(["subject_type": .string($0.subject.kind.rawValue), "subject_id": .uuid($0.subject.id)]) }),

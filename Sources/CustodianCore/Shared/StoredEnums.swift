@@ -25,6 +25,8 @@ extension PortalAccounts.LinkPurpose: PostgresTextEnum {}
 extension EventType: PostgresTextEnum {}
 extension Restrictions.Ground: PostgresTextEnum {}
 extension Person.Kind: PostgresTextEnum {}
+extension RetentionPolicies.ActivityOf: PostgresTextEnum {}
+extension RetentionPolicies.Action: PostgresTextEnum {}
 
 extension Row {
     /// A column holding a JSON array of a closed set's names (`["access", "erasure"]`): like a

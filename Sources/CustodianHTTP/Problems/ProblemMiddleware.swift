@@ -103,6 +103,11 @@ struct ProblemMiddleware: RouterMiddleware {
                         "the person objected to this purpose (GDPR Art. 21): only they can give consent again, through their link or account"
                 )
             }
+            if error.sqlState == "55000", error.constraint == "legal_hold" {
+                // The tombstones' guard (migration 0033): no erasure passes a legal hold in force.
+                return ProblemError(
+                    .conflict, detail: "the person is under a legal hold: nothing of theirs is erased until the hold is lifted")
+            }
             if error.sqlState == "55000", error.constraint == "confirmation_superseded" {
                 return ProblemError(.conflict, detail: "the consent was confirmed already, or the person decided since")
             }
