@@ -50,7 +50,9 @@ struct Retention: AsyncParsableCommand {
                 for id in ids {
                     let outcome = try await runs.run(id, dryRun: dryRun, limit: limit)
                     for subject in outcome.erased {
-                        print("\(id.lowercasedString) \(subject.kind.rawValue) \(subject.id.lowercasedString) \(dryRun ? "would_erase" : "erased")")
+                        print(
+                            "\(id.lowercasedString) \(subject.kind.rawValue) \(subject.id.lowercasedString) \(dryRun ? "would_erase" : "erased")"
+                        )
                     }
                     print(
                         "policy \(id.lowercasedString): \(outcome.erased.count) \(dryRun ? "to erase" : "erased"), "

@@ -50,7 +50,7 @@ struct PrivacyCentreTests {
             #expect((view["purposes"] as? [[String: Any]])?.first?["consent"] as? String == "given")
             #expect(view["source"] as? String == "web form")
             #expect((view["categories"] as? [String])?.contains("contact_data") == true)
-            #expect((view["rights"] as? [[String: Any]])?.count == 7)
+            #expect((view["rights"] as? [[String: Any]])?.count == 8)
             #expect((view["policies"] as? [[String: Any]])?.first?["accepted"] as? Bool == false)
             #expect(!centre.text.contains("Otto"), "nothing of another person")
             #expect(

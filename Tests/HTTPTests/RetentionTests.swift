@@ -63,7 +63,8 @@ struct RetentionTests {
 
             let preview = try await Self.preview(client, policy, key: admin)
             let rows = preview["data"] as? [[String: Any]] ?? []
-            let outcome = Dictionary(uniqueKeysWithValues: rows.map { ($0["subject_id"] as? String ?? "", $0["exempt_because"] as? String ?? "erase") })
+            let outcome = Dictionary(
+                uniqueKeysWithValues: rows.map { ($0["subject_id"] as? String ?? "", $0["exempt_because"] as? String ?? "erase") })
             #expect(
                 outcome == [
                     leads["old"]!: "erase", leads["lost"]!: "erase", leads["held"]!: "legal_hold", leads["asking"]!: "open_request",
@@ -136,7 +137,8 @@ struct RetentionTests {
             #expect((rows.first?["reason"] as? String)?.hasSuffix("status lost") == true)
 
             // Contacts of a customer: one contact untouched for years, another busy: the customer is active.
-            let customer = try #require(try await client.create("/v1/customers", key: admin, #"{"company": "Acme \#(marker)"}"#)["id"] as? String)
+            let customer = try #require(
+                try await client.create("/v1/customers", key: admin, #"{"company": "Acme \#(marker)"}"#)["id"] as? String)
             var contacts: [String] = []
             for name in ["quiet", "busy"] {
                 contacts.append(
@@ -170,7 +172,9 @@ struct RetentionTests {
             let activatedPolicy = try activated.json()
             #expect(activated.status == .ok && activatedPolicy["active"] as? Bool == true, "\(activated.text)")
             let inForce = try await RetentionPolicies(database: fixture.pool).inForce()
-            #expect(RetentionStatement.text(inForce, for: .lead, language: .de) == "Anfragen (Leads) mit dem Status \"lost\" werden gelöscht, wenn seit 6 Monaten keine Aktivität stattfand.")
+            #expect(
+                RetentionStatement.text(inForce, for: .lead, language: .de)
+                    == "Anfragen (Leads) mit dem Status \"lost\" werden gelöscht, wenn seit 6 Monaten keine Aktivität stattfand.")
         }
     }
 }

@@ -64,7 +64,8 @@ public struct Erasures: Sendable {
             }
             try Self.checkErasable(current)
             let person = try await PersonRecords.lock(current.subject, on: transaction)
-            let plan = try await Self.eraseLocked(person, subject: current.subject, reason: .request(current.id), by: actor, secrets: secrets, on: transaction)
+            let plan = try await Self.eraseLocked(
+                person, subject: current.subject, reason: .request(current.id), by: actor, secrets: secrets, on: transaction)
             let completed = try await Self.complete(current, plan: plan, by: actor, cases: cases, on: transaction)
             guard let erasure = try await Self.erasure(of: completed, on: transaction) else {
                 throw DomainError.conflict("the erasure left no tombstone")

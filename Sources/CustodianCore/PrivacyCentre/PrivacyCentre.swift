@@ -75,14 +75,14 @@ public struct PrivacyCentre: Sendable {
         }
     }
 
-    /// The person's privacy centre.
-    public func view(_ subject: Person) async throws -> JSONValue {
+    /// The person's privacy centre; `language` is that of the texts written from data (retention).
+    public func view(_ subject: Person, language: Policies.Language = .en) async throws -> JSONValue {
         try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
-            try await Self.view(subject, on: transaction)
+            try await Self.view(subject, language: language, on: transaction)
         }
     }
 
-    static func view(_ subject: Person, on transaction: PostgresSession) async throws -> JSONValue {
+    static func view(_ subject: Person, language: Policies.Language = .en, on transaction: PostgresSession) async throws -> JSONValue {
         let table = subject.kind.table
         let rows = try await transaction.query(
             """
@@ -136,6 +136,11 @@ public struct PrivacyCentre: Sendable {
         var data = try json("data")
         if data == .null { data = .object([:]) }
         let restriction = try await Restrictions.inForce(for: subject.id, on: transaction)
+        let told = try await ProcessingRegister.forThePerson(on: transaction)
+        let retention = [
+            RetentionStatement.text(try await RetentionPolicies.inForce(on: transaction), for: subject.kind, language: language),
+            settings.retention,
+        ].compactMap { $0 }.joined(separator: " ")
         return .object([
             "restriction": restriction.map { restriction in
                 .object(["ground": .string(restriction.ground.rawValue), "since": .timestamp(restriction.setAt)])
@@ -147,7 +152,9 @@ public struct PrivacyCentre: Sendable {
             "purposes": try JSONDecoder().decode(JSONValue.self, from: Data(try purposes.decode("purposes", as: String.self).utf8)),
             "categories": try json("categories"),
             "source": .string(try row.decode("source")),
-            "retention": .string(settings.retention),
+            "retention": .string(retention),
+            "controller": told.controller,
+            "recipients": told.recipients,
             "rights": .array(
                 Self.rights.map { right in .object(["right": .string(right.0), "article": .string(right.1), "how": .string(right.2)]) }),
             "policies": .array(policies),
@@ -163,6 +170,10 @@ public struct PrivacyCentre: Sendable {
         ("portability", "Art. 20", "GET /v1/public/people/{token}/export, or a request of kind portability"),
         ("objection", "Art. 21", "a request of kind objection"),
         ("withdraw_consent", "Art. 7(3)", "POST /v1/public/consent/{token}, at any time, as easily as it was given"),
+        (
+            "complaint", "Art. 77",
+            "a complaint to a supervisory authority, where you live or work or where the infringement happened (ours: controller.supervisory_authority)"
+        ),
     ]
 
     /// What a correction did: the person's view after it, and the new email address waiting for

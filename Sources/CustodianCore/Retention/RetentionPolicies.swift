@@ -158,7 +158,8 @@ public struct RetentionPolicies: Sendable {
         try await database.transaction { transaction in
             let current = try Self.policy(
                 from: try await transaction.lockRow(
-                    "retention_policies", id: id, selecting: Self.columns, resource: "retention policy", expectedRevision: expectedRevision))
+                    "retention_policies", id: id, selecting: Self.columns, resource: "retention policy", expectedRevision: expectedRevision)
+            )
             var definition = Definition(
                 name: current.name, subjectType: current.subjectType, inactiveMonths: current.inactiveMonths,
                 activityOf: current.activityOf, leadStatuses: current.leadStatuses, action: current.action, active: current.active)

@@ -67,7 +67,8 @@ public struct RetentionRuns: Sendable {
             let person = try await PersonRecords.lock(subject, on: transaction)
             let again = try await RetentionPreview.page(policy, after: nil, limit: 1, only: subject.id, on: transaction)
             guard let match = again.matches.first, match.exemption == nil else { return false }
-            _ = try await Erasures.eraseLocked(person, subject: subject, reason: .policy(policy.id), by: nil, secrets: secrets, on: transaction)
+            _ = try await Erasures.eraseLocked(
+                person, subject: subject, reason: .policy(policy.id), by: nil, secrets: secrets, on: transaction)
             guard let erasure = try await Erasures.erasure(.policy(policy.id), of: subject, on: transaction) else {
                 throw DomainError.conflict("the erasure left no tombstone")
             }

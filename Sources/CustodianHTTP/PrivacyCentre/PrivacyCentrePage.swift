@@ -148,7 +148,7 @@ struct PrivacyCentrePage {
     ) async throws -> Response {
         let language = person.language
         func t(_ key: String) -> String { HTML.escape(Catalogue.text(key, language)) }
-        let centre = try await own.centre.view(person.subject)
+        let centre = try await own.centre.view(person.subject, language: Policies.Language(rawValue: language.rawValue) ?? .en)
         let (nonce, cookie) = forms.nonce(request)
         let csrf = forms.hiddenField(nonce: nonce, capability: "p/" + person.token)
         let base = "/p/" + HTML.escape(person.token)
@@ -268,6 +268,7 @@ struct PrivacyCentrePage {
         html += "<dt>\(t("centre.retention"))</dt><dd>\(HTML.escape(centre["retention"]?.string ?? ""))</dd>"
         let categories = (centre["categories"]?.array ?? []).compactMap(\.string).map { Catalogue.text("category." + $0, language) }
         html += "<dt>\(t("centre.categories"))</dt><dd>\(HTML.escape(categories.joined(separator: ", ")))</dd></dl>\n"
+        html += Self.responsible(centre, t)
         html += "<h2 id=\"rights\">\(t("centre.rights"))</h2>\n<ul>"
         for right in centre["rights"]?.array ?? [] {
             let name = right["right"]?.string ?? ""
@@ -277,6 +278,33 @@ struct PrivacyCentrePage {
         html += "</ul>\n"
         let title = Catalogue.text("centre.title", language) + " · " + person.resolved.settings.controllerName
         return HTML.response(HTML.document(language: language, title: title, body: html), status: status, headers: cookie)
+    }
+
+    /// Who is responsible, whom to ask and complain to, and who receives the data (GDPR Art.
+    /// 13(1)(a)-(e)): from the controller's details and the register's recipients.
+    static func responsible(_ centre: JSONValue, _ t: (String) -> String) -> String {
+        let controller = centre["controller"] ?? .null
+        var html = "<h2 id=\"controller\">\(t("centre.responsible"))</h2>\n<dl>"
+        let contact = [controller["name"], controller["address"], controller["email"], controller["phone"]].compactMap { $0?.string }
+        html += "<dt>\(t("centre.controller_name"))</dt><dd>\(contact.map(HTML.escape).joined(separator: "<br>"))</dd>"
+        if let dpo = controller["dpo"], dpo != .null {
+            let lines = [dpo["name"], dpo["email"]].compactMap { $0?.string }.map(HTML.escape)
+            html += "<dt>\(t("centre.dpo"))</dt><dd>\(lines.joined(separator: "<br>"))</dd>"
+        }
+        if let representative = controller["eu_representative"]?.string {
+            html += "<dt>\(t("centre.eu_representative"))</dt><dd>\(HTML.escape(representative))</dd>"
+        }
+        if let authority = controller["supervisory_authority"], authority != .null {
+            let name = HTML.escape(authority["name"]?.string ?? authority["url"]?.string ?? "")
+            let linked = authority["url"]?.string.map { "<a href=\"\(HTML.escape($0))\" rel=\"noopener\">\(name)</a>" } ?? name
+            html += "<dt>\(t("centre.authority"))</dt><dd>\(linked)</dd>"
+        }
+        let recipients = (centre["recipients"]?.array ?? []).map { recipient in
+            HTML.escape(recipient["name"]?.string ?? "") + " (" + t("recipient." + (recipient["kind"]?.string ?? "other")) + ")"
+        }
+        html +=
+            "<dt>\(t("centre.recipients"))</dt><dd>\(recipients.isEmpty ? t("centre.no_recipients") : recipients.joined(separator: "<br>"))</dd>"
+        return html + "</dl>\n"
     }
 
     /// Fields in the order a person reads them (name first, address together), the rest after.

@@ -47,12 +47,12 @@ struct RetentionRoutes {
         guard let value = fields.rawMember("lead_statuses") else { return nil }
         if value == .null { return .some(nil) }
         guard let items = value.array, (1...20).contains(items.count), case let names = items.compactMap(\.string),
-            names.count == items.count, names.allSatisfy({ (1...50).contains($0.count) })
+            names.count == items.count, names.allSatisfy({ RequestFields.problem(withText: $0, maxLength: 50) == nil })
         else {
             fields.fail("lead_statuses", "must be null or a list of 1 to 20 lead statuses (lost, junk...)")
             return nil
         }
-        return .some(Array(Set(names)).sorted())
+        return .some(Array(Set(names.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })).sorted())
     }
 
     @Sendable func create(_ request: Request, _: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
