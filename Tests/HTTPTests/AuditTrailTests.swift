@@ -38,6 +38,37 @@ struct AuditTrailTests {
             try await client.create("/v1/leads", key: key, #"{"name": "\#(name)", "email": "\#(name)@audit.example"}"#)["id"] as? String)
     }
 
+    @Test func casesRestrictionsAndHoldsAreReadsOfTheirPerson() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            let ida = try await Self.lead(client, key: admin, "ida\(SeededPerson.marker())")
+            let request = try await client.openErasure(subjectType: "lead", subjectID: ida, key: admin)
+            let restriction = try #require(
+                try await client.create(
+                    "/v1/leads/\(ida)/restrictions", key: admin, #"{"ground": "accuracy_contested", "reason": "Checking."}"#)["id"]
+                    as? String)
+            let hold = try #require(
+                try await client.create(
+                    "/v1/legal-holds", key: admin, #"{"subject_type": "lead", "subject_id": "\#(ida)", "reason": "An audit."}"#)["id"]
+                    as? String)
+            let mark = try await Self.lastID(fixture.pool)
+            for path in [
+                "/v1/requests/\(request)", "/v1/requests?subject_id=\(ida)", "/v1/restrictions/\(restriction)", "/v1/legal-holds/\(hold)",
+                "/v1/legal-holds?subject_id=\(ida)",
+            ] {
+                #expect(try await client.send(.get, path, headers: headers(key: admin)).status == .ok, "\(path)")
+            }
+            #expect(
+                try await Self.entries(fixture.pool, after: mark) == [
+                    Entry(actor: "staff", action: "read", object: "request_cases", subjects: [ida]),
+                    Entry(actor: "staff", action: "list", object: "request_cases", subjects: [ida]),
+                    Entry(actor: "staff", action: "read", object: "restrictions", subjects: [ida]),
+                    Entry(actor: "staff", action: "read", object: "legal_holds", subjects: [ida]),
+                    Entry(actor: "staff", action: "list", object: "legal_holds", subjects: [ida]),
+                ])
+        }
+    }
+
     @Test func eachReadAndChangeLeavesItsEntryAndAFailedOneNone() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey

@@ -64,6 +64,10 @@ struct RegisterTests {
                     && lines[1].hasPrefix("Newsletter,Our monthly newsletter.,consent,Newsletter,lead; contact,"))
             #expect(lines[1].contains("\"Dana Data, dpo@example.com\""))
 
+            // The purpose an activity is cannot be deleted from under it.
+            let deleted = try await client.send(.delete, "/v1/consent-purposes/\(purpose)", headers: headers(key: admin))
+            #expect(deleted.status == .conflict && deleted.text.contains("register"), "\(deleted.text)")
+
             // A basis is needed unless a consent purpose gives it; tables must hold people's rows.
             let noBasis = try await client.send(
                 .post, "/v1/processing-activities", headers: headers(key: admin, json: true),

@@ -196,11 +196,18 @@ public struct ConsentPurposes: Sendable {
         try await database.transaction { transaction in
             let row = try await transaction.lockRow(
                 "consent_purposes", id: id,
-                selecting: "revision, EXISTS (SELECT 1 FROM consent_records WHERE purpose_id = consent_purposes.id) AS has_records",
+                selecting: """
+                    revision, EXISTS (SELECT 1 FROM consent_records WHERE purpose_id = consent_purposes.id) AS has_records,
+                    EXISTS (SELECT 1 FROM processing_activities WHERE consent_purpose_id = consent_purposes.id) AS in_register
+                    """,
                 resource: "consent purpose", expectedRevision: expectedRevision)
             if try row.decode("has_records", as: Bool.self) {
                 throw DomainError.conflict(
                     "this purpose has consent records, which must stay provable: retire it with active false instead")
+            }
+            if try row.decode("in_register", as: Bool.self) {
+                throw DomainError.conflict(
+                    "an activity of the register of processing is this purpose: link the activity elsewhere first, or retire the purpose")
             }
             try await transaction.execute("DELETE FROM consent_purpose_versions WHERE purpose_id = $1", [id])
             try await transaction.execute("DELETE FROM consent_purposes WHERE id = $1", [id])

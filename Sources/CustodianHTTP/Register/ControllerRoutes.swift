@@ -43,9 +43,8 @@ struct ControllerRoutes {
             case .absent: break
             case .null: changes[field.name] = .some(nil)
             case .value(let text):
-                if field.name.hasSuffix("_url"),
-                    !(text.hasPrefix("https://") || text.hasPrefix("http://")) || text.hasSuffix("//")
-                        || text.unicodeScalars.contains(where: \.properties.isWhitespace)
+                let address = text.hasPrefix("https://") ? text.dropFirst(8) : text.hasPrefix("http://") ? text.dropFirst(7) : nil
+                if field.name.hasSuffix("_url"), address?.isEmpty != false || text.unicodeScalars.contains(where: \.properties.isWhitespace)
                 {
                     fields.fail(field.name, "must be an http or https URL")
                 }

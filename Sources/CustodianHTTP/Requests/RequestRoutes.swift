@@ -38,6 +38,8 @@ struct RequestRoutes {
         let cursor = try query.cursor()
         try query.finish()
         let page = try await cases.list(filter, after: cursor, limit: limit)
+        // A case names its person and holds their words: listing cases is a read of those people.
+        try await AuditTrail.record(.list, object: "request_cases", subjects: Array(Set(page.items.map(\.subject.id))))
         return JSONBody.response(page.json { .object(RequestJSON.staff($0)) })
     }
 
@@ -73,7 +75,9 @@ struct RequestRoutes {
     }
 
     @Sendable func read(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
-        try await response(try await cases.find(id: try context.parameters.uuid("id")))
+        let requestCase = try await cases.find(id: try context.parameters.uuid("id"))
+        try await AuditTrail.record(.read, object: "request_cases", subjects: [requestCase.subject.id])
+        return try await response(requestCase)
     }
 
     /// Moves the case on: status (forward only), assignee, verification, resolution, refusal,

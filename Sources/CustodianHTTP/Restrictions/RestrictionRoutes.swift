@@ -62,7 +62,9 @@ struct RestrictionRoutes {
     }
 
     @Sendable func read(_: Request, context: AppRequestContext, _: AuthenticatedStaff) async throws -> Response {
-        JSONBody.response(Self.json(try await restrictions.find(try context.parameters.uuid("id"))))
+        let restriction = try await restrictions.find(try context.parameters.uuid("id"))
+        try await AuditTrail.record(.read, object: "restrictions", subjects: [restriction.subject.id])
+        return JSONBody.response(Self.json(restriction))
     }
 
     @Sendable func lift(_ request: Request, context: AppRequestContext, actor: AuthenticatedStaff) async throws -> Response {
