@@ -113,6 +113,11 @@ def check(condition, what):
 
 # What a controller would have set up.
 api("PATCH", "/v1/settings/consent", {"controller_name": "Beispiel GmbH"})
+api("PATCH", "/v1/settings/controller", {
+    "address": "Musterstraße 1, 10115 Berlin", "email": "datenschutz@beispiel.example", "dpo_name": "Dana Daten",
+    "dpo_email": "dsb@beispiel.example", "supervisory_authority_name": "Berliner Beauftragte für Datenschutz und Informationsfreiheit",
+    "supervisory_authority_url": "https://www.datenschutz-berlin.de"})
+api("POST", "/v1/retention-policies", {"name": "Leads", "subject_type": "lead", "inactive_months": 24, "active": True})
 for kind, de_title, en_title in [("terms", "Nutzungsbedingungen", "Terms of use"), ("privacy", "Datenschutzerklärung", "Privacy policy")]:
     api("POST", f"/v1/policies/{kind}/versions", {"texts": [
         {"language": "de", "title": de_title, "body": f"{de_title} der Beispiel GmbH.\n\nWir behandeln Ihre Daten sorgfältig."},
@@ -181,6 +186,8 @@ try:
     check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de", "the browser's German is served")
     check("Ihr Datenschutz-Center" in text() and "Greta Beispiel" in text(), "the centre greets the person in German")
     check("Beispiel GmbH" in text() and "trade fair" in text(), "the controller and the data's source are named")
+    check("Dana Daten" in text() and "Berliner Beauftragte" in text(), "the data protection officer and the authority are named")
+    check("wenn seit 2 Jahren keine Aktivität stattfand" in text(), "the retention is written from the policy, in German")
     shot("centre-de")
 
     driver.get(centre + "?lang=en")

@@ -132,7 +132,7 @@ extension Catalogue {
         "right.withdraw_consent": "Widerruf einer Einwilligung",
         "right.withdraw_consent.how": "jederzeit, oben, so einfach wie Sie sie erteilt haben.",
         "right.complaint": "Beschwerde",
-        "right.complaint.how": "bei einer Aufsichtsbehörde, insbesondere an Ihrem Wohn- oder Arbeitsort; unsere ist oben genannt.",
+        "right.complaint.how": "bei einer Aufsichtsbehörde, insbesondere an Ihrem Wohn- oder Arbeitsort.",
         "centre.responsible": "Verantwortlich",
         "centre.controller_name": "Verantwortliche Stelle",
         "centre.dpo": "Datenschutzbeauftragte Person",

@@ -127,7 +127,7 @@ extension Catalogue {
         "right.withdraw_consent": "Withdrawing consent",
         "right.withdraw_consent.how": "at any time, above, as easily as you gave it.",
         "right.complaint": "Complaint",
-        "right.complaint.how": "to a supervisory authority, in particular where you live or work; ours is named above.",
+        "right.complaint.how": "to a supervisory authority, in particular where you live or work.",
         "centre.responsible": "Who is responsible",
         "centre.controller_name": "Controller",
         "centre.dpo": "Data protection officer",
