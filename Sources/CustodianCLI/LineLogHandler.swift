@@ -1,8 +1,10 @@
+import CustodianHTTP
 import Foundation
 import Logging
 import Synchronization
 
-/// One line per log event: `<UTC time> <level> <label>: <key=value…> [<source>] <message>`.
+/// One line per log event, as `LogLine` renders it: `<UTC time> <level> <label>: <key=value…>
+/// [<source>] <message>`, or one JSON object (`CUSTODIAN_LOG_FORMAT=json`).
 ///
 /// swift-log's `StreamLogHandler` renders a logger's metadata again on every change, and the
 /// server changes it on every request (request id, staff id) while logging nothing below
@@ -12,6 +14,7 @@ struct LineLogHandler: LogHandler {
 
     let label: String
     let stream: Stream
+    let format: LogLine.Format
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
 
@@ -27,8 +30,10 @@ struct LineLogHandler: LogHandler {
             merged["error.message"] = "\(error)"
             merged["error.type"] = "\(String(reflecting: type(of: error)))"
         }
-        let rendered = merged.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        let line = "\(Self.timestamp()) \(event.level) \(label):\(rendered) [\(event.source)] \(event.message)\n"
+        let line =
+            LogLine.render(
+                format, time: Date(), level: event.level, label: label, source: event.source, message: "\(event.message)",
+                metadata: merged) + "\n"
         let descriptor = stream == .standardOutput ? STDOUT_FILENO : STDERR_FILENO
         // Whole lines under one lock, so lines of concurrent requests never interleave.
         Self.writing.withLock { _ in
@@ -43,13 +48,4 @@ struct LineLogHandler: LogHandler {
     }
 
     private static let writing = Mutex(())
-
-    private static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let length = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustodianHTTP
 import Foundation
 import Logging
 import Migrations
@@ -71,6 +72,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: CUSTODIAN_LOG_LEVEL; default info.")
     var logLevel: String?
 
+    @Option(help: "text (one line per event, key=value) or json (one object per line). Env: CUSTODIAN_LOG_FORMAT; default text.")
+    var logFormat: String?
+
     func limits() throws -> SessionLimits {
         func limit(_ key: String, _ flag: Int?, default milliseconds: Int) throws -> Duration? {
             let value = try Setting(key, default: milliseconds, allowZero: true).resolve(flag: flag)
@@ -108,8 +112,12 @@ struct DatabaseOptions: ParsableArguments {
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
             throw ValidationError("unknown log level \(levelName)")
         }
+        let formatName = try Setting("CUSTODIAN_LOG_FORMAT", default: "text").resolve(flag: logFormat)
+        guard let format = LogLine.Format(rawValue: formatName.lowercased()) else {
+            throw ValidationError("unknown log format \(formatName): text or json")
+        }
         LoggingSystem.bootstrap { label in
-            LineLogHandler(label: label, stream: stream, logLevel: level)
+            LineLogHandler(label: label, stream: stream, format: format, logLevel: level)
         }
         return Logger(label: label)
     }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import JSONText
 import Postgres
 import TestSupport
 import Testing
@@ -87,9 +88,23 @@ struct LogPrivacyTests {
                     "Grace", "Hopper", "grace.secret", "navy.example", "555 0100", "Navy Labs", "peanuts", "Margaret", "Hamilton",
                     "apollo.example", "ada.admin@example.org",
                 ]
-                let lines = log.all.map(\.line)
-                #expect(lines.count >= 15)
+                // Each event as both formats the server writes (CUSTODIAN_LOG_FORMAT text and json).
+                let lines = log.all.flatMap { entry in
+                    LogLine.Format.allCases.map { format in
+                        LogLine.render(
+                            format, time: Date(), level: entry.level, label: "custodian", source: "CustodianHTTP", message: entry.message,
+                            metadata: entry.metadata)
+                    }
+                }
+                #expect(lines.count >= 30)
                 #expect(lines.contains { $0.contains("http.route=/v1/public/consent/{token}") })
+                // A JSON line is one object with the event's fields, ready for a log shipper.
+                let requests = lines.compactMap { JSONValue(json: $0) }.filter { $0["message"]?.string == "request" }
+                #expect(
+                    requests.count >= 10
+                        && requests.count == lines.filter { $0.hasPrefix("{") }.filter { $0.contains(#""message":"request""#) }.count)
+                #expect(requests.contains { $0["http.route"]?.string == "/v1/public/consent/{token}" && $0["request_id"]?.string != nil })
+                #expect(requests.allSatisfy { $0["time"]?.string.flatMap(RFC3339.date(from:)) != nil && $0["http.status"] != nil })
                 for line in lines {
                     for value in personal + secrets {
                         #expect(!line.contains(value), "a log line holds \(value): \(line)")
