@@ -8,7 +8,7 @@ struct Custodian: AsyncParsableCommand {
         discussion: "Every option can also be set by the environment variable named in its help; a flag wins over the environment.",
         subcommands: [
             Serve.self, Migrate.self, APIKey.self, SigningKeyCommand.self, SecretKeyCommand.self, Seed.self, AuditExpire.self,
-            Retention.self,
+            Retention.self, ErasuresCommand.self,
         ]
     )
 }

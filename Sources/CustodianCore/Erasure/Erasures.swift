@@ -34,8 +34,8 @@ public struct Erasures: Sendable {
         /// Rows deleted or updated per table.
         public let counts: JSONValue
 
-        public var requestID: UUID? { if case .request(let id) = reason { id } else { nil } }
-        public var retentionPolicyID: UUID? { if case .policy(let id) = reason { id } else { nil } }
+        public var requestID: UUID? { reason.requestID }
+        public var retentionPolicyID: UUID? { reason.policyID }
     }
 
     public struct Outcome: Sendable {
@@ -79,6 +79,25 @@ public struct Erasures: Sendable {
     public enum Reason: Sendable {
         case request(UUID)
         case policy(UUID)
+        /// Re-applied from the erasure journal to a restored backup: the case or policy it came
+        /// from, where the restored database holds it.
+        case replayed(request: UUID?, policy: UUID?)
+
+        var requestID: UUID? {
+            switch self {
+            case .request(let id): id
+            case .replayed(let id, _): id
+            case .policy: nil
+            }
+        }
+
+        var policyID: UUID? {
+            switch self {
+            case .policy(let id): id
+            case .replayed(_, let id): id
+            case .request: nil
+            }
+        }
     }
 
     /// The erasure itself, on a person whose records the caller locked: tombstones, every table of
@@ -140,11 +159,7 @@ public struct Erasures: Sendable {
         _ person: PersonRecords, of subject: DataSubject, reason: Reason, counts: JSONValue, by actor: UUID?,
         on transaction: PostgresSession
     ) async throws {
-        let (requestID, policyID): (UUID?, UUID?) =
-            switch reason {
-            case .request(let id): (id, nil)
-            case .policy(let id): (nil, id)
-            }
+        let (requestID, policyID) = (reason.requestID, reason.policyID)
         try await transaction.execute(
             """
             WITH erased (subject_type, subject_id) AS (
@@ -215,6 +230,13 @@ public struct Erasures: Sendable {
         case .request(let id):
             rows = try await session.query(
                 "SELECT \(tombstoneColumns) FROM erasure_tombstones WHERE request_id = $1 ORDER BY subject_type, subject_id", [id])
+        case .replayed:
+            // Read in the replaying transaction: its own tombstones.
+            rows = try await session.query(
+                """
+                SELECT \(tombstoneColumns) FROM erasure_tombstones WHERE erasing_xact = pg_current_xact_id()
+                ORDER BY subject_type, subject_id
+                """)
         case .policy(let id):
             // A policy erases many people: this one's tombstones are those of its transaction.
             rows = try await session.query(

@@ -18,6 +18,7 @@ public struct ServerSecret: Sendable {
         case formProtection = "custodian/v1/form-protection"
         case confirmationToken = "custodian/v1/confirmation-token"
         case unsubscribe = "custodian/v1/unsubscribe"
+        case erasureJournal = "custodian/v1/erasure-journal"
     }
 
     private let key: SymmetricKey
