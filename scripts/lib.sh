@@ -156,7 +156,11 @@ start_throwaway_api() {
   admin_key="$("$binary" api-key create --name "Throwaway Admin" --role admin)"
   local port
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  CUSTODIAN_SECRET_KEY="$("$binary" secret-key generate 2>/dev/null)" "$binary" serve --port "$port" "$@" >"$dir/api.log" 2>&1 &
+  # The server reads its secrets from files, as it would from Docker or Kubernetes secrets.
+  "$binary" secret-key generate >"$dir/secret-key" 2>/dev/null
+  printf '%s\n' "$DATABASE_URL" >"$dir/database-url"
+  env -u DATABASE_URL DATABASE_URL_FILE="$dir/database-url" CUSTODIAN_SECRET_KEY_FILE="$dir/secret-key" \
+    "$binary" serve --port "$port" "$@" >"$dir/api.log" 2>&1 &
   server_pid=$!
   api="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do

@@ -272,7 +272,7 @@ struct Serve: AsyncParsableCommand {
         guard let current = ServerSecret(encoded: encoded) else {
             throw ValidationError("CUSTODIAN_SECRET_KEY must be 32 bytes, base64url (run `custodian secret-key generate`)")
         }
-        let retired = try (environment["CUSTODIAN_RETIRED_SECRET_KEYS"] ?? "").split(separator: ",").map { text in
+        let retired = try (keyText("CUSTODIAN_RETIRED_SECRET_KEYS", environment: environment) ?? "").split(separator: ",").map { text in
             guard let key = ServerSecret(encoded: String(text)) else {
                 throw ValidationError("CUSTODIAN_RETIRED_SECRET_KEYS: every key must be 32 bytes, base64url")
             }
@@ -283,12 +283,7 @@ struct Serve: AsyncParsableCommand {
 
     /// A key from NAME, or from the file NAME_FILE names; nil when neither is set.
     static func keyText(_ name: String, environment: [String: String]) throws -> String? {
-        if let value = environment[name], !value.isEmpty { return value }
-        guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
-        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("\(name)_FILE: cannot read \(path)")
-        }
-        return contents
+        try Setting<String>.text(name, environment: environment)
     }
 
     /// CUSTODIAN_SIGNING_KEY, or the file CUSTODIAN_SIGNING_KEY_FILE names; else a key made up

@@ -11,9 +11,11 @@ struct Setting<Value> {
     let defaultValue: Value?
     let parse: (String) -> Value?
 
+    /// The flag, else the variable, else the file `<variable>_FILE` names (a secret mounted by
+    /// Docker or Kubernetes; its trailing newline is not part of the value), else the default.
     func resolve(flag: Value?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Value {
         if let flag { return flag }
-        if let raw = environment[environmentKey], !raw.isEmpty {
+        if let raw = try Self.text(environmentKey, environment: environment) {
             guard let value = parse(raw) else {
                 throw ValidationError("\(environmentKey)=\(raw) is not a valid value")
             }
@@ -24,6 +26,17 @@ struct Setting<Value> {
             throw ValidationError("set \(environmentKey) or pass \(flag)")
         }
         return defaultValue
+    }
+
+    /// NAME's value, or the contents of the file NAME_FILE names; nil when neither is set.
+    static func text(_ name: String, environment: [String: String]) throws -> String? {
+        if let value = environment[name], !value.isEmpty { return value }
+        guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
+        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("\(name)_FILE: cannot read \(path)")
+        }
+        let value = contents.trimmingCharacters(in: .newlines)
+        return value.isEmpty ? nil : value
     }
 }
 
@@ -140,7 +153,7 @@ struct MigrationOptions: ParsableArguments {
     func makePool(database: DatabaseOptions, logger: Logger) throws -> PostgresPool {
         // The owner's URL alone is enough: a one-shot migrate container never holds the API's.
         let environment = ProcessInfo.processInfo.environment
-        let ownersURL = migrateDatabaseURL ?? environment["CUSTODIAN_MIGRATE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let ownersURL = try migrateDatabaseURL ?? Setting<String>.text("CUSTODIAN_MIGRATE_DATABASE_URL", environment: environment)
         let connectionString = try ownersURL ?? Setting("DATABASE_URL", default: nil).resolve(flag: database.databaseURL)
         return PostgresPool(
             configuration: .init(connectionString: connectionString, maxConnections: 1, limits: .unlimited),
