@@ -159,7 +159,9 @@ start_throwaway_api() {
   # The server reads its secrets from files, as it would from Docker or Kubernetes secrets.
   "$binary" secret-key generate >"$dir/secret-key" 2>/dev/null
   printf '%s\n' "$DATABASE_URL" >"$dir/database-url"
+  metrics_token="$(openssl rand -hex 32)"
   env -u DATABASE_URL DATABASE_URL_FILE="$dir/database-url" CUSTODIAN_SECRET_KEY_FILE="$dir/secret-key" \
+    CUSTODIAN_METRICS_TOKEN="$metrics_token" \
     "$binary" serve --port "$port" "$@" >"$dir/api.log" 2>&1 &
   server_pid=$!
   api="http://127.0.0.1:$port"

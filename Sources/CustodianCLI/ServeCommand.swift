@@ -4,6 +4,7 @@ import CustodianHTTP
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import Migrations
 import NIOCore
 import NIOPosix
@@ -118,6 +119,12 @@ struct Serve: AsyncParsableCommand {
     )
     var auditReads: Bool?
 
+    @Option(
+        help:
+            "The bearer token a Prometheus scraper sends to GET /metrics (at least 32 characters); without one /metrics answers 404. Env: CUSTODIAN_METRICS_TOKEN (or CUSTODIAN_METRICS_TOKEN_FILE)."
+    )
+    var metricsToken: String?
+
     func run() async throws {
         // Tasks then run on the event loops that do the I/O, not on a pool of their own: a
         // request no longer hops between threads on its way in and out (see bench/README).
@@ -174,7 +181,9 @@ struct Serve: AsyncParsableCommand {
             corsOrigins: try Self.origins(Setting("CUSTODIAN_CORS_ORIGINS", default: "").resolve(flag: corsOrigins)),
             auditReads: try Setting(
                 environmentKey: "CUSTODIAN_AUDIT_READS", defaultValue: true, parse: { Bool($0.lowercased()) }
-            ).resolve(flag: auditReads)
+            ).resolve(flag: auditReads),
+            metrics: Self.metrics,
+            metricsToken: try Self.metricsToken(flag: metricsToken)
         )
         let migrateFirst = migrate || environment["CUSTODIAN_MIGRATE_ON_START"] == "true"
         let files = try MigrationSource.load(from: database.migrationsDirectory())
@@ -257,6 +266,23 @@ struct Serve: AsyncParsableCommand {
             }
             return network
         }
+    }
+
+    /// The server's metrics, also what libraries report through swift-metrics.
+    static let metrics: AppMetrics = {
+        let metrics = AppMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
+        return metrics
+    }()
+
+    /// CUSTODIAN_METRICS_TOKEN: long enough not to be guessed, since it is compared, not looked up.
+    static func metricsToken(flag: String?) throws -> String? {
+        let token = try Setting<String>("CUSTODIAN_METRICS_TOKEN", default: "").resolve(flag: flag)
+        guard !token.isEmpty else { return nil }
+        guard token.count >= 32, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ValidationError("CUSTODIAN_METRICS_TOKEN must be at least 32 visible ASCII characters (openssl rand -hex 32)")
+        }
+        return token
     }
 
     /// CUSTODIAN_SECRET_KEY (or the file CUSTODIAN_SECRET_KEY_FILE names), and the keys it replaced

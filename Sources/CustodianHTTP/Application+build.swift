@@ -57,6 +57,10 @@ public struct ServerSettings: Sendable {
     /// Whether reads are written to the audit trail (changes always are). Off only to measure
     /// what recording costs (`bench/contacts`).
     public var auditReads: Bool
+    /// Where the server's metrics go (one registry per server), and the token `GET /metrics`
+    /// asks for (nil: the endpoint answers 404).
+    public var metrics: AppMetrics
+    public var metricsToken: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -82,7 +86,9 @@ public struct ServerSettings: Sendable {
         unsubscribeBaseURL: String = "http://127.0.0.1:8080",
         keyCacheLifetime: Duration = .seconds(1),
         corsOrigins: [String] = [],
-        auditReads: Bool = true
+        auditReads: Bool = true,
+        metrics: AppMetrics = AppMetrics(),
+        metricsToken: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -108,6 +114,8 @@ public struct ServerSettings: Sendable {
         self.keyCacheLifetime = keyCacheLifetime
         self.corsOrigins = corsOrigins
         self.auditReads = auditReads
+        self.metrics = metrics
+        self.metricsToken = metricsToken
     }
 }
 
@@ -133,6 +141,10 @@ public func buildRouter(
 ) -> AppParts {
     var routes = RouteTable()
     HealthRoutes(database: database, databaseTimeout: settings.readinessTimeout).register(on: &routes)
+    MetricsRoutes(
+        metrics: settings.metrics, tokenHash: settings.metricsToken.map(Secret.hash), database: database,
+        publicDatabase: publicDatabase ?? database
+    ).register(on: &routes)
     let directory = StaffDirectory(database: database, keyCache: KeyCache(lifetime: settings.keyCacheLifetime))
     let auth = StaffAuthenticator(
         directory: directory, idempotency: Idempotency(database: database, maxBodyBytes: settings.maxBodyBytes),
@@ -256,12 +268,12 @@ public func buildRouter(
     router.add(middleware: EventLoopAffinityMiddleware())
     // Order matters: the request id comes first so every later log line and error carries it.
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: AccessLogMiddleware(metrics: settings.metrics))
     if !settings.corsOrigins.isEmpty {
         // Outside the problem middleware: a browser must be able to read an error's answer too.
         router.add(middleware: CORSMiddleware(allowedOrigins: settings.corsOrigins))
     }
-    router.add(middleware: ProblemMiddleware(routes: catalog))
+    router.add(middleware: ProblemMiddleware(routes: catalog, metrics: settings.metrics))
     router.add(middleware: ConditionalGetMiddleware())
     router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))
     router.add(middleware: AbandonedRequestMiddleware())

@@ -15,7 +15,7 @@ public enum Secret {
         token.utf8.count == 43 && Data(base64URLEncoded: token) != nil
     }
 
-    static func hash(_ secret: String) -> [UInt8] {
+    public static func hash(_ secret: String) -> [UInt8] {
         Array(SHA256.hash(data: Data(secret.utf8)))
     }
 

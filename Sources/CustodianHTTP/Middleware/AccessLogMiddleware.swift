@@ -1,17 +1,21 @@
 import Hummingbird
 
-/// One log line per request: method, route, status and duration.
+/// One log line per request — method, route, status and duration — and the same in the request
+/// metrics (`custodian_http_requests_total`, `custodian_http_request_duration_seconds`).
 ///
 /// The route is the pattern the request matched (`/v1/public/consent/{token}`), never the path
 /// itself: paths carry consent tokens and record ids, and query strings carry searched names.
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
+    let metrics: AppMetrics
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        metrics.request(method: request.method.rawValue, route: Self.route(context), status: response.status.code, duration: elapsed)
         context.logger.info(
             "request",
             metadata: [

@@ -12,6 +12,7 @@ struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let routes: RouteCatalog
+    let metrics: AppMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -32,6 +33,8 @@ struct ProblemMiddleware: RouterMiddleware {
             context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
             return .databaseUnavailable("no database connection is available")
         case let error as PostgresError:
+            if error.kind == .timeout { metrics.databaseInterruption("timeout") }
+            if error.kind == .cancelled { metrics.databaseInterruption("cancelled") }
             return Self.problem(for: error, logger: context.logger)
         case is CancellationError:
             return .databaseUnavailable("the request was cancelled (the server is shutting down)")
