@@ -121,7 +121,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "The bearer token a Prometheus scraper sends to GET /metrics (at least 32 characters); without one /metrics answers 404. Env: CUSTODIAN_METRICS_TOKEN (or CUSTODIAN_METRICS_TOKEN_FILE)."
+            "The bearer token a Prometheus scraper sends to GET /metrics (at least 32 characters); without one /metrics answers 401 to everyone. Env: CUSTODIAN_METRICS_TOKEN (or CUSTODIAN_METRICS_TOKEN_FILE)."
     )
     var metricsToken: String?
 
@@ -139,7 +139,21 @@ struct Serve: AsyncParsableCommand {
         }
         let listenHost = try Setting("CUSTODIAN_HOST", default: "127.0.0.1").resolve(flag: host)
         let listenPort = try Setting("CUSTODIAN_PORT", default: 8080).resolve(flag: port)
-        // Without a public URL configured, links point at this server as it listens.
+        // Without a public URL configured, links point at this server as it listens: on this
+        // machine only. Listening elsewhere, people's links would lead nowhere.
+        let configured = Set(try PublicLinks.settings.filter { try Setting<String>.text($0, environment: environment) != nil })
+        let flagged: [String: String?] = [
+            "CUSTODIAN_CONSENT_LINK_BASE_URL": consentLinkBaseURL, "CUSTODIAN_EMAIL_CONFIRMATION_BASE_URL": emailConfirmationBaseURL,
+            "CUSTODIAN_UNSUBSCRIBE_BASE_URL": unsubscribeBaseURL, "CUSTODIAN_PORTAL_LINK_BASE_URL": portalLinkBaseURL,
+            "CUSTODIAN_PORTAL_REGISTRATION_LINK_BASE_URL": portalRegistrationLinkBaseURL,
+        ]
+        let missing = PublicLinks.missing(
+            listeningOn: listenHost, configured: configured.union(flagged.compactMap { $0.value == nil ? nil : $0.key }))
+        if !missing.isEmpty {
+            throw fail(
+                "serving on \(listenHost), the links people are sent would point at this server's own address: set "
+                    + missing.joined(separator: ", ") + " to the public addresses (see Configuration)")
+        }
         let ownURL = "http://\(listenHost == "0.0.0.0" ? "127.0.0.1" : listenHost):\(listenPort)"
         let settings = ServerSettings(
             host: listenHost,

@@ -35,10 +35,10 @@ struct MetricsTests {
             #expect(text.firstMatch(of: uuid) == nil, "no id in any label")
             #expect(!text.contains("mia"))
         }
-        // Without a token the endpoint is off.
+        // Without a token the endpoint is off: no token is right.
         try await StaffFixture.withApp { _, client in
             let off = try await client.send(.get, "/metrics", headers: headers(key: Self.token))
-            #expect(off.status == .notFound)
+            #expect(off.status == .unauthorized && off.text.contains("metrics are off"))
         }
     }
 }

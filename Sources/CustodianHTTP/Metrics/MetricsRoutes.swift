@@ -6,7 +6,7 @@ import NIOCore
 import Postgres
 
 /// `GET /metrics`: the Prometheus text format, for a scraper holding the metrics token
-/// (`CUSTODIAN_METRICS_TOKEN`; without one the endpoint answers 404). What the database knows
+/// (`CUSTODIAN_METRICS_TOKEN`; without one every request is refused with 401). What the database knows
 /// (pool use, the webhook outbox, request cases by deadline) is read at each scrape.
 struct MetricsRoutes {
     let metrics: AppMetrics
@@ -20,12 +20,13 @@ struct MetricsRoutes {
     }
 
     @Sendable func scrape(_ request: Request, _: AppRequestContext) async throws -> Response {
-        guard let tokenHash else { throw ProblemError(.notFound, detail: "metrics are off: set CUSTODIAN_METRICS_TOKEN to serve them") }
         let given = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        guard let given, Secret.constantTimeEqual(Secret.hash(given), tokenHash) else {
+        guard let tokenHash, let given, Secret.constantTimeEqual(Secret.hash(given), tokenHash) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer"
-            throw ProblemError(.unauthorized, detail: "the metrics token is required", headers: headers)
+            // With metrics off no token is right: the same 401, saying why.
+            let detail = tokenHash == nil ? "metrics are off: the server has no CUSTODIAN_METRICS_TOKEN" : "the metrics token is required"
+            throw ProblemError(.unauthorized, detail: detail, headers: headers)
         }
         try await collect()
         var headers = HTTPFields()
