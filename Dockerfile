@@ -5,8 +5,11 @@ RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpq-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Tests/ too: the manifest names a target there, and SwiftPM checks every target's folder exists.
+# Dependencies in a layer of their own, at the versions Package.resolved pins: a change of the
+# sources alone does not fetch them again.
 COPY Package.swift Package.resolved ./
+RUN swift package resolve
+# Tests/ too: the manifest names a target there, and SwiftPM checks every target's folder exists.
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product custodian \
