@@ -89,6 +89,35 @@ struct WebhookTests {
         }
     }
 
+    @Test func aRequestsTraceReachesTheDeliveriesOfTheEventsItCaused() async throws {
+        let receiver = WebhookReceiver()
+        try await StaffFixture.withApp(settings: Self.settings) { fixture, client in
+            try await receiver.run {
+                _ = try await register(client, key: fixture.adminKey, url: receiver.url, events: ["request.received"])
+                let lead = try #require(try await client.create("/v1/leads", key: fixture.adminKey, #"{"name": "Tia"}"#)["id"] as? String)
+                let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+                var traced = headers(key: fixture.adminKey, json: true)
+                traced[HTTPField.Name("traceparent")!] = "00-\(trace)-00f067aa0ba902b7-01"
+                let opened = try await client.send(
+                    .post, "/v1/requests", headers: traced,
+                    body: #"{"kind": "access", "subject_type": "lead", "subject_id": "\#(lead)", "details": "All."}"#)
+                #expect(opened.status == .created)
+                // A malformed traceparent is ignored: that event goes out without one.
+                traced[HTTPField.Name("traceparent")!] = "00-\(String(repeating: "0", count: 32))-00f067aa0ba902b7-01"
+                _ = try await client.send(
+                    .post, "/v1/requests", headers: traced,
+                    body: #"{"kind": "erasure", "subject_type": "lead", "subject_id": "\#(lead)", "details": "All."}"#)
+                #expect(try await dispatcher(fixture.pool).runOnce() == 2)
+                let parents = receiver.received.map { $0.headers["traceparent"] }
+                let carried = parents.compactMap { $0 }
+                #expect(parents.count == 2 && carried.count == 1, "\(parents)")
+                let parts = carried.first?.split(separator: "-").map(String.init) ?? []
+                #expect(parts.count == 4 && parts[0] == "00" && parts[1] == trace && parts[3] == "01")
+                #expect(parts.count == 4 && parts[2] != "00f067aa0ba902b7" && parts[2].count == 16, "the delivery is a span of its own")
+            }
+        }
+    }
+
     @Test func aFailedDeliveryIsRetriedAndEveryAttemptRecorded() async throws {
         let receiver = WebhookReceiver()
         try await StaffFixture.withApp(settings: Self.settings) { fixture, client in

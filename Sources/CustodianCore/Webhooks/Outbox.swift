@@ -80,12 +80,13 @@ public enum Outbox {
         try await session.execute(
             """
             WITH event AS (
-                INSERT INTO webhook_events (type, payload, subject_id) VALUES ($1, $2, $3) RETURNING id
+                INSERT INTO webhook_events (type, payload, subject_id, trace_id, trace_sampled) VALUES ($1, $2, $3, $4, $5) RETURNING id
             )
             INSERT INTO webhook_deliveries (event_id, endpoint_id)
             SELECT event.id, e.id FROM event, webhook_endpoints e WHERE e.active AND $1 = ANY (e.events)
             """,
-            [type.rawValue, JSONB(data), subjectID]
+            // The trace of the request that caused it, for the deliveries to carry on.
+            [type.rawValue, JSONB(data), subjectID, TraceContext.current?.traceID, TraceContext.current?.sampled ?? false]
         )
     }
 }

@@ -23,6 +23,8 @@ public struct WebhookDeliveries: Sendable {
         public let type: String
         public let data: JSONValue
         public let eventCreatedAt: Date
+        /// The trace of the request that caused the event, carried on as `traceparent`.
+        public let trace: TraceContext?
         public let attempt: Int
         public let url: String
         /// The endpoint's `whsec_` secret, unsealed.
@@ -48,7 +50,7 @@ public struct WebhookDeliveries: Sendable {
             SET next_attempt_at = now() + $2::integer * interval '1 millisecond', attempts = d.attempts + 1
             FROM claimed, webhook_events ev, webhook_endpoints ep
             WHERE d.id = claimed.id AND ev.id = d.event_id AND ep.id = d.endpoint_id
-            RETURNING d.id AS delivery_id, ev.id AS event_id, ev.type, ev.payload, ev.created_at, d.attempts, ep.url,
+            RETURNING d.id AS delivery_id, ev.id AS event_id, ev.type, ev.payload, ev.created_at, ev.trace_id, ev.trace_sampled, d.attempts, ep.url,
                       ep.sealed_secret, ep.secret_key_id
             """,
             [limit, Int(lease.components.seconds * 1000)]
@@ -73,6 +75,9 @@ public struct WebhookDeliveries: Sendable {
                 type: try row.decode("type"),
                 data: data,
                 eventCreatedAt: try row.decode("created_at"),
+                trace: try row.decode("trace_id", as: String?.self).flatMap {
+                    TraceContext(traceID: $0, sampled: try row.decode("trace_sampled"))
+                },
                 attempt: try row.decode("attempts"),
                 url: try row.decode("url"),
                 secret: String(decoding: secret, as: UTF8.self),

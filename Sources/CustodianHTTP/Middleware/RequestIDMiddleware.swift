@@ -7,6 +7,7 @@ import NIOCore
 
 extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
+    static let traceparent = Self("traceparent")!
 }
 
 /// Gives every request an id: the caller's `X-Request-Id` when it is sensible, else a new UUID.
@@ -19,7 +20,12 @@ struct RequestIDMiddleware: RouterMiddleware {
         let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID.random().lowercasedString
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
-        var response = try await next(request, context)
+        // W3C Trace Context: a well-formed `traceparent` joins this request to the caller's
+        // trace (in every log line, and on the webhook deliveries of the events it causes); a
+        // malformed one is ignored, as the specification asks.
+        let trace = request.headers[.traceparent].flatMap(TraceContext.init(header:))
+        if let trace { context.logger[metadataKey: "trace_id"] = .string(trace.traceID) }
+        var response = try await TraceContext.$current.withValue(trace) { try await next(request, context) }
         response.headers[.requestID] = requestID
         return response
     }

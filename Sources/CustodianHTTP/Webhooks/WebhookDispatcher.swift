@@ -145,14 +145,13 @@ public struct WebhookDispatcher: Service {
         guard let signature = WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secret: delivery.secret) else {
             return .init(responseStatus: nil, error: "the endpoint's secret is unusable", duration: .zero)
         }
-        let (status, error) = await sender.post(
-            url: delivery.url,
-            headers: [
-                ("Content-Type", "application/json"), ("User-Agent", "Custodian-Webhooks/1"), ("webhook-id", id),
-                ("webhook-timestamp", "\(timestamp)"), ("webhook-signature", signature),
-            ],
-            body: body
-        )
+        var headers = [
+            ("Content-Type", "application/json"), ("User-Agent", "Custodian-Webhooks/1"), ("webhook-id", id),
+            ("webhook-timestamp", "\(timestamp)"), ("webhook-signature", signature),
+        ]
+        // Each delivery is a new span of the trace that caused the event.
+        if let trace = delivery.trace { headers.append(("traceparent", trace.header())) }
+        let (status, error) = await sender.post(url: delivery.url, headers: headers, body: body)
         return .init(responseStatus: status, error: error, duration: ContinuousClock.now - started)
     }
 }
