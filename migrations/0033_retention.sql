@@ -54,8 +54,10 @@ CREATE TABLE public.legal_holds (
 CREATE INDEX legal_holds_in_force ON public.legal_holds (subject_id) WHERE lifted_at IS NULL;
 CREATE INDEX legal_holds_order ON public.legal_holds (placed_at, id);
 
--- A hold is lifted once (its three lift columns, from empty); nothing else of it changes.
-CREATE FUNCTION public.legal_holds_append_only() RETURNS trigger
+-- A restriction or a hold is lifted once (its three lift columns, from empty), and nothing else
+-- of it ever changes: one function for both histories (it replaces the restrictions' own copy);
+-- the trigger's argument names the constraint an error reports.
+CREATE FUNCTION public.lifted_once() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF OLD.lifted_at IS NULL AND NEW.lifted_at IS NOT NULL
@@ -63,12 +65,16 @@ BEGIN
            = (to_jsonb(OLD) - ARRAY['lifted_by', 'lifted_at', 'lift_reason']) THEN
         RETURN NEW;
     END IF;
-    RAISE EXCEPTION 'a legal hold is lifted once and never rewritten'
-        USING ERRCODE = 'restrict_violation', CONSTRAINT = 'legal_holds_append_only';
+    RAISE EXCEPTION '% rows are lifted once and never rewritten', TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation', CONSTRAINT = TG_ARGV[0];
 END;
 $$;
+DROP TRIGGER restrictions_append_only ON public.restrictions;
+CREATE TRIGGER restrictions_append_only BEFORE UPDATE ON public.restrictions
+    FOR EACH ROW EXECUTE FUNCTION public.lifted_once('restrictions_append_only');
+DROP FUNCTION public.restrictions_append_only();
 CREATE TRIGGER legal_holds_append_only BEFORE UPDATE ON public.legal_holds
-    FOR EACH ROW EXECUTE FUNCTION public.legal_holds_append_only();
+    FOR EACH ROW EXECUTE FUNCTION public.lifted_once('legal_holds_append_only');
 CREATE TRIGGER legal_holds_no_truncate BEFORE TRUNCATE ON public.legal_holds
     FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_rewriting_history();
 CREATE TRIGGER legal_holds_erasure_only AFTER DELETE ON public.legal_holds

@@ -108,6 +108,10 @@ struct RetentionTests {
                 .post, "/v1/legal-holds/\(holdID)/lift", headers: headers(key: admin, json: true), body: #"{"reason": "Settled."}"#)
             let liftedHold = try lifted.json()
             #expect(lifted.status == .ok && liftedHold["in_force"] as? Bool == false, "\(lifted.text)")
+            // Its history is kept: rewritten by nobody, the API's role included.
+            await #expect(throws: PostgresError.self) {
+                try await fixture.pool.execute("UPDATE legal_holds SET reason = 'Never mind.' WHERE id = $1::uuid", [holdID])
+            }
             let reasons = (try await Self.preview(client, policy, key: admin)["data"] as? [[String: Any]] ?? []).map {
                 ($0["subject_id"] as? String ?? "", $0["exempt_because"] as? String ?? "erase")
             }

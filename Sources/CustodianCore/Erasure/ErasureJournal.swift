@@ -180,10 +180,7 @@ public struct ErasureJournal: Sendable {
             // The records of the erasure the backup still holds, each with the rest of its person.
             var person = PersonRecords()
             for record in entry.erased {
-                let found = try await PersonRecords.lock(record, on: transaction)
-                person.leads = Array(Set(person.leads + found.leads)).sorted { $0.uuidString < $1.uuidString }
-                person.contacts = Array(Set(person.contacts + found.contacts)).sorted { $0.uuidString < $1.uuidString }
-                person.customers = Array(Set(person.customers + found.customers)).sorted { $0.uuidString < $1.uuidString }
+                person.add(try await PersonRecords.lock(record, on: transaction))
             }
             let request = try await transaction.query("SELECT id FROM request_cases WHERE id = $1", [entry.requestID]).first
             let policy = try await transaction.query("SELECT id FROM retention_policies WHERE id = $1", [entry.retentionPolicyID]).first

@@ -14,6 +14,13 @@ struct PersonRecords: Sendable, Equatable {
 
     var isEmpty: Bool { leads.isEmpty && contacts.isEmpty && customers.isEmpty }
 
+    /// Adds the records of `other` not held yet (a journal's erasure names several records).
+    mutating func add(_ other: PersonRecords) {
+        leads += other.leads.filter { !leads.contains($0) }
+        contacts += other.contacts.filter { !contacts.contains($0) }
+        customers += other.customers.filter { !customers.contains($0) }
+    }
+
     /// The parameters every per-table statement of an erasure takes: $1 leads, $2 contacts, $3 customers.
     var parameters: [any PostgresBindable] {
         [ArrayLiteral.uuids(leads), ArrayLiteral.uuids(contacts), ArrayLiteral.uuids(customers)]

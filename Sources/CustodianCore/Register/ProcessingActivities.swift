@@ -17,6 +17,9 @@ public struct ProcessingActivities: Sendable {
             self.country = country
             self.safeguard = safeguard
         }
+
+        /// As stored, answered and listed in the register.
+        public var json: JSONValue { .object(["country": .string(country), "safeguard": .string(safeguard)]) }
     }
 
     public struct Definition: Sendable {
@@ -108,7 +111,7 @@ public struct ProcessingActivities: Sendable {
             ArrayLiteral.texts(definition.subjectTypes.map(\.rawValue)), definition.tables.map(ArrayLiteral.texts),
             ArrayLiteral.texts(definition.otherRecipients),
             JSONB(
-                JSONValue.array(definition.transfers.map { .object(["country": .string($0.country), "safeguard": .string($0.safeguard)]) })),
+                JSONValue.array(definition.transfers.map(\.json))),
             ArrayLiteral.texts(definition.securityMeasures), definition.active,
         ]
     }

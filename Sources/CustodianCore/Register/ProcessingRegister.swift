@@ -116,7 +116,7 @@ public struct ProcessingRegister: Sendable {
                         "recipients": .array(
                             recipients.map(\.json) + definition.otherRecipients.map { Recipient(kind: .other, id: nil, name: $0).json }),
                         "third_country_transfers": .array(
-                            definition.transfers.map { .object(["country": .string($0.country), "safeguard": .string($0.safeguard)]) }),
+                            definition.transfers.map(\.json)),
                         "retention": .array(retention),
                         "security_measures": .array((Self.builtInMeasures + definition.securityMeasures).map(JSONValue.string)),
                         "updated_at": .timestamp(activity.updatedAt),

@@ -191,19 +191,13 @@ struct BreachRoutes {
         let breach = try await breaches.find(id: try context.parameters.uuid("id"))
         try ListQuery(request, known: []).finish()
         let (people, _) = try await breaches.people(of: breach, after: nil, limit: nil)
-        var text = "subject_id,subject_type,first_at,last_at,actions\r\n"
+        var sheet = CSVText(header: ["subject_id", "subject_type", "first_at", "last_at", "actions"])
         for person in people {
-            text +=
-                [
-                    person.subjectID.lowercasedString, person.subjectType ?? "", RFC3339.string(from: person.firstAt),
-                    RFC3339.string(from: person.lastAt),
-                    person.actions.joined(separator: " "),
-                ].joined(separator: ",") + "\r\n"
+            sheet.append([
+                person.subjectID.lowercasedString, person.subjectType ?? "", RFC3339.string(from: person.firstAt),
+                RFC3339.string(from: person.lastAt), person.actions.joined(separator: " "),
+            ])
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        headers[.contentDisposition] = "attachment; filename=\"breach-\(breach.id.lowercasedString)-people.csv\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        return sheet.response(filename: "breach-\(breach.id.lowercasedString)-people.csv")
     }
 }

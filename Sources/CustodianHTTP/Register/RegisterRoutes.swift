@@ -34,7 +34,7 @@ struct RegisterRoutes {
             "tables": definition.tables.map { .array($0.map(JSONValue.string)) } ?? .null,
             "other_recipients": .array(definition.otherRecipients.map(JSONValue.string)),
             "third_country_transfers": .array(
-                definition.transfers.map { .object(["country": .string($0.country), "safeguard": .string($0.safeguard)]) }),
+                definition.transfers.map(\.json)),
             "security_measures": .array(definition.securityMeasures.map(JSONValue.string)),
             "active": .bool(definition.active),
             "created_by": .uuid(activity.createdBy),
@@ -183,14 +183,15 @@ struct RegisterRoutes {
         let controllerText = [controller["name"], controller["address"], controller["email"]].compactMap { $0?.string }.joined(
             separator: ", ")
         let dpoText = [controller["dpo"]?["name"], controller["dpo"]?["email"]].compactMap { $0?.string }.joined(separator: ", ")
-        var text =
-            "activity,purpose,lawful_basis,consent_purpose,categories_of_people,categories_of_data,recipients,third_country_transfers,"
-            + "retention,security_measures,controller,data_protection_officer\r\n"
+        var sheet = CSVText(header: [
+            "activity", "purpose", "lawful_basis", "consent_purpose", "categories_of_people", "categories_of_data", "recipients",
+            "third_country_transfers", "retention", "security_measures", "controller", "data_protection_officer",
+        ])
         for activity in document["activities"]?.array ?? [] {
             func list(_ key: String, _ item: (JSONValue) -> String?) -> String {
                 (activity[key]?.array ?? []).compactMap(item).joined(separator: "; ")
             }
-            let cells = [
+            sheet.append([
                 activity["name"]?.string ?? "", activity["purpose"]?.string ?? "", activity["lawful_basis"]?.string ?? "",
                 activity["consent_purpose"]?["name"]?.string ?? "", list("categories_of_people", \.string),
                 list("categories_of_data") { $0["category"]?.string },
@@ -199,21 +200,8 @@ struct RegisterRoutes {
                     transfer["country"]?.string.map { "\($0): \(transfer["safeguard"]?.string ?? "")" }
                 },
                 list("retention", \.string), list("security_measures", \.string), controllerText, dpoText,
-            ]
-            text += cells.map(Self.csvCell).joined(separator: ",") + "\r\n"
+            ])
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        headers[.contentDisposition] = "attachment; filename=\"register-of-processing.csv\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
-    /// RFC 4180 quoting; a cell a spreadsheet would run as a formula starts with an apostrophe.
-    static func csvCell(_ text: String) -> String {
-        var cell = text
-        if let first = cell.first, "=+-@\t\r".contains(first) { cell = "'" + cell }
-        guard cell.contains(where: { ",\"\r\n".contains($0) }) else { return cell }
-        return "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return sheet.response(filename: "register-of-processing.csv")
     }
 }
