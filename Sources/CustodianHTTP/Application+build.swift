@@ -197,7 +197,9 @@ public func buildRouter(
     let publicPool = publicDatabase ?? database
     // The person's own reads go into the trail through the public pool, grouped by one writer.
     let personAudit = AuditedRequests(writer: AuditWriter(database: publicPool), recordsReads: settings.auditReads)
-    let limiter = RateLimiter(database: publicPool, limit: settings.publicRateLimit, window: settings.publicRateWindow)
+    let limiter = RateLimiter(
+        database: publicPool, addressKey: settings.secrets.current, limit: settings.publicRateLimit, window: settings.publicRateWindow)
+    let loginFailures = LoginFailures(database: publicPool, addressKey: settings.secrets.current)
     let gate = PublicGate(
         limiter: limiter, maxConcurrent: settings.publicMaxConcurrent, maxBodyBytes: settings.maxBodyBytes,
         bodyReadTimeout: settings.publicBodyReadTimeout)
@@ -242,7 +244,7 @@ public func buildRouter(
     ).register(on: &routes)
     WebFormPage(forms: WebForms(database: publicPool), policies: Policies(database: publicPool), pageForms: pageForms, gate: gate)
         .register(on: &routes)
-    PortalRoutes(accounts: portalAccounts, auth: portalAuth, gate: gate, throttle: LoginThrottle()).register(on: &routes)
+    PortalRoutes(accounts: portalAccounts, auth: portalAuth, gate: gate, failures: loginFailures).register(on: &routes)
     PortalMeRoutes(auth: portalAuth, own: own, accounts: portalAccounts).register(on: &routes)
     EmailConfirmationPage(emailChanges: emailChanges, pageForms: pageForms, gate: gate).register(on: &routes)
     UnsubscribeRoutes(ledger: ConsentLedger(database: publicPool), secrets: settings.secrets, gate: gate).register(on: &routes)
@@ -282,6 +284,7 @@ public func buildRouter(
     let upkeep = Housekeeping(
         jobs: [
             .init(name: "rate-limit windows", work: limiter.sweep),
+            .init(name: "failed portal logins", work: loginFailures.sweep),
             .init(name: "idempotency keys", work: IdempotencyKeys(database: database).purgeExpired),
             .init(name: "request deadlines", work: cases.announceDeadlines),
             .init(name: "feed changes", work: feeds.purge),

@@ -75,6 +75,27 @@ struct AuthenticationFloodTests {
         }
     }
 
+    @Test func twoInstancesShareOneCountOfAnAddressesFailedLogins() async throws {
+        try await PortalTests.withPortal { fixture, first in
+            // A second instance on the same database, with the same keys (as replicas have).
+            try await withApp(database: fixture.pool, settings: PortalTests.settings) { second in
+                // Five free failures in all, alternating between the instances: not five each.
+                for index in 0..<5 {
+                    let instance = index.isMultiple(of: 2) ? first : second
+                    #expect(try await PortalTests.login(instance, "nobody\(index)@portal.example").status == .unauthorized)
+                }
+                // The sixth makes the address wait a second, on the other instance too.
+                #expect(try await PortalTests.login(first, "nobody5@portal.example").status == .unauthorized)
+                let waiting = try await PortalTests.login(second, "nobody6@portal.example")
+                #expect(waiting.status == .tooManyRequests, "\(waiting.text)")
+                #expect(waiting.headers[.retryAfter] == "1")
+                // The address is stored as a keyed hash: its text is nowhere in the table.
+                let buckets: [String] = try await fixture.pool.query("SELECT bucket FROM login_failures").map { try $0.decode("bucket") }
+                #expect(buckets.count == 1 && buckets.allSatisfy { $0.hasPrefix("portal-login:") && $0.count == 13 + 32 }, "\(buckets)")
+            }
+        }
+    }
+
     @Test func oneAccountGetsAtMostThreeResetLinksAnHour() async throws {
         try await PortalTests.withPortal { fixture, client in
             _ = try await client.create(

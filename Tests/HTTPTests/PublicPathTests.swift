@@ -82,8 +82,10 @@ struct PublicPathTests {
     @Test func instancesTakeHitsInBatchesAndTogetherNeverAdmitMoreThanTheLimit() async throws {
         try await StaffFixture.withApp { fixture, _ in
             // Two instances sharing one database; a limit of 100 takes hits 5 at a time.
-            let first = RateLimiter(database: fixture.pool, limit: 100, window: .seconds(3600))
-            let second = RateLimiter(database: fixture.pool, limit: 100, window: .seconds(3600))
+            // Replicas share the server's key, so a client's address has one bucket.
+            let key = ServerSecret.generate()
+            let first = RateLimiter(database: fixture.pool, addressKey: key, limit: 100, window: .seconds(3600))
+            let second = RateLimiter(database: fixture.pool, addressKey: key, limit: 100, window: .seconds(3600))
             func counted() async throws -> Int {
                 try await fixture.pool.query("SELECT coalesce(sum(hits), 0)::int AS n FROM rate_limit_hits").single().decode("n")
             }
@@ -110,7 +112,7 @@ struct PublicPathTests {
                 UNION ALL SELECT 'new', now(), 1
                 """
             )
-            let limiter = RateLimiter(database: fixture.pool, limit: 60)
+            let limiter = RateLimiter(database: fixture.pool, addressKey: ServerSecret.generate(), limit: 60)
             #expect(try await limiter.sweep() == 50)
             #expect(try await fixture.pool.query("SELECT bucket FROM rate_limit_hits").count == 1)
             let plan = try await fixture.pool.withConnection { session in

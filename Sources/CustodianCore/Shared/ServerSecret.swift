@@ -19,6 +19,9 @@ public struct ServerSecret: Sendable {
         case confirmationToken = "custodian/v1/confirmation-token"
         case unsubscribe = "custodian/v1/unsubscribe"
         case erasureJournal = "custodian/v1/erasure-journal"
+        /// Counters per client address (rate limits, failed logins) store this keyed hash: an
+        /// IPv4 address's plain hash is undone by hashing all four billion.
+        case clientAddress = "custodian/v1/client-address"
     }
 
     private let key: SymmetricKey

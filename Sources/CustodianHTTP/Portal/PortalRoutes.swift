@@ -9,7 +9,7 @@ struct PortalRoutes {
     let accounts: PortalAccounts
     let auth: PortalAuthenticator
     let gate: PublicGate
-    let throttle: LoginThrottle
+    let failures: LoginFailures
 
     /// What registration asks of the contact, and of the company (`company`).
     static let contactColumns = Contacts.table.columns.filter { ["first_name", "last_name", "email", "phone", "title"].contains($0.name) }
@@ -91,7 +91,7 @@ struct PortalRoutes {
     /// account; an address that keeps failing waits longer and longer (429).
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         let address = context.clientIP?.rateLimitKey ?? "unknown"
-        if let seconds = throttle.wait(for: address) {
+        if let seconds = try await failures.wait(for: address) {
             throw ProblemError.tooManyRequests("failed logins", retryAfterSeconds: seconds)
         }
         var fields = try await RequestFields.read(request)
@@ -107,7 +107,7 @@ struct PortalRoutes {
         case .loggedIn(let session):
             return Self.sessionResponse(session)
         case .refused:
-            throttle.failed(address)
+            try await failures.failed(address)
             throw ProblemError(.invalidCredentials, detail: "the email or the password is wrong, or the account is locked for a while")
         }
     }

@@ -1,4 +1,4 @@
-import Crypto
+import CustodianCore
 import Foundation
 import JSONText
 import Postgres
@@ -6,7 +6,8 @@ import Synchronization
 
 /// Fixed-window request counting per client, shared by every API instance through PostgreSQL,
 /// with an in-process count in front: a client already over the limit on this instance is over
-/// it everywhere, and is refused without a database round trip. Addresses are stored hashed.
+/// it everywhere, and is refused without a database round trip. Addresses are stored as a keyed
+/// hash (`ServerSecret.Use.clientAddress`).
 ///
 /// An instance takes hits from PostgreSQL in batches of `batch` (limit / 20, at most 32) and
 /// admits them locally: a busy client costs one row update per batch instead of one per request,
@@ -15,6 +16,7 @@ import Synchronization
 /// by up to 5% of the limit per other instance; never late.
 public final class RateLimiter: Sendable {
     let database: PostgresPool
+    let addressKey: ServerSecret
     /// Requests allowed per window and client.
     public let limit: Int
     public let window: Duration
@@ -34,8 +36,9 @@ public final class RateLimiter: Sendable {
     /// Clients tracked in process per window; beyond that, new ones are counted in PostgreSQL only.
     static let localCapacity = 100_000
 
-    public init(database: PostgresPool, limit: Int, window: Duration = .seconds(60)) {
+    public init(database: PostgresPool, addressKey: ServerSecret, limit: Int, window: Duration = .seconds(60)) {
         self.database = database
+        self.addressKey = addressKey
         self.limit = limit
         self.window = window
         self.local = Mutex(LocalWindow())
@@ -77,7 +80,7 @@ public final class RateLimiter: Sendable {
         if case .refused(let seconds) = countLocally(scope: scope, client: client) {
             return .refused(retryAfterSeconds: seconds)
         }
-        let bucket = scope + ":" + Hex.encode(SHA256.hash(data: Data(client.utf8)).prefix(16))
+        let bucket = scope + ":" + Hex.encode(addressKey.mac(client, for: .clientAddress).prefix(16))
         if takeUnused(bucket) { return .allowed }
         let taking = batch
         let row = try await database.query(

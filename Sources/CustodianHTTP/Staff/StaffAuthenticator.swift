@@ -4,14 +4,14 @@ import JSONText
 
 /// Turns `Authorization: Bearer <key>` into the staff member behind it, and guards handlers by role.
 ///
-/// Failed attempts are counted per client address, in this process: past a few, the address
-/// waits (429) before its next key is even looked up, so guessing keys cannot keep the staff pool
-/// busy.
+/// Failed attempts are counted per client address, in this process (`KeyFailureThrottle`): past a
+/// few, the address waits (429) before its next key is even looked up, so guessing keys cannot keep
+/// the staff pool busy.
 struct StaffAuthenticator: Sendable {
     let directory: StaffDirectory
     let idempotency: Idempotency
     let audit: AuditedRequests
-    let failures = LoginThrottle(freeFailures: 20)
+    let failures = KeyFailureThrottle(freeFailures: 20)
 
     typealias AuthenticatedHandler = @Sendable (Request, AppRequestContext, AuthenticatedStaff) async throws -> Response
 

@@ -1,13 +1,15 @@
 import Foundation
 import Synchronization
 
-/// Failed logins per client address, in this process: after a few, each further attempt from the
-/// address must wait twice as long as the last (up to 15 minutes). The count is forgotten only
-/// after `forgetAfter` without a failure — never by a success, or an attacker would log into an
-/// account of their own between guesses at others'. The account's own lock (in the database)
-/// stops guessing one password from many addresses; this stops one address from guessing many
-/// accounts.
-final class LoginThrottle: Sendable {
+/// Failed API keys per client address, in this process: after a few, each further attempt from
+/// the address must wait twice as long as the last (up to 15 minutes). The count is forgotten only
+/// after `forgetAfter` without a failure — never by a success, or an attacker would use a key of
+/// their own between guesses at others'.
+///
+/// Per process on purpose: every staff request asks it, and with no failing address it costs one
+/// atomic load. Keys are 256-bit random, so what it protects is the staff pool, not the keys; with
+/// N instances an address gets N × `freeFailures` free failures (the README's documented bound).
+final class KeyFailureThrottle: Sendable {
     struct Entry {
         var failures: Int
         var blockedUntil: ContinuousClock.Instant
