@@ -176,3 +176,49 @@ stop_throwaway_api() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   stop_throwaway_cluster "$1"
 }
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Waits (up to 10 s) until the server at URL answers /readyz.
+wait_ready() {
+  for _ in $(seq 1 100); do curl -fsS "$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  curl -fsS "$1/readyz" >/dev/null
+}
+
+# HAProxy (installed from Debian when missing) in front of the API instances on PORTS, round
+# robin, health-checked on /readyz; its config and log go into DIR. Sets balancer_url and
+# balancer_pid.
+start_balancer() {
+  local dir="$1"; shift
+  command -v haproxy >/dev/null 2>&1 || {
+    log "installing haproxy"
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq haproxy >/dev/null
+  }
+  local port number=0 servers=""
+  for port in "$@"; do
+    number=$((number + 1))
+    servers+="  server instance$number 127.0.0.1:$port check inter 1s"$'\n'
+  done
+  port="$(free_port)"
+  cat >"$dir/haproxy.cfg" <<CFG
+global
+  maxconn 256
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend api
+  bind 127.0.0.1:$port
+  option forwardfor
+  default_backend instances
+backend instances
+  balance roundrobin
+  option httpchk GET /readyz
+$servers
+CFG
+  haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
+  balancer_pid=$!
+  balancer_url="http://127.0.0.1:$port"
+  wait_ready "$balancer_url"
+}
