@@ -14,6 +14,8 @@ public struct AppRequestContext: RequestContext {
     public var clientIP: IPAddress?
     /// The connection the request came on, to notice a client that went away.
     let channel: any Channel
+    /// Who acted, for the access log line (set by `AccessLogMiddleware`).
+    var actor: RequestActor?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -186,7 +186,7 @@ public func buildRouter(
         .register(on: &routes)
     PrivacyRoutes(centre: PrivacyCentre(database: database), auth: auth).register(on: &routes)
     let feeds = Feeds(database: database)
-    FeedRoutes(feeds: feeds, auth: auth).register(on: &routes)
+    FeedRoutes(feeds: feeds, auth: auth, metrics: settings.metrics).register(on: &routes)
     let deliveries = WebhookDeliveries(database: database, secrets: settings.secrets, unsubscribeBaseURL: settings.unsubscribeBaseURL)
     WebhookRoutes(
         endpoints: WebhookEndpoints(database: database, secrets: settings.secrets), deliveries: deliveries, auth: auth,
@@ -297,7 +297,8 @@ public func buildRouter(
         ],
         logger: logger
     )
-    let dispatcher = WebhookDispatcher(deliveries: deliveries, configuration: settings.webhooks, logger: logger)
+    let dispatcher = WebhookDispatcher(
+        deliveries: deliveries, configuration: settings.webhooks, logger: logger, metrics: settings.metrics)
     return AppParts(router: router, catalog: catalog, upkeep: upkeep, dispatcher: dispatcher)
 }
 

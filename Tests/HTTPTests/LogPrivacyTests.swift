@@ -105,6 +105,14 @@ struct LogPrivacyTests {
                         && requests.count == lines.filter { $0.hasPrefix("{") }.filter { $0.contains(#""message":"request""#) }.count)
                 #expect(requests.contains { $0["http.route"]?.string == "/v1/public/consent/{token}" && $0["request_id"]?.string != nil })
                 #expect(requests.allSatisfy { $0["time"]?.string.flatMap(RFC3339.date(from:)) != nil && $0["http.status"] != nil })
+                // Who acted: the key's kind, the person behind a link, nobody for a refused key.
+                func actors(_ route: String, _ status: String) -> Set<String> {
+                    let matching = requests.filter { $0["http.route"]?.string == route && $0["http.status"]?.string == status }
+                    return Set(matching.compactMap { $0["actor"]?.string })
+                }
+                #expect(actors("/v1/leads", "200") == ["staff"])
+                #expect(actors("/v1/leads", "401") == ["none"])
+                #expect(actors("/v1/public/consent/{token}", "200") == ["link"])
                 for line in lines {
                     for value in personal + secrets {
                         #expect(!line.contains(value), "a log line holds \(value): \(line)")

@@ -19,12 +19,12 @@ struct WebhookTests {
 
     func dispatcher(
         _ pool: PostgresPool, retryDelay: Duration = .zero, requestTimeout: Duration = .seconds(5),
-        destinations: WebhookDestinationPolicy = loopbackAllowed, secrets: ServerSecrets = secrets
+        destinations: WebhookDestinationPolicy = loopbackAllowed, secrets: ServerSecrets = secrets, metrics: AppMetrics? = nil
     ) -> WebhookDispatcher {
         WebhookDispatcher(
             deliveries: WebhookDeliveries(database: pool, secrets: secrets),
             configuration: .init(firstRetryDelay: retryDelay, requestTimeout: requestTimeout, destinations: destinations),
-            logger: TestPostgres.logger
+            logger: TestPostgres.logger, metrics: metrics
         )
     }
 
@@ -127,9 +127,14 @@ struct WebhookTests {
                 )
                 receiver.answer([.internalServerError, .badGateway])
                 _ = try await openCase(client, key: fixture.adminKey)
-                let sender = dispatcher(fixture.pool)
+                let metrics = AppMetrics()
+                let sender = dispatcher(fixture.pool, metrics: metrics)
                 for _ in 0..<3 { try await sender.runOnce() }
                 #expect(receiver.received.count == 3)
+                // Attempts by the endpoint's host and outcome, for /metrics.
+                let scraped = String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self)
+                #expect(scraped.contains(#"custodian_webhook_attempts_total{endpoint="127.0.0.1",outcome="failed"} 2"#), "\(scraped)")
+                #expect(scraped.contains(#"custodian_webhook_attempts_total{endpoint="127.0.0.1",outcome="delivered"} 1"#))
                 #expect(Set(receiver.received.compactMap { $0.headers["webhook-id"] }).count == 1)
                 let delivery = try #require(
                     try await client.send(.get, "/v1/webhooks/\(endpoint)/deliveries", headers: headers(key: fixture.adminKey))

@@ -21,6 +21,10 @@ struct PoolTests {
                 _ = try await (first, second)
                 // Once they are back, the next caller gets one at once.
                 #expect(try await pool.query("SELECT 1 AS one").single().decode("one", as: Int.self) == 1)
+                // For metrics: one caller queued, for about 0.3 s, and gave up.
+                let totals = pool.waitTotals
+                #expect(totals.waits == 1 && totals.timeouts == 1, "\(totals)")
+                #expect(totals.seconds >= 0.3 && totals.seconds < 1.5, "\(totals)")
             }
         }
     }

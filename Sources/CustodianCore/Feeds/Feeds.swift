@@ -60,14 +60,18 @@ public struct Feeds: Sendable {
         }
     }
 
-    /// Writes the poll as JSON Lines through `write`, in chunks of about 64 KiB.
-    public func poll(from cursor: FeedCursor, write: (ArraySlice<UInt8>) async throws -> Void) async throws {
+    /// Writes the poll as JSON Lines through `write`, in chunks of about 64 KiB. Returns the
+    /// poller's lag: how long ago the oldest change it had not been served was made (0 when it
+    /// had seen everything; nil for a first poll, which serves a snapshot).
+    @discardableResult
+    public func poll(from cursor: FeedCursor, write: (ArraySlice<UInt8>) async throws -> Void) async throws -> Duration? {
         try await database.transaction(isolation: .repeatableRead, readOnly: true) { transaction in
             let facts = try await transaction.query(
                 Self.facts
             ).single()
             let now = try Self.snapshot(facts)
             try Self.check(cursor, now: now, purgedBelow: try Self.purgedBelow(facts))
+            let lag = try await Self.lag(of: cursor, in: transaction)
             let source = FeedSource(cursor.feed)
             let (sql, parameters) = Self.changes(since: cursor, source: source)
             try await transaction.execute("DECLARE feed_rows NO SCROLL CURSOR FOR " + sql, parameters)
@@ -111,7 +115,21 @@ public struct Feeds: Sendable {
             try await transaction.execute("CLOSE feed_rows")
             try await out.append("{\"op\":\"checkpoint\",\"cursor\":\"\(FeedCursor.complete(cursor.feed, at: now).text)\"}\n", flush: write)
             try await out.finish(write)
+            return lag
         }
+    }
+
+    /// The age of the oldest change the cursor's oldest snapshot did not see (by the entity and
+    /// xid index); ranges served later may have seen it, so this errs towards more lag.
+    static func lag(of cursor: FeedCursor, in transaction: PostgresSession) async throws -> Duration? {
+        guard let oldest = cursor.ranges.compactMap(\.served).min(by: { $0.xmin < $1.xmin }) else { return nil }
+        let row = try await transaction.query(
+            """
+            SELECT coalesce(extract(epoch FROM now() - min(f.changed_at)), 0)::float8 AS seconds FROM public.feed_changes f
+            WHERE f.entity = $1 AND f.xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(f.xid, $2::pg_snapshot)
+            """, [cursor.feed.rawValue, oldest.text]
+        ).single()
+        return .milliseconds(max(0, Int64((try row.decode("seconds", as: Double.self) * 1000).rounded())))
     }
 
     static let batch = 4000

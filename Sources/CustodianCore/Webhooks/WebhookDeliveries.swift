@@ -127,7 +127,7 @@ public struct WebhookDeliveries: Sendable {
             self.duration = duration
         }
 
-        var succeeded: Bool { (200..<300).contains(responseStatus ?? 0) }
+        public var succeeded: Bool { (200..<300).contains(responseStatus ?? 0) }
     }
 
     /// Records the attempt; a 2xx settles the delivery, anything else schedules the next attempt

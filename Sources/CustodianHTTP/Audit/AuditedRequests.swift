@@ -16,7 +16,8 @@ struct AuditedRequests: Sendable {
     var recordsReads = true
 
     static func actor(_ kind: AuditActor.Kind, context: AppRequestContext) -> AuditActor {
-        AuditActor(
+        context.actor?.note(kind)
+        return AuditActor(
             kind: kind, route: context.endpointPath, requestID: context.requestID.isEmpty ? nil : context.requestID,
             clientIP: context.clientIP?.description)
     }

@@ -9,6 +9,7 @@ import NIOCore
 struct FeedRoutes {
     let feeds: Feeds
     let auth: StaffAuthenticator
+    let metrics: AppMetrics
 
     func register(on routes: inout RouteTable) {
         for feed in Feeds.Feed.allCases {
@@ -39,9 +40,10 @@ struct FeedRoutes {
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { [cursor] writer in
-                    try await AuditActor.$current.withValue(actor) {
+                    let lag = try await AuditActor.$current.withValue(actor) {
                         try await feeds.poll(from: cursor) { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
                     }
+                    if let lag { metrics.feedLag(feed: feed.rawValue, lag) }
                     try await writer.finish(nil)
                 })
         }

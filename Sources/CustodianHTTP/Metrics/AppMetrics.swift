@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The server's metrics, through swift-metrics into a Prometheus registry this server owns (so
 /// each server, and each test's, counts on its own): `GET /metrics` writes the registry out.
@@ -10,6 +11,8 @@ import Prometheus
 public final class AppMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
+    /// What `total` last reported per counter, so that a total kept elsewhere becomes increments.
+    private let reportedTotals = Mutex<[String: Double]>([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -19,7 +22,31 @@ public final class AppMetrics: Sendable {
             .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
         ]
+        // A feed's pollers are seconds to a day behind, not milliseconds.
+        factory.durationHistogramBuckets[Self.feedLag] = [
+            .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600), .seconds(21600),
+            .seconds(86400),
+        ]
         self.factory = factory
+    }
+
+    static let feedLag = "custodian_feed_lag_seconds"
+
+    /// One attempt to deliver a webhook message, by the endpoint's host (never its path, which
+    /// may hold a token) and whether the receiver took it.
+    func webhookAttempt(url: String, delivered: Bool, duration: Duration) {
+        let host = URL(string: url)?.host ?? ""
+        Counter(
+            label: "custodian_webhook_attempts_total", dimensions: [("endpoint", host), ("outcome", delivered ? "delivered" : "failed")],
+            factory: factory
+        ).increment()
+        Timer(label: "custodian_webhook_attempt_duration_seconds", dimensions: [("endpoint", host)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// How far behind a poller of `feed` was when it polled (see `Feeds.poll`).
+    func feedLag(feed: String, _ lag: Duration) {
+        Timer(label: Self.feedLag, dimensions: [("feed", feed)], factory: factory).recordNanoseconds(lag.nanoseconds)
     }
 
     /// One answered request, by method, route pattern and status.
@@ -37,6 +64,18 @@ public final class AppMetrics: Sendable {
 
     func gauge(_ label: String, _ dimensions: [(String, String)] = [], _ value: Double) {
         Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
+    }
+
+    /// A counter whose source keeps the total itself (the pool counts its waits): brought up to
+    /// `total`, so that Prometheus sees an ordinary counter.
+    func counter(_ name: String, _ labels: [(String, String)], total: Double) {
+        let counter = registry.makeCounter(name: name, labels: labels)
+        let key = name + "{" + labels.map { $0.0 + "=" + $0.1 }.joined(separator: ",") + "}"
+        reportedTotals.withLock { reported in
+            let increase = total - (reported[key] ?? 0)
+            if increase > 0 { counter.increment(by: increase) }
+            reported[key] = max(total, reported[key] ?? 0)
+        }
     }
 }
 

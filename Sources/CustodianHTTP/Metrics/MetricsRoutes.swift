@@ -43,6 +43,10 @@ struct MetricsRoutes {
             metrics.gauge("custodian_db_pool_connections", [("pool", name), ("state", "idle")], Double(usage.idle))
             metrics.gauge("custodian_db_pool_size", [("pool", name)], Double(pool.configuration.maxConnections))
             metrics.gauge("custodian_db_pool_waiting", [("pool", name)], Double(usage.waiting))
+            let waits = pool.waitTotals
+            metrics.counter("custodian_db_pool_waits_total", [("pool", name)], total: Double(waits.waits))
+            metrics.counter("custodian_db_pool_wait_seconds_total", [("pool", name)], total: waits.seconds)
+            metrics.counter("custodian_db_pool_acquire_timeouts_total", [("pool", name)], total: Double(waits.timeouts))
         }
         let cases = try await database.query(
             """

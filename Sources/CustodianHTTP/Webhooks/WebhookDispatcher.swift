@@ -47,11 +47,13 @@ public struct WebhookDispatcher: Service {
     let configuration: Configuration
     let logger: Logger
     let sender: WebhookSender
+    let metrics: AppMetrics?
 
-    public init(deliveries: WebhookDeliveries, configuration: Configuration = .init(), logger: Logger) {
+    public init(deliveries: WebhookDeliveries, configuration: Configuration = .init(), logger: Logger, metrics: AppMetrics? = nil) {
         self.deliveries = deliveries
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics
         self.sender = WebhookSender(policy: configuration.destinations, deadline: configuration.requestTimeout)
     }
 
@@ -120,6 +122,7 @@ public struct WebhookDispatcher: Service {
 
     private func deliver(_ delivery: WebhookDeliveries.Due) async throws {
         let outcome = await send(delivery)
+        metrics?.webhookAttempt(url: delivery.url, delivered: outcome.succeeded, duration: outcome.duration)
         let exponent = min(max(delivery.attempt - 1, 0), 20)
         let delay = min(configuration.firstRetryDelay * (1 << exponent), configuration.maxRetryDelay)
         try await deliveries.settle(delivery, outcome: outcome, retryDelay: delay, giveUpAfter: configuration.giveUpAfter)

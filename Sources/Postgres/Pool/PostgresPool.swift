@@ -50,6 +50,11 @@ public final class PostgresPool: Sendable {
     let logger: Logger
     let threads: NIOThreadPool
     private let lending: Mutex<LendingState>
+    /// Callers that had to queue for a connection, the nanoseconds they queued in all, and those
+    /// whose timeout passed first: counted only off the path that finds a connection free.
+    private let waits = Atomic<Int>(0)
+    private let waitedNanoseconds = Atomic<Int64>(0)
+    private let acquireTimeouts = Atomic<Int>(0)
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -206,6 +211,12 @@ public final class PostgresPool: Sendable {
             state.nextWaiterID &+= 1
             return state.nextWaiterID
         }
+        let queuedAt = ContinuousClock.now
+        defer {
+            let waited = (ContinuousClock.now - queuedAt).components
+            waits.add(1, ordering: .relaxed)
+            waitedNanoseconds.add(waited.seconds * 1_000_000_000 + waited.attoseconds / 1_000_000_000, ordering: .relaxed)
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LibPQConnection, any Error>) in
                 let lend: Lend = lending.withLock { state in
@@ -286,6 +297,7 @@ public final class PostgresPool: Sendable {
             state.expiryWatch?.wake = next
             return (expired, next)
         }
+        acquireTimeouts.add(expired.count, ordering: .relaxed)
         for waiter in expired {
             waiter.continuation.resume(throwing: PostgresPoolError.acquireTimeout(waiter.timeout))
         }
@@ -327,6 +339,15 @@ public final class PostgresPool: Sendable {
             connection.checkBeforeNextStatement = true
             waiter.continuation.resume(returning: connection)
         }
+    }
+
+    /// Since the pool started: callers that queued for a connection, the seconds they queued in
+    /// all, and those that gave up when their timeout passed. For metrics (rates and averages).
+    public var waitTotals: (waits: Int, seconds: Double, timeouts: Int) {
+        (
+            waits.load(ordering: .relaxed), Double(waitedNanoseconds.load(ordering: .relaxed)) / 1e9,
+            acquireTimeouts.load(ordering: .relaxed)
+        )
     }
 
     /// Connections lent out and idle, and callers waiting, at this moment: for metrics and tests.
