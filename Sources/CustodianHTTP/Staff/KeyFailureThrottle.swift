@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Per process on purpose: every staff request asks it, and with no failing address it costs one
 /// atomic load. Keys are 256-bit random, so what it protects is the staff pool, not the keys; with
-/// N instances an address gets N × `freeFailures` free failures (the README's documented bound).
+/// N instances an address is answered up to N × (`freeFailures` + 1) times before it waits
+/// everywhere (the README's documented bound; scripts/two-instances shows it).
 final class KeyFailureThrottle: Sendable {
     struct Entry {
         var failures: Int
