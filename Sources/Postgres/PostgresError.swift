@@ -33,6 +33,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var constraint: String?
     public var table: String?
     public var column: String?
+    /// Set when libpq could not send the statement: the server never saw it.
+    var wasNotSent = false
 
     public init(
         kind: Kind,
@@ -90,6 +92,15 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case _ where sqlState.hasPrefix("08"), "57P01", "57P02", "57P03": .connection
         default: .other
         }
+    }
+
+    /// Whether the error shows that the backend was gone before the statement could run: the
+    /// server ended the session (57P01 terminated by an administrator, 57P02 crash, 57P03 not
+    /// accepting connections) or the statement could not be sent. A statement that ran when the
+    /// session ended was rolled back with it; one that merely lost its answer (the connection
+    /// closed without a word) is not shown by this, since it may have committed.
+    var provesBackendWasGone: Bool {
+        wasNotSent || ["57P01", "57P02", "57P03"].contains(sqlState ?? "")
     }
 
     /// Reads the error fields of a failed result.

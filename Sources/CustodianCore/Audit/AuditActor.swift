@@ -45,7 +45,9 @@ public struct AuditActor: Sendable {
     /// database's change triggers who acts.
     public func acting<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
         try await Self.$current.withValue(self) {
-            try await PostgresSession.$transactionSettings.withValue([(name: "custodian.audit", value: settingText)]) {
+            try await PostgresSession.$transactionSettings.withValue(
+                TransactionSettings { [(name: "custodian.audit", value: settingText)] }
+            ) {
                 try await body()
             }
         }

@@ -70,7 +70,7 @@ public final class AuditWriter: Sendable {
     /// (their entries are part of their own, durable transactions).
     private func insert(_ entries: [JSONValue]) async throws {
         // The entries name their actors themselves: no transaction carrying one around them.
-        try await PostgresSession.$transactionSettings.withValue([]) {
+        try await PostgresSession.$transactionSettings.withValue(.none) {
             try await database.execute(
                 """
                 INSERT INTO audit_entries
@@ -82,7 +82,7 @@ public final class AuditWriter: Sendable {
                     route text, request_id text, client_ip text, subject_ids text)
                 WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
                 """,
-                [JSONB(JSONValue.array(entries))]
+                [JSONValue.array(entries)]
             )
         }
     }

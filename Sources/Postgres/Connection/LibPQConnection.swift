@@ -24,6 +24,10 @@ final class LibPQConnection: @unchecked Sendable {
     private var needsReset = false
     /// Set by the pool when it lends the connection: the first statement checks it (or reconnects).
     var checkBeforeNextStatement = true
+    /// When the pool last took the connection back: one used within `trustedIdle` is not looked at
+    /// before its next statement (see `exclusively`).
+    var releasedAt = ContinuousClock.Instant.now
+    static let trustedIdle = Duration.seconds(1)
     private let running = Atomic<Bool>(false)
     /// The number of the lease this connection is lent under; a session of an earlier lease is
     /// refused (see `PostgresSession`). Atomic because a kept session may be used from any task.
@@ -64,11 +68,12 @@ final class LibPQConnection: @unchecked Sendable {
     /// Opens the connection if there is none, or replaces one that broke or was left mid-transaction.
     private func prepareForUse(threads: NIOThreadPool) async throws {
         if let handle {
-            // PQconsumeInput reads, without blocking, what the server sent while the connection sat
-            // idle. A terminated backend sends a FATAL message and then closes: the first call takes
-            // the message, the second sees EOF and turns the status to CONNECTION_BAD.
+            // An idle connection's socket has nothing to read: one poll says so. When it has, a
+            // terminated backend may have sent a FATAL message and closed: PQconsumeInput reads,
+            // without blocking, what the server sent while the connection sat idle (the first call
+            // takes the message, the second sees EOF and turns the status to CONNECTION_BAD).
             let alive =
-                !needsReset && PQconsumeInput(handle) == 1 && PQconsumeInput(handle) == 1
+                !needsReset && (Self.nothingToRead(PQsocket(handle)) || PQconsumeInput(handle) == 1 && PQconsumeInput(handle) == 1)
                 && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
             if alive { return }
             disconnect()
@@ -191,11 +196,30 @@ final class LibPQConnection: @unchecked Sendable {
             )
         }
         defer { running.store(false, ordering: .releasing) }
+        var trusted = false
         if checkBeforeNextStatement {
             checkBeforeNextStatement = false
-            try await prepareForUse(threads: threads)
+            trusted = isTrustedWithoutLooking
+            if !trusted { try await prepareForUse(threads: threads) }
         }
-        return try await body(try requireHandle())
+        do {
+            return try await body(try requireHandle())
+        } catch let error as PostgresError where trusted && error.provesBackendWasGone {
+            // Trusted without a look, the connection turned out dead before the statement ran:
+            // as the look would have, open a new one and run the statement there.
+            disconnect()
+            try await prepareForUse(threads: threads)
+            return try await body(try requireHandle())
+        }
+    }
+
+    /// Whether the connection may serve its next statement without a look at its socket: it was
+    /// used moments ago and left in good order. Looking costs a system call per lease, and under
+    /// load every lease follows the last within microseconds; a backend terminated in between is
+    /// found by the statement itself (`PostgresError.provesBackendWasGone`), as pgx's pool does.
+    private var isTrustedWithoutLooking: Bool {
+        guard let handle, !needsReset, ContinuousClock.now - releasedAt < Self.trustedIdle else { return false }
+        return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
     private struct PreparedStatement {
@@ -232,7 +256,9 @@ final class LibPQConnection: @unchecked Sendable {
 
     private func sendFailure(_ handle: OpaquePointer) -> PostgresError {
         if PQstatus(handle) != CONNECTION_OK { needsReset = true }
-        return PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the statement could not be sent")
+        var error = PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the statement could not be sent")
+        error.wasNotSent = true
+        return error
     }
 
     /// Sends what libpq still holds, then waits for every result of the statement(s) sent,
@@ -251,7 +277,9 @@ final class LibPQConnection: @unchecked Sendable {
         var firstError: PostgresError?
         var last = QueryResult(columns: .init(names: [], types: []), cells: .none, affectedRows: 0)
         while true {
-            while PQisBusy(handle) == 1 {
+            // A connection that broke has nothing more to wait for: what it said last (a FATAL
+            // message, with its SQLSTATE) is PQgetResult's to return.
+            while PQisBusy(handle) == 1 && PQstatus(handle) == CONNECTION_OK {
                 if try await awaitServer(handle, interruption: cancelSent ? nil : interruption) {
                     cancelSent = true
                     await cancelOnServer(threads: threads)
@@ -291,14 +319,22 @@ final class LibPQConnection: @unchecked Sendable {
 
     /// Waits for the socket (to be readable, or with `forWriting` writable too) and reads what the
     /// server sent; true when the interruption was requested instead.
+    ///
+    /// A read first lets the tasks queued on this executor run and then reads at once: under load
+    /// the answer is usually there by then, and the statement continues without the waiter
+    /// thread's wake-up and hand-off back (two context switches); when it is not, the read found
+    /// nothing (EAGAIN) and the caller waits as usual.
     private func awaitServer(_ handle: OpaquePointer, forWriting: Bool = false, interruption: StatementInterruption?) async throws -> Bool {
-        let socket = PQsocket(handle)
-        let readiness: SocketWaiter.Readiness
-        if !forWriting, await Self.answeredAfterYielding(socket) {
-            readiness = .ready
-        } else {
-            readiness = await SocketWaiter.shared.wait(for: socket, forWriting: forWriting, interruption: interruption)
+        if !forWriting {
+            await Task.yield()
+            // A connection that broke is left to the caller (see collectResults).
+            guard PQconsumeInput(handle) == 1 else {
+                needsReset = true
+                return false
+            }
+            if PQisBusy(handle) == 0 { return false }
         }
+        let readiness = await SocketWaiter.shared.wait(for: PQsocket(handle), forWriting: forWriting, interruption: interruption)
         if case .failed(let number) = readiness {
             needsReset = true
             throw PostgresError(kind: .connection, message: "waiting for the server failed (errno \(number))")
@@ -310,13 +346,11 @@ final class LibPQConnection: @unchecked Sendable {
         return readiness == .interrupted
     }
 
-    /// Whether the server's answer is there once the tasks queued on this executor have run:
-    /// under load it usually is, and the statement continues without the waiter thread's wake-up
-    /// and hand-off back (two context switches); otherwise the caller waits as usual.
-    private static func answeredAfterYielding(_ socket: Int32) async -> Bool {
-        await Task.yield()
+    /// Whether the socket has nothing to read right now (a closed one reads EOF, and a hang-up
+    /// is always reported).
+    private static func nothingToRead(_ socket: Int32) -> Bool {
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        return poll(&descriptor, 1, 0) == 1 && descriptor.revents & Int16(POLLIN) != 0
+        return poll(&descriptor, 1, 0) == 0
     }
 
     /// Asks the server to cancel what this connection runs. libpq does it with a blocking short

@@ -319,6 +319,7 @@ public final class PostgresPool: Sendable {
     func release(_ connection: LibPQConnection) {
         connection.endLease()
         connection.invalidateIfNotIdle()
+        connection.releasedAt = .now
         let (waiter, closeNow): (Waiter?, Bool) = lending.withLock { state in
             if state.isClosed {
                 state.lent -= 1
@@ -399,8 +400,21 @@ extension PostgresPool: Queryable {
 
     /// Whether a statement's first word makes it a change (INSERT, UPDATE, DELETE, MERGE).
     static func changesData(_ sql: String) -> Bool {
-        let word = sql.drop { $0 == " " || $0 == "\n" || $0 == "\t" }.prefix { $0.isLetter }.uppercased()
-        return ["INSERT", "UPDATE", "DELETE", "MERGE"].contains(word)
+        // Every query asks: the first word, folded to upper case, packed into an integer.
+        var word: UInt64 = 0
+        var length = 0
+        for byte in sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }) {
+            let upper = byte & 0xDF
+            guard byte >= 0x41, upper >= 0x41 && upper <= 0x5A else { break }
+            length += 1
+            guard length <= 7 else { return false }
+            word = word << 8 | UInt64(upper)
+        }
+        return Self.changingWords.contains(word)
+    }
+
+    private static let changingWords: [UInt64] = ["INSERT", "UPDATE", "DELETE", "MERGE"].map { name in
+        name.utf8.reduce(0) { $0 << 8 | UInt64($1) }
     }
 }
 

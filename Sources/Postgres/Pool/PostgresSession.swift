@@ -126,10 +126,10 @@ public struct PostgresSession: Queryable {
     /// Settings every read-write transaction begun in this task starts with (`set_config(name,
     /// value, true)`: they end with the transaction), for triggers that need to know who acts.
     /// One round trip more per such transaction; none when empty.
-    @TaskLocal public static var transactionSettings: [(name: String, value: String)] = []
+    @TaskLocal public static var transactionSettings = TransactionSettings.none
 
     private func applyTransactionSettings() async throws {
-        let settings = Self.transactionSettings
+        let settings = Self.transactionSettings.values()
         var parameters: [any PostgresBindable] = []
         var calls: [String] = []
         for (name, value) in settings {
@@ -170,5 +170,24 @@ public struct PostgresSession: Queryable {
     private func rollbackAfterFailure(_ sql: String) async {
         // If even this fails the connection is in an unknown state; the pool replaces it on release.
         _ = try? await control(sql)
+    }
+}
+
+/// What `PostgresSession.transactionSettings` holds: the settings, made only when a read-write
+/// transaction needs them (most requests only read, and making them can cost more than the read).
+public struct TransactionSettings: Sendable {
+    public let isEmpty: Bool
+    public let values: @Sendable () -> [(name: String, value: String)]
+
+    public static let none = TransactionSettings(isEmpty: true, values: { [] })
+
+    /// Settings made by `values` when first needed (in each transaction that needs them).
+    public init(_ values: @escaping @Sendable () -> [(name: String, value: String)]) {
+        self.init(isEmpty: false, values: values)
+    }
+
+    private init(isEmpty: Bool, values: @escaping @Sendable () -> [(name: String, value: String)]) {
+        self.isEmpty = isEmpty
+        self.values = values
     }
 }
