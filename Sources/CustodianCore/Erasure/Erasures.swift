@@ -178,7 +178,7 @@ public struct Erasures: Sendable {
             SELECT e.subject_type, e.subject_id, $4, $5, $8, CASE WHEN e.subject_id = $6 THEN $7::jsonb ELSE '{}' END, h.seq, h.hash
             FROM erased e LEFT JOIN heads h USING (subject_id)
             """,
-            person.parameters + [actor, requestID, subject.id, JSONB(counts), policyID]
+            person.parameters + [actor, requestID, subject.id, counts, policyID]
         )
     }
 

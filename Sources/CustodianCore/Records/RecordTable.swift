@@ -87,7 +87,7 @@ public struct RecordTable: Sendable {
         try requireKnownColumns(values)
         let names = values.map(\.column) + ["custom_fields", "created_by", "updated_by"]
         let placeholders = (1...names.count).map { "$\($0)" }.joined(separator: ", ")
-        let parameters: [any PostgresBindable] = values.map(\.value.binding) + [JSONB(customFields), actor, actor]
+        let parameters: [any PostgresBindable] = values.map(\.value.binding) + [customFields, actor, actor]
         let rows = try await translatingConstraints {
             try await database.query(
                 "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(placeholders)) RETURNING \(selectList)",
@@ -140,7 +140,7 @@ public struct RecordTable: Sendable {
         var parameters: [any PostgresBindable] = [id] + values.map(\.value.binding)
         if let customFields {
             // Keys sent are set, keys sent as null are removed, keys not sent stay.
-            parameters.append(JSONB(customFields))
+            parameters.append(customFields)
             assignments.append("custom_fields = jsonb_strip_nulls(custom_fields || $\(parameters.count)::jsonb)")
         }
         parameters.append(actor)

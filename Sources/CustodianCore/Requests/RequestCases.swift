@@ -448,7 +448,7 @@ public struct RequestCases: Sendable {
     func record(_ caseID: UUID, action: String, by actor: UUID?, changes: JSONValue, on transaction: PostgresSession) async throws {
         try await transaction.execute(
             "INSERT INTO request_events (case_id, actor_type, actor_id, action, changes) VALUES ($1, $2, $3, $4, $5)",
-            [caseID, actor == nil ? "person" : "staff", actor, action, JSONB(changes)]
+            [caseID, actor == nil ? "person" : "staff", actor, action, changes]
         )
     }
 

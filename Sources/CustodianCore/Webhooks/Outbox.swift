@@ -86,7 +86,7 @@ public enum Outbox {
             SELECT event.id, e.id FROM event, webhook_endpoints e WHERE e.active AND $1 = ANY (e.events)
             """,
             // The trace of the request that caused it, for the deliveries to carry on.
-            [type.rawValue, JSONB(data), subjectID, TraceContext.current?.traceID, TraceContext.current?.sampled ?? false]
+            [type.rawValue, data, subjectID, TraceContext.current?.traceID, TraceContext.current?.sampled ?? false]
         )
     }
 }

@@ -49,12 +49,38 @@ public final class AppMetrics: Sendable {
         Timer(label: Self.feedLag, dimensions: [("feed", feed)], factory: factory).recordNanoseconds(lag.nanoseconds)
     }
 
+    private struct RequestKey: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+
+    /// The counter and timer of each method, route and status seen: made once, not per request
+    /// (making one looks it up in the registry under its lock, with its labels built anew).
+    private let requestMetrics = Mutex<[RequestKey: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
+
+    /// Methods named in labels; any other (a client may send any token) is `other`, so that
+    /// labels, and the metrics kept, stay bounded.
+    private static let labelledMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
     /// One answered request, by method, route pattern and status.
     func request(method: String, route: String, status: Int, duration: Duration) {
-        let dimensions = [("method", method), ("route", route), ("status", String(status))]
-        Counter(label: "custodian_http_requests_total", dimensions: dimensions, factory: factory).increment()
-        Timer(label: "custodian_http_request_duration_seconds", dimensions: [("method", method), ("route", route)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+        let method = Self.labelledMethods.contains(method) ? method : "other"
+        let key = RequestKey(method: method, route: route, status: status)
+        let (counter, timer) = requestMetrics.withLock { known in
+            if let made = known[key] { return made }
+            let made = (
+                Counter(
+                    label: "custodian_http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))],
+                    factory: factory),
+                Timer(
+                    label: "custodian_http_request_duration_seconds", dimensions: [("method", method), ("route", route)], factory: factory)
+            )
+            known[key] = made
+            return made
+        }
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// A statement ended by its time limit, or a request cancelled while at the database.

@@ -17,7 +17,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID.random().lowercasedString
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID.unique().lowercasedString
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         // W3C Trace Context: a well-formed `traceparent` joins this request to the caller's
