@@ -23,9 +23,14 @@ struct RequestIDMiddleware: RouterMiddleware {
         // W3C Trace Context: a well-formed `traceparent` joins this request to the caller's
         // trace (in every log line, and on the webhook deliveries of the events it causes); a
         // malformed one is ignored, as the specification asks.
-        let trace = request.headers[.traceparent].flatMap(TraceContext.init(header:))
-        if let trace { context.logger[metadataKey: "trace_id"] = .string(trace.traceID) }
-        var response = try await TraceContext.$current.withValue(trace) { try await next(request, context) }
+        var response: Response
+        if let trace = request.headers[.traceparent].flatMap(TraceContext.init(header:)) {
+            context.logger[metadataKey: "trace_id"] = .string(trace.traceID)
+            response = try await TraceContext.$current.withValue(trace) { try await next(request, context) }
+        } else {
+            // No task-local to push and pop: most requests come without a trace.
+            response = try await next(request, context)
+        }
         response.headers[.requestID] = requestID
         return response
     }
