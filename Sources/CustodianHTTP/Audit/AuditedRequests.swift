@@ -59,7 +59,10 @@ struct AuditedRequests: Sendable {
     /// For a route `/v1/{leads|contacts|customers}/{id}/<what>…`: `<what>` (after the collection:
     /// `leads/consents`) and the person's id.
     static func personRead(_ context: AppRequestContext) -> (String, UUID)? {
-        guard let pattern = context.endpointPath else { return nil }
+        // Most routes are not one: a prefix test first, before any splitting.
+        guard let pattern = context.endpointPath,
+            pattern.hasPrefix("/v1/leads/{id}/") || pattern.hasPrefix("/v1/contacts/{id}/") || pattern.hasPrefix("/v1/customers/{id}/")
+        else { return nil }
         let parts = pattern.split(separator: "/")
         guard parts.count >= 4, parts[0] == "v1", ["leads", "contacts", "customers"].contains(parts[1]), parts[2] == "{id}",
             let id = context.parameters.get("id").flatMap(UUID.init(uuidString:))
