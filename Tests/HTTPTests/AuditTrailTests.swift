@@ -38,6 +38,25 @@ struct AuditTrailTests {
             try await client.create("/v1/leads", key: key, #"{"name": "\#(name)", "email": "\#(name)@audit.example"}"#)["id"] as? String)
     }
 
+    @Test func aLongRequestIdIsStoredShortenedAndFailsNobodysRequest() async throws {
+        try await StaffFixture.withApp { fixture, client in
+            let admin = fixture.adminKey
+            // Accepted and echoed up to 128 characters; the trail keeps the first 100.
+            var long = headers(key: admin, json: true)
+            long[HTTPField.Name("X-Request-Id")!] = String(repeating: "r", count: 120)
+            let created = try await client.send(.post, "/v1/leads", headers: long, body: #"{"name": "Long Id"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let id = try #require(try created.json()["id"] as? String)
+            let read = try await client.send(.get, "/v1/leads/\(id)", headers: long)
+            #expect(read.status == .ok, "\(read.text)")
+            #expect(read.headers[HTTPField.Name("X-Request-Id")!] == String(repeating: "r", count: 120))
+            let stored: [String] = try await fixture.pool.query(
+                "SELECT request_id FROM audit_entries WHERE $1::uuid = ANY (subject_ids) ORDER BY id", [id]
+            ).map { try $0.decode("request_id") }
+            #expect(stored == [String(repeating: "r", count: 100), String(repeating: "r", count: 100)], "\(stored)")
+        }
+    }
+
     @Test func casesRestrictionsAndHoldsAreReadsOfTheirPerson() async throws {
         try await StaffFixture.withApp { fixture, client in
             let admin = fixture.adminKey

@@ -18,7 +18,7 @@ public struct AuditActor: Sendable {
     public var sessionID: UUID?
     public var linkID: UUID?
     public var route: String?
-    public var requestID: String?
+    public private(set) var requestID: String?
     public var clientIP: String?
     /// Whether this actor's reads are recorded (`CUSTODIAN_AUDIT_READS`); changes always are.
     public var recordsReads = true
@@ -35,11 +35,16 @@ public struct AuditActor: Sendable {
         self.sessionID = sessionID
         self.linkID = linkID
         self.route = route
-        self.requestID = requestID
+        // A client's own X-Request-Id may be longer than the trail's column holds (migration
+        // 0031): one such request must not fail the group of reads its entry is written with.
+        self.requestID = requestID.map { String($0.prefix(Self.requestIDLimit)) }
         self.clientIP = clientIP
     }
 
     @TaskLocal public static var current: AuditActor?
+
+    /// The longest request id the trail stores; a longer one keeps its first characters.
+    public static let requestIDLimit = 100
 
     /// Runs `body` as this actor: its reads are recorded, and its transactions tell the
     /// database's change triggers who acts.
