@@ -59,6 +59,11 @@ public struct ServerSecret: Sendable {
         Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key(for: use)))
     }
 
+    /// What a counter per client address stores for the address: 128 bits of its keyed hash, in hex.
+    public func addressHash(_ address: String) -> String {
+        Hex.encode(mac(address, for: .clientAddress).prefix(16))
+    }
+
     /// The HMAC under the key itself, as suppression hashes were made before keys were derived.
     func legacyMac(_ text: String) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key))

@@ -2,16 +2,10 @@ import Foundation
 import Synchronization
 
 extension UUID {
-    /// A version 4 (random) UUID from the system's generator (getrandom(2)). Foundation's
-    /// `UUID()` opens, reads and closes /dev/urandom on every call: three system calls.
-    public static func random() -> UUID {
-        var generator = SystemRandomNumberGenerator()
-        return UUID(versionFourFrom: (generator.next(), generator.next()))
-    }
-
     /// A UUID that no other call in this process returns and another process returns only by
     /// chance (one in 2^122): for ids that must be unique, not secret, such as a request's.
-    /// Two system calls fewer than `random()` per request.
+    /// (Foundation's `UUID()` opens, reads and closes /dev/urandom on every call: three system
+    /// calls per request.)
     public static func unique() -> UUID {
         let number = UniqueIDs.counter.add(1, ordering: .relaxed).newValue
         // SplitMix64's finaliser is a bijection: distinct numbers give distinct halves.

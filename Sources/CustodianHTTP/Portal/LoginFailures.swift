@@ -1,5 +1,4 @@
 import CustodianCore
-import JSONText
 import Postgres
 
 /// Failed portal logins per client address, counted in PostgreSQL so that every instance sees
@@ -25,7 +24,7 @@ final class LoginFailures: Sendable {
     }
 
     private func bucket(_ address: String) -> String {
-        "portal-login:" + Hex.encode(addressKey.mac(address, for: .clientAddress).prefix(16))
+        "portal-login:" + addressKey.addressHash(address)
     }
 
     /// Seconds the address must still wait, or nil when it may try.

@@ -80,7 +80,7 @@ public final class RateLimiter: Sendable {
         if case .refused(let seconds) = countLocally(scope: scope, client: client) {
             return .refused(retryAfterSeconds: seconds)
         }
-        let bucket = scope + ":" + Hex.encode(addressKey.mac(client, for: .clientAddress).prefix(16))
+        let bucket = scope + ":" + addressKey.addressHash(client)
         if takeUnused(bucket) { return .allowed }
         let taking = batch
         let row = try await database.query(

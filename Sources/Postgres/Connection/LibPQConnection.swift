@@ -68,12 +68,11 @@ final class LibPQConnection: @unchecked Sendable {
     /// Opens the connection if there is none, or replaces one that broke or was left mid-transaction.
     private func prepareForUse(threads: NIOThreadPool) async throws {
         if let handle {
-            // An idle connection's socket has nothing to read: one poll says so. When it has, a
-            // terminated backend may have sent a FATAL message and closed: PQconsumeInput reads,
-            // without blocking, what the server sent while the connection sat idle (the first call
-            // takes the message, the second sees EOF and turns the status to CONNECTION_BAD).
+            // PQconsumeInput reads, without blocking, what the server sent while the connection sat
+            // idle. A terminated backend sends a FATAL message and then closes: the first call takes
+            // the message, the second sees EOF and turns the status to CONNECTION_BAD.
             let alive =
-                !needsReset && (Self.nothingToRead(PQsocket(handle)) || PQconsumeInput(handle) == 1 && PQconsumeInput(handle) == 1)
+                !needsReset && PQconsumeInput(handle) == 1 && PQconsumeInput(handle) == 1
                 && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
             if alive { return }
             disconnect()
@@ -344,13 +343,6 @@ final class LibPQConnection: @unchecked Sendable {
             throw PostgresError(connectionMessage: PQerrorMessage(handle), fallback: "the connection broke")
         }
         return readiness == .interrupted
-    }
-
-    /// Whether the socket has nothing to read right now (a closed one reads EOF, and a hang-up
-    /// is always reported).
-    private static func nothingToRead(_ socket: Int32) -> Bool {
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        return poll(&descriptor, 1, 0) == 0
     }
 
     /// Asks the server to cancel what this connection runs. libpq does it with a blocking short
