@@ -13,6 +13,8 @@ public struct RecordTable: Sendable {
     /// Columns `q` searches for a substring, whatever the case and accents (one trigram index over
     /// all of them, migration 0020).
     public let searchColumns: [String]
+    /// What the search index is not asked for (migration 0037).
+    let commonSearchTrigrams: CommonSearchTrigrams
     /// Unique constraints and indexes, by the field they protect.
     public let uniqueFields: [String: String]
 
@@ -39,6 +41,7 @@ public struct RecordTable: Sendable {
         self.resource = resource
         self.columns = columns
         self.searchColumns = searchColumns
+        self.commonSearchTrigrams = CommonSearchTrigrams(table: table)
         self.uniqueFields = uniqueFields
         self.readColumns = columns + readOnlyColumns
         self.selectList = Self.selectList(of: readColumns, alias: nil)
@@ -190,7 +193,8 @@ public struct RecordTable: Sendable {
         if let from = filter.createdFrom { conditions.append("created_at >= \(bind(from))") }
         if let before = filter.createdBefore { conditions.append("created_at < \(bind(before))") }
         if let search = filter.search, !searchColumns.isEmpty {
-            conditions.append("\(searchText) LIKE '%' || search_text(\(bind(Self.likeEscaped(search)))) || '%'")
+            let common = try await commonSearchTrigrams.trigrams(on: database)
+            conditions += searchConditions(search, commonTrigrams: common, bind: bind)
         }
         if !filter.includeRestricted { conditions.append(Restrictions.notRestricted(table)) }
         if let cursor {
@@ -204,6 +208,20 @@ public struct RecordTable: Sendable {
         // The page's entry: the people it shows (not the one read to know that more follow).
         try await AuditTrail.record(.list, object: table, subjects: try rows.prefix(limit).map { try $0.decode("id", as: UUID.self) })
         return rows
+    }
+
+    /// What `q` adds to a list's conditions. When `search` has trigrams most records share, the
+    /// index is asked only for its parts without them (`SearchIndexParts`), and the whole text is
+    /// checked on the rows those find; otherwise the index is asked for the whole text.
+    func searchConditions(_ search: String, commonTrigrams: Set<String>, bind: (any PostgresBindable) -> String) -> [String] {
+        let whole = "'%' || search_text(\(bind(Self.likeEscaped(search)))) || '%'"
+        guard let parts = SearchIndexParts.parts(of: search, commonTrigrams: commonTrigrams) else {
+            return ["\(searchText) LIKE \(whole)"]
+        }
+        // The whole text's condition is not written as the index's expression, so the planner
+        // checks it on the rows found instead of asking the index for every trigram again.
+        return parts.map { "\(searchText) LIKE '%' || search_text(\(bind(Self.likeEscaped($0)))) || '%'" }
+            + ["(\(searchText) || '') LIKE \(whole)"]
     }
 
     /// The record's search text, exactly as its trigram index (migration 0020) computes it.
