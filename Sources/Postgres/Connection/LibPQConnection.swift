@@ -151,10 +151,12 @@ final class LibPQConnection: @unchecked Sendable {
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
     }
 
-    /// Runs one statement with `$1..$n` parameters through the extended protocol. With an
-    /// `interruption`, the statement is cancelled on the server when it is requested.
+    /// Runs one statement with `$1..$n` parameters through the extended protocol, as a prepared
+    /// statement or, planned for its values, as the unnamed one. With an `interruption`, the
+    /// statement is cancelled on the server when it is requested.
     func query(
-        _ sql: String, _ parameters: [PostgresBinding], interruption: StatementInterruption?, threads: NIOThreadPool
+        _ sql: String, _ parameters: [PostgresBinding], planning: StatementPlanning = .prepared, interruption: StatementInterruption?,
+        threads: NIOThreadPool
     ) async throws -> QueryResult {
         try await exclusively(threads: threads) { handle in
             for (position, parameter) in parameters.enumerated() {
@@ -164,6 +166,13 @@ final class LibPQConnection: @unchecked Sendable {
                         message: "parameter $\(position + 1) contains a NUL character, which PostgreSQL text cannot store"
                     )
                 }
+            }
+            if planning == .forItsValues {
+                let sent = ParameterBuffers.with(parameters) { values, lengths, formats in
+                    PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+                }
+                guard sent == 1 else { throw sendFailure(handle) }
+                return try await collectResults(handle, interruption: interruption, threads: threads)
             }
             let statement = try await preparedStatement(for: sql, handle: handle, threads: threads)
             let sent = ParameterBuffers.with(parameters) { values, lengths, formats in

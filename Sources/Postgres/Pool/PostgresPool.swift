@@ -391,11 +391,11 @@ extension PostgresPool: Queryable {
     /// `PostgresSession.transactionSettings` are set, runs in a transaction of its own that
     /// begins with them: triggers that need to know who acts see them on every change, not only
     /// on those that already had a transaction. Reads stay one round trip.
-    public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
+    public func query(_ sql: String, _ parameters: [any PostgresBindable], planning: StatementPlanning) async throws -> QueryResult {
         if ambientSession == nil, !PostgresSession.transactionSettings.isEmpty, Self.changesData(sql) {
-            return try await transaction { try await $0.query(sql, parameters) }
+            return try await transaction { try await $0.query(sql, parameters, planning: planning) }
         }
-        return try await withConnection { try await $0.query(sql, parameters) }
+        return try await withConnection { try await $0.query(sql, parameters, planning: planning) }
     }
 
     /// Whether a statement's first word makes it a change (INSERT, UPDATE, DELETE, MERGE).

@@ -3,10 +3,26 @@ import NIOPosix
 /// Statements that can run on a pool (each on whichever connection is free) or on one session.
 public protocol Queryable: Sendable {
     /// Runs one statement; values reach the server only as `$1..$n` bind parameters.
-    func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult
+    func query(_ sql: String, _ parameters: [any PostgresBindable], planning: StatementPlanning) async throws -> QueryResult
+}
+
+/// How PostgreSQL plans a statement.
+public enum StatementPlanning: Sendable {
+    /// Prepared once per connection and reused. After five runs PostgreSQL may settle on one
+    /// generic plan for every value, when that plan does not look costlier than those it made.
+    case prepared
+    /// Planned for its values on every run, for a statement whose best plan depends on them: a
+    /// search for a text most rows contain walks them in order and stops at a page, one for a
+    /// rare text asks the index, and one generic plan serves one of the two badly. Costs a parse
+    /// and a plan per run.
+    case forItsValues
 }
 
 extension Queryable {
+    public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
+        try await query(sql, parameters, planning: .prepared)
+    }
+
     public func query(_ sql: String) async throws -> QueryResult {
         try await query(sql, [])
     }
@@ -45,13 +61,13 @@ public struct PostgresSession: Queryable {
         guard connection.isLeased(lease) else { throw PostgresUsageError.sessionEnded }
     }
 
-    public func query(_ sql: String, _ parameters: [any PostgresBindable]) async throws -> QueryResult {
+    public func query(_ sql: String, _ parameters: [any PostgresBindable], planning: StatementPlanning) async throws -> QueryResult {
         try requireLease()
         try Task.checkCancellation()
         let bindings = parameters.map(\.postgresBinding)
         let interruption = StatementInterruption(abandoned: StatementScope.watch)
         return try await withTaskCancellationHandler {
-            try await connection.query(sql, bindings, interruption: interruption, threads: threads)
+            try await connection.query(sql, bindings, planning: planning, interruption: interruption, threads: threads)
         } onCancel: {
             interruption.request()
             SocketWaiter.shared.wake()
