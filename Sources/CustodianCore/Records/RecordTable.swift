@@ -13,8 +13,8 @@ public struct RecordTable: Sendable {
     /// Columns `q` searches for a substring, whatever the case and accents (one trigram index over
     /// all of them, migration 0020).
     public let searchColumns: [String]
-    /// What the search index is not asked for (migration 0037).
-    let commonSearchTrigrams: CommonSearchTrigrams
+    /// How common each trigram of the search texts is: what the index need not be asked for.
+    let searchTrigrams: SearchTrigramStatistics
     /// Unique constraints and indexes, by the field they protect.
     public let uniqueFields: [String: String]
 
@@ -41,7 +41,7 @@ public struct RecordTable: Sendable {
         self.resource = resource
         self.columns = columns
         self.searchColumns = searchColumns
-        self.commonSearchTrigrams = CommonSearchTrigrams(table: table)
+        self.searchTrigrams = SearchTrigramStatistics(table: table)
         self.uniqueFields = uniqueFields
         self.readColumns = columns + readOnlyColumns
         self.selectList = Self.selectList(of: readColumns, alias: nil)
@@ -193,8 +193,8 @@ public struct RecordTable: Sendable {
         if let from = filter.createdFrom { conditions.append("created_at >= \(bind(from))") }
         if let before = filter.createdBefore { conditions.append("created_at < \(bind(before))") }
         if let search = filter.search, !searchColumns.isEmpty {
-            let common = try await commonSearchTrigrams.trigrams(on: database)
-            conditions += searchConditions(search, commonTrigrams: common, bind: bind)
+            let frequencies = try await searchTrigrams.frequencies(on: database)
+            conditions += searchConditions(search, trigramFrequencies: frequencies, bind: bind)
         }
         if !filter.includeRestricted { conditions.append(Restrictions.notRestricted(table)) }
         if let cursor {
@@ -214,12 +214,12 @@ public struct RecordTable: Sendable {
         return rows
     }
 
-    /// What `q` adds to a list's conditions. When `search` has trigrams most records share, the
-    /// index is asked only for its parts without them (`SearchIndexParts`), and the whole text is
-    /// checked on the rows those find; otherwise the index is asked for the whole text.
-    func searchConditions(_ search: String, commonTrigrams: Set<String>, bind: (any PostgresBindable) -> String) -> [String] {
+    /// What `q` adds to a list's conditions. When `search` has trigrams many records share, the
+    /// index may be asked only for its parts without them (`SearchIndexParts`), and the whole
+    /// text is checked on the rows those find; otherwise the index is asked for the whole text.
+    func searchConditions(_ search: String, trigramFrequencies: TrigramFrequencies, bind: (any PostgresBindable) -> String) -> [String] {
         let whole = "'%' || search_text(\(bind(Self.likeEscaped(search)))) || '%'"
-        guard let parts = SearchIndexParts.parts(of: search, commonTrigrams: commonTrigrams) else {
+        guard let parts = SearchIndexParts.parts(of: search, frequencies: trigramFrequencies) else {
             return ["\(searchText) LIKE \(whole)"]
         }
         // The whole text's condition is not written as the index's expression, so the planner

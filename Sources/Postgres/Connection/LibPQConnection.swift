@@ -155,7 +155,7 @@ final class LibPQConnection: @unchecked Sendable {
     /// statement or, planned for its values, as the unnamed one. With an `interruption`, the
     /// statement is cancelled on the server when it is requested.
     func query(
-        _ sql: String, _ parameters: [PostgresBinding], planning: StatementPlanning = .prepared, interruption: StatementInterruption?,
+        _ sql: String, _ parameters: [PostgresBinding], planning: StatementPlanning, interruption: StatementInterruption?,
         threads: NIOThreadPool
     ) async throws -> QueryResult {
         try await exclusively(threads: threads) { handle in
