@@ -23,8 +23,8 @@ ALTER STATISTICS public.leads_search_trigrams SET STATISTICS 300;
 ALTER STATISTICS public.customers_search_trigrams SET STATISTICS 300;
 
 -- The trigrams the last ANALYZE found most often in a table's search texts, with the share of
--- texts holding each (pg_stats_ext_exprs' most common elements: about the thousand most common
--- of a 30,000-row sample); nothing before the first ANALYZE. Statistics are shown only to the
+-- texts holding each (pg_stats_ext_exprs' most common elements, from the sample above); nothing
+-- before the first ANALYZE. Statistics are shown only to the
 -- tables' owner, hence security definer. They are parts of the texts the API's role reads anyway.
 CREATE FUNCTION public.search_trigram_frequencies(record_table text) RETURNS TABLE (trigram text, frequency real)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
