@@ -5,8 +5,8 @@ import Testing
 
 @testable import CustodianCore
 
-/// The database names the trigrams most search texts share (migration 0037), and a search that
-/// leaves them out of what it asks the index finds exactly the records the whole text finds.
+/// The database tells how common each trigram of the search texts is (migration 0037), and a
+/// search that leaves common ones out of what it asks the index finds exactly what the whole text finds.
 @Suite("Search by the parts of q the index reads cheaply")
 struct SearchStatisticsTests {
     @Test func commonTrigramsComeFromStatisticsAndPartsFindWhatTheWholeTextFinds() async throws {

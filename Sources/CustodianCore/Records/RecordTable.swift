@@ -192,9 +192,13 @@ public struct RecordTable: Sendable {
         }
         if let from = filter.createdFrom { conditions.append("created_at >= \(bind(from))") }
         if let before = filter.createdBefore { conditions.append("created_at < \(bind(before))") }
+        // A search's best plan depends on its text (see StatementPlanning.forItsValues): with one
+        // generic plan, a rare text at 1,000,000 contacts started parallel workers for a row.
+        var planning = StatementPlanning.prepared
         if let search = filter.search, !searchColumns.isEmpty {
             let frequencies = try await searchTrigrams.frequencies(on: database)
             conditions += searchConditions(search, trigramFrequencies: frequencies, bind: bind)
+            planning = .forItsValues
         }
         if !filter.includeRestricted { conditions.append(Restrictions.notRestricted(table)) }
         if let cursor {
@@ -203,12 +207,9 @@ public struct RecordTable: Sendable {
             conditions.append(Cursor.condition(micros: micros, id: id))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        // A search's best plan depends on its text (see StatementPlanning.forItsValues): with one
-        // generic plan, a rare text at 1,000,000 contacts started parallel workers for a row.
-        let searches = filter.search != nil && !searchColumns.isEmpty
         let rows = try await database.query(
             "SELECT \(selectList) FROM \(table) \(whereClause) ORDER BY created_at, id LIMIT \(bind(limit + 1))", parameters,
-            planning: searches ? .forItsValues : .prepared)
+            planning: planning)
         // The page's entry: the people it shows (not the one read to know that more follow).
         try await AuditTrail.record(.list, object: table, subjects: try rows.prefix(limit).map { try $0.decode("id", as: UUID.self) })
         return rows
@@ -218,14 +219,13 @@ public struct RecordTable: Sendable {
     /// index may be asked only for its parts without them (`SearchIndexParts`), and the whole
     /// text is checked on the rows those find; otherwise the index is asked for the whole text.
     func searchConditions(_ search: String, trigramFrequencies: TrigramFrequencies, bind: (any PostgresBindable) -> String) -> [String] {
-        let whole = "'%' || search_text(\(bind(Self.likeEscaped(search)))) || '%'"
+        func containing(_ text: String) -> String { "'%' || search_text(\(bind(Self.likeEscaped(text)))) || '%'" }
         guard let parts = SearchIndexParts.parts(of: search, frequencies: trigramFrequencies) else {
-            return ["\(searchText) LIKE \(whole)"]
+            return ["\(searchText) LIKE \(containing(search))"]
         }
         // The whole text's condition is not written as the index's expression, so the planner
         // checks it on the rows found instead of asking the index for every trigram again.
-        return parts.map { "\(searchText) LIKE '%' || search_text(\(bind(Self.likeEscaped($0)))) || '%'" }
-            + ["(\(searchText) || '') LIKE \(whole)"]
+        return parts.map { "\(searchText) LIKE \(containing($0))" } + ["(\(searchText) || '') LIKE \(containing(search))"]
     }
 
     /// The record's search text, exactly as its trigram index (migration 0020) computes it.
